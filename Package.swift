@@ -1,0 +1,74 @@
+// swift-tools-version:6.0
+// SparseFleet: a multi-device federated edge-training simulator.
+// Layout follows ../shared/design.md: pure Engine and Wire, a thin Transport over libzmq,
+// and three thin executables (coordinator, node, fleet).
+import PackageDescription
+
+/// Release builds target a CPU with AVX2/FMA on x86-64 so SIMD code compiles to real vector
+/// FMAs instead of libm calls (see BENCHMARKS.md). Set SPARSEFLEET_PORTABLE=1 to build for
+/// baseline x86-64, or SPARSEFLEET_TARGET_CPU=<name> to choose another CPU.
+let targetCPU: String? = {
+    let env = Context.environment
+    if env["SPARSEFLEET_PORTABLE"] == "1" { return nil }
+    if let cpu = env["SPARSEFLEET_TARGET_CPU"], !cpu.isEmpty { return cpu }
+    #if arch(x86_64)
+    return "haswell"
+    #else
+    return nil
+    #endif
+}()
+
+let fastMath: [SwiftSetting] = targetCPU.map {
+    [.unsafeFlags(["-target-cpu", $0], .when(configuration: .release))]
+} ?? []
+
+let commonSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "SparseFleet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Transport", targets: ["Transport"]),
+        .executable(name: "coordinator", targets: ["Coordinator"]),
+        .executable(name: "node", targets: ["Node"]),
+        .executable(name: "fleet", targets: ["Fleet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libzmq3-dev, libopenblas-dev, zlib1g-dev).
+        .systemLibrary(name: "CZmq", pkgConfig: nil, providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "Engine", dependencies: ["COpenBLAS", "CZlib"],
+                swiftSettings: commonSettings + fastMath),
+        .target(name: "Wire", dependencies: [], swiftSettings: commonSettings + fastMath),
+        .target(name: "Transport", dependencies: ["CZmq"], swiftSettings: commonSettings),
+
+        .executableTarget(name: "Coordinator", dependencies: [
+            "Engine", "Wire", "Transport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: commonSettings),
+        .executableTarget(name: "Node", dependencies: [
+            "Engine", "Wire", "Transport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: commonSettings),
+        .executableTarget(name: "Fleet", dependencies: [
+            "Engine", "Wire", "Transport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: commonSettings),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: commonSettings),
+        .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: commonSettings),
+        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
+    ]
+)
