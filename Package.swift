@@ -38,6 +38,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System libraries (Debian: libzmq3-dev, libopenblas-dev, zlib1g-dev).
@@ -47,7 +48,9 @@ let package = Package(
 
         .target(name: "Engine", dependencies: ["COpenBLAS", "CZlib"],
                 swiftSettings: commonSettings + fastMath),
-        .target(name: "Wire", dependencies: [], swiftSettings: commonSettings + fastMath),
+        .target(name: "Wire", dependencies: [
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], swiftSettings: commonSettings + fastMath),
         .target(name: "Transport", dependencies: ["CZmq"], swiftSettings: commonSettings),
 
         .executableTarget(name: "Coordinator", dependencies: [
