@@ -69,7 +69,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: commonSettings),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),

@@ -1,0 +1,40 @@
+// ReLU6: y = min(max(x, 0), 6). The gradient passes where 0 < y < 6 (PyTorch's hardtanh rule).
+// Backward needs only that 1-bit mask, which is what a device keeps.
+
+/// ReLU6 and its 1-bit backward mask.
+public enum ReLU6 {
+    /// In-place forward over `count` values.
+    @inlinable
+    public static func forward(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = min(max(x[i], 0), 6) }
+    }
+
+    /// Packs `0 < y < 6` into bits: value i is bit (i % 64) of word i / 64.
+    public static func mask(_ y: UnsafePointer<Float>, count: Int) -> [UInt64] {
+        var bits = [UInt64](repeating: 0, count: (count + 63) / 64)
+        bits.withUnsafeMutableBufferPointer { b in
+            var i = 0
+            while i < count {
+                var word: UInt64 = 0
+                let n = min(64, count - i)
+                for j in 0..<n where y[i + j] > 0 && y[i + j] < 6 { word |= 1 << UInt64(j) }
+                b[i / 64] = word
+                i += 64
+            }
+        }
+        return bits
+    }
+
+    /// Backward from the output: `d = dy` where 0 < y < 6, else 0 (in place allowed).
+    @inlinable
+    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, y: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { dx[i] = (y[i] > 0 && y[i] < 6) ? dy[i] : 0 }
+    }
+
+    /// Backward from a packed mask (in place allowed).
+    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, mask: [UInt64], count: Int) {
+        mask.withUnsafeBufferPointer { b in
+            for i in 0..<count { dx[i] = (b[i >> 6] >> UInt64(i & 63)) & 1 == 1 ? dy[i] : 0 }
+        }
+    }
+}
