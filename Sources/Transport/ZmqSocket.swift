@@ -4,12 +4,15 @@ import CZmq
 /// The socket types SparseFleet uses.
 public enum ZmqSocketType {
     case router, dealer, pair
+    /// Reply socket; used by the ZAP authentication handler.
+    case rep
 
     var raw: Int32 {
         switch self {
         case .router: return ZMQ_ROUTER
         case .dealer: return ZMQ_DEALER
         case .pair: return ZMQ_PAIR
+        case .rep: return ZMQ_REP
         }
     }
 }
