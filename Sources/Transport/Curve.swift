@@ -53,10 +53,13 @@ public enum Curve {
     }
 
     /// Whether `key` is 40 characters that decode as Z85 to 32 bytes.
-    public static func isValidKey(_ key: String) -> Bool {
-        guard key.utf8.count == 40 else { return false }
+    public static func isValidKey(_ key: String) -> Bool { binary(fromZ85: key) != nil }
+
+    /// The 32 binary bytes of a Z85 key, or nil when it is not a valid key.
+    public static func binary(fromZ85 key: String) -> [UInt8]? {
+        guard key.utf8.count == 40 else { return nil }
         var out = [UInt8](repeating: 0, count: 32)
-        return zmq_z85_decode(&out, key) != nil
+        return zmq_z85_decode(&out, key) != nil ? out : nil
     }
 
     /// The Z85 text of a 32-byte binary key (as ZAP delivers client keys).
