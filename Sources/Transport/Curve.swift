@@ -25,10 +25,13 @@ public enum CurveError: Error, Equatable, CustomStringConvertible {
     /// A key is not 40 characters of valid Z85.
     case invalidKey(String)
 
+    /// What went wrong and how to fix it.
     public var description: String {
         switch self {
-        case .unsupported: return "this libzmq has no CURVE support; install Debian's libzmq3-dev (built with libsodium)"
-        case let .invalidKey(which): return "the \(which) is not a 40-character Z85 CURVE key; generate keys with `fleet keys`"
+        case .unsupported:
+            return "this libzmq has no CURVE support; install Debian's libzmq3-dev (built with libsodium)"
+        case let .invalidKey(which):
+            return "the \(which) is not a 40-character Z85 CURVE key; generate keys with `fleet keys`"
         }
     }
 }

@@ -36,7 +36,9 @@ public final class InMemoryNetwork: @unchecked Sendable {
     func wait(timeoutMilliseconds: Int, until ready: () -> Bool) -> Bool {
         if ready() { return true }
         if timeoutMilliseconds == 0 { return false }
-        let deadline = timeoutMilliseconds < 0 ? Date.distantFuture : Date(timeIntervalSinceNow: Double(timeoutMilliseconds) / 1000)
+        let deadline =
+            timeoutMilliseconds < 0
+            ? Date.distantFuture : Date(timeIntervalSinceNow: Double(timeoutMilliseconds) / 1000)
         while !ready() {
             if !condition.wait(until: deadline) { return ready() }
         }
@@ -65,7 +67,9 @@ public final class InMemoryRouter: MessageChannel {
     public func receive(timeoutMilliseconds: Int) throws -> [[UInt8]]? {
         network.condition.lock()
         defer { network.condition.unlock() }
-        guard network.wait(timeoutMilliseconds: timeoutMilliseconds, until: { !network.toRouter.isEmpty }) else { return nil }
+        guard network.wait(timeoutMilliseconds: timeoutMilliseconds, until: { !network.toRouter.isEmpty }) else {
+            return nil
+        }
         let (identity, frames) = network.toRouter.removeFirst()
         network.pendingFrom[identity, default: 1] -= 1
         network.condition.broadcast()
@@ -111,7 +115,10 @@ public final class InMemoryDealer: MessageChannel {
         network.condition.lock()
         defer { network.condition.unlock() }
         guard !closed else { throw TransportError.closed }
-        guard network.wait(timeoutMilliseconds: timeoutMilliseconds, until: { !(network.toDealer[identity]?.isEmpty ?? true) }) else { return nil }
+        guard
+            network.wait(
+                timeoutMilliseconds: timeoutMilliseconds, until: { !(network.toDealer[identity]?.isEmpty ?? true) })
+        else { return nil }
         return network.toDealer[identity]!.removeFirst()
     }
 
@@ -119,7 +126,8 @@ public final class InMemoryDealer: MessageChannel {
     public func poll(milliseconds: Int) throws -> Bool {
         network.condition.lock()
         defer { network.condition.unlock() }
-        return network.wait(timeoutMilliseconds: milliseconds, until: { !(network.toDealer[identity]?.isEmpty ?? true) })
+        return network.wait(
+            timeoutMilliseconds: milliseconds, until: { !(network.toDealer[identity]?.isEmpty ?? true) })
     }
 
     /// Disconnects: the router's messages to this identity are dropped from now on.

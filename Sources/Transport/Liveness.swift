@@ -97,8 +97,9 @@ public struct ReconnectBackoff {
 
     /// A backoff from `initialMilliseconds` doubling up to `maximumMilliseconds`.
     public init(initialMilliseconds: Int64 = 1000, maximumMilliseconds: Int64 = 32_000) {
-        precondition(initialMilliseconds > 0 && maximumMilliseconds >= initialMilliseconds,
-                     "ReconnectBackoff: need 0 < initial <= maximum")
+        precondition(
+            initialMilliseconds > 0 && maximumMilliseconds >= initialMilliseconds,
+            "ReconnectBackoff: need 0 < initial <= maximum")
         self.initialMilliseconds = initialMilliseconds
         self.maximumMilliseconds = maximumMilliseconds
     }

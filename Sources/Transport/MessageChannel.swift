@@ -21,9 +21,11 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     /// The channel was closed.
     case closed
 
+    /// What went wrong and what to do.
     public var description: String {
         switch self {
-        case let .queueFull(peer): return "queue to \(peer) is full (high-water mark reached); the peer is too slow, retry later"
+        case let .queueFull(peer):
+            return "queue to \(peer) is full (high-water mark reached); the peer is too slow, retry later"
         case .closed: return "the channel is closed"
         }
     }

@@ -17,6 +17,7 @@ public struct ZmqError: Error, CustomStringConvertible, Equatable {
     /// Whether the failure was a timeout or would-block (EAGAIN).
     public var isTimeout: Bool { code == EAGAIN }
 
+    /// The operation, libzmq's error text and the errno.
     public var description: String {
         "\(operation) failed: \(String(cString: zmq_strerror(code))) (errno \(code))"
     }

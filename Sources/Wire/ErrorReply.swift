@@ -13,8 +13,10 @@ public enum Inbound: Equatable, Sendable {
 public enum ErrorReply {
     /// The ERROR message for `error`, with the context that is known. Text and ids are cut to
     /// the default limits so that the reply itself is always valid.
-    public static func message(for error: WireError, refusedKind: MessageKind?, deviceID: String = "",
-                               round: UInt64 = 0) -> WireMessage {
+    public static func message(
+        for error: WireError, refusedKind: MessageKind?, deviceID: String = "",
+        round: UInt64 = 0
+    ) -> WireMessage {
         let limits = WireLimits.default
         var e = PBError()
         e.code = error.code
@@ -27,8 +29,10 @@ public enum ErrorReply {
     }
 
     /// The frames of `message(for:...)`; encoding an ERROR built this way cannot fail.
-    public static func frames(for error: WireError, refusedKind: MessageKind?, deviceID: String = "",
-                              round: UInt64 = 0) -> [[UInt8]] {
+    public static func frames(
+        for error: WireError, refusedKind: MessageKind?, deviceID: String = "",
+        round: UInt64 = 0
+    ) -> [[UInt8]] {
         let m = message(for: error, refusedKind: refusedKind, deviceID: deviceID, round: round)
         do {
             return try WireCodec().encode(m)
@@ -40,7 +44,9 @@ public enum ErrorReply {
     /// Whether a refused message deserves a reply: its frame 0 is a SparseFleet envelope (any
     /// version) whose kind is not ERROR.
     public static func shouldReply(to frames: [[UInt8]]) -> Bool {
-        guard let first = frames.first, first.count == Envelope.size, Array(first[0..<4]) == ProtocolID.magic else { return false }
+        guard let first = frames.first, first.count == Envelope.size, Array(first[0..<4]) == ProtocolID.magic else {
+            return false
+        }
         return first[6] != MessageKind.error.rawValue
     }
 
@@ -69,7 +75,8 @@ extension WireCodec {
         do {
             return .message(try decode(frames, schema: schema))
         } catch let error as WireError {
-            let reply = ErrorReply.shouldReply(to: frames)
+            let reply =
+                ErrorReply.shouldReply(to: frames)
                 ? ErrorReply.frames(for: error, refusedKind: ErrorReply.refusedKind(of: frames)) : nil
             return .refused(error, reply: reply)
         } catch {

@@ -5,7 +5,9 @@ enum HeaderRules {
     /// JOIN (§4.1): 1...maxDevices unique devices with positive shard and budget.
     static func join(_ j: PBJoin, limits: WireLimits) throws {
         try Validate.text(j.nodeName, field: "Join.node_name", limits: limits)
-        guard !j.devices.isEmpty else { throw WireError.invalid(field: "Join.devices", reason: "a node must host at least one device") }
+        guard !j.devices.isEmpty else {
+            throw WireError.invalid(field: "Join.devices", reason: "a node must host at least one device")
+        }
         try Validate.count(j.devices.count, field: "Join.devices count", limit: limits.maxDevices)
         var seen = Set<String>()
         for d in j.devices {
@@ -31,23 +33,31 @@ enum HeaderRules {
         try Validate.positive(t.modelVersion, field: "Task.model_version")
         try Validate.positive(t.localSteps, field: "Task.local_steps")
         guard t.learningRate.isFinite, t.learningRate > 0 else {
-            throw WireError.invalid(field: "Task.learning_rate", reason: "must be finite and > 0, got \(t.learningRate)")
+            throw WireError.invalid(
+                field: "Task.learning_rate", reason: "must be finite and > 0, got \(t.learningRate)")
         }
         try Validate.positive(t.batchSize, field: "Task.batch_size")
         try Validate.identifier(t.policy.name, field: "Task.policy.name", limits: limits)
         try numberMap(t.policy.params, field: "Task.policy.params", finite: true, limits: limits)
         guard ValueEncoding(t.deltaEncoding) != nil else {
-            throw WireError.invalid(field: "Task.delta_encoding", reason: "value \(t.deltaEncoding.rawValue) is not F32, F16 or INT8")
+            throw WireError.invalid(
+                field: "Task.delta_encoding", reason: "value \(t.deltaEncoding.rawValue) is not F32, F16 or INT8")
         }
         guard !t.assignments.isEmpty else { return }
         try Validate.count(t.assignments.count, field: "Task.assignments count", limit: limits.maxTensors)
         guard let schema else {
-            throw WireError.schemaMismatch(tensor: t.assignments[0].tensor, reason: "no model schema is known yet; send a MODEL snapshot before tasks with assignments")
+            throw WireError.schemaMismatch(
+                tensor: t.assignments[0].tensor,
+                reason: "no model schema is known yet; send a MODEL snapshot before tasks with assignments")
         }
         var seen = Set<String>()
         for a in t.assignments {
-            guard let spec = schema[a.tensor] else { throw WireError.schemaMismatch(tensor: a.tensor, reason: "the model has no such tensor") }
-            guard seen.insert(a.tensor).inserted else { throw WireError.schemaMismatch(tensor: a.tensor, reason: "assigned twice") }
+            guard let spec = schema[a.tensor] else {
+                throw WireError.schemaMismatch(tensor: a.tensor, reason: "the model has no such tensor")
+            }
+            guard seen.insert(a.tensor).inserted else {
+                throw WireError.schemaMismatch(tensor: a.tensor, reason: "assigned twice")
+            }
             try Validate.channels(a.channels.map(Int.init), tensor: a.tensor, channelCount: spec.channelCount)
         }
     }

@@ -61,8 +61,9 @@ public struct ModelMessage: Equatable, Sendable {
 
     /// A snapshot of dense tensors given in schema order, one array per tensor.
     public static func snapshot(version: UInt64, schema: ModelSchema, values: [[Float]]) -> ModelMessage {
-        precondition(values.count == schema.tensors.count,
-                     "ModelMessage.snapshot: \(values.count) value arrays for \(schema.tensors.count) tensors")
+        precondition(
+            values.count == schema.tensors.count,
+            "ModelMessage.snapshot: \(values.count) value arrays for \(schema.tensors.count) tensors")
         let tensors = zip(schema.tensors, values).map { TensorDelta(name: $0.name, channels: .all, values: $1) }
         return ModelMessage(version: version, form: .snapshot(schema), tensors: tensors)
     }
@@ -84,8 +85,10 @@ public struct UpdateMessage: Equatable, Sendable {
     public var delta: SparseDelta
 
     /// An update; see PROTOCOL.md §4.4 for the rules the codec enforces.
-    public init(deviceID: String, round: UInt64, baseModelVersion: UInt64, sampleCount: UInt64,
-                metrics: PBTrainingMetrics = PBTrainingMetrics(), delta: SparseDelta) {
+    public init(
+        deviceID: String, round: UInt64, baseModelVersion: UInt64, sampleCount: UInt64,
+        metrics: PBTrainingMetrics = PBTrainingMetrics(), delta: SparseDelta
+    ) {
         self.deviceID = deviceID
         self.round = round
         self.baseModelVersion = baseModelVersion

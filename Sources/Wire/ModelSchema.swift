@@ -13,11 +13,13 @@ public struct TensorSpec: Equatable, Hashable, Sendable {
     /// A spec; `channelAxis` defaults to 1 for rank ≥ 2 (input channels) and 0 for rank 1.
     public init(name: String, shape: [Int], channelAxis: Int? = nil) {
         precondition(!name.isEmpty, "TensorSpec: a tensor needs a name")
-        precondition(!shape.isEmpty && shape.allSatisfy { $0 >= 1 },
-                     "TensorSpec '\(name)': shape \(shape) must have at least one dimension, each >= 1")
+        precondition(
+            !shape.isEmpty && shape.allSatisfy { $0 >= 1 },
+            "TensorSpec '\(name)': shape \(shape) must have at least one dimension, each >= 1")
         let axis = channelAxis ?? (shape.count >= 2 ? 1 : 0)
-        precondition(axis >= 0 && axis < shape.count,
-                     "TensorSpec '\(name)': channel axis \(axis) is outside shape \(shape)")
+        precondition(
+            axis >= 0 && axis < shape.count,
+            "TensorSpec '\(name)': channel axis \(axis) is outside shape \(shape)")
         self.name = name
         self.shape = shape
         self.channelAxis = axis
@@ -77,11 +79,14 @@ public struct ModelSchema: Equatable, Sendable {
     /// The protobuf form, in model order.
     public var pb: [PBTensorSpec] { tensors.map(\.pb) }
 
+    /// Schemas are equal when their tensors are, in order.
     public static func == (a: ModelSchema, b: ModelSchema) -> Bool { a.tensors == b.tensors }
 
     /// Validates a schema received on the wire; refuses bad names, shapes, axes and sizes.
     public init(validating specs: [PBTensorSpec], limits: WireLimits) throws {
-        guard !specs.isEmpty else { throw WireError.invalid(field: "Model.schema", reason: "a snapshot needs at least one tensor") }
+        guard !specs.isEmpty else {
+            throw WireError.invalid(field: "Model.schema", reason: "a snapshot needs at least one tensor")
+        }
         guard specs.count <= limits.maxTensors else {
             throw WireError.tooLarge(field: "Model.schema tensor count", size: specs.count, limit: limits.maxTensors)
         }
@@ -95,19 +100,22 @@ public struct ModelSchema: Equatable, Sendable {
                 throw WireError.schemaMismatch(tensor: s.name, reason: "the schema names it twice")
             }
             guard !s.shape.isEmpty, s.shape.count <= limits.maxRank else {
-                throw WireError.schemaMismatch(tensor: s.name, reason: "rank \(s.shape.count) is not in 1...\(limits.maxRank)")
+                throw WireError.schemaMismatch(
+                    tensor: s.name, reason: "rank \(s.shape.count) is not in 1...\(limits.maxRank)")
             }
             var elements = 1
             for d in s.shape {
                 guard d >= 1 else { throw WireError.schemaMismatch(tensor: s.name, reason: "a dimension is 0") }
                 let (p, overflow) = elements.multipliedReportingOverflow(by: Int(d))
                 guard !overflow, p <= Int(Int32.max) else {
-                    throw WireError.tooLarge(field: "tensor '\(s.name)' element count", size: Int.max, limit: Int(Int32.max))
+                    throw WireError.tooLarge(
+                        field: "tensor '\(s.name)' element count", size: Int.max, limit: Int(Int32.max))
                 }
                 elements = p
             }
             guard Int(s.channelAxis) < s.shape.count else {
-                throw WireError.schemaMismatch(tensor: s.name, reason: "channel axis \(s.channelAxis) is outside rank \(s.shape.count)")
+                throw WireError.schemaMismatch(
+                    tensor: s.name, reason: "channel axis \(s.channelAxis) is outside rank \(s.shape.count)")
             }
             total += elements
             guard total <= Int(Int32.max) else {

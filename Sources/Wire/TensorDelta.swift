@@ -45,7 +45,11 @@ public struct TensorDelta: Equatable, Sendable {
         }
         let expected = spec.valueCount(channels: channels.count(of: spec.channelCount))
         guard values.count == expected else {
-            throw WireError.schemaMismatch(tensor: name, reason: "\(values.count) values, expected \(expected) for shape \(spec.shape) with \(channels.count(of: spec.channelCount)) channels on axis \(spec.channelAxis)")
+            throw WireError.schemaMismatch(
+                tensor: name,
+                reason:
+                    "\(values.count) values, expected \(expected) for shape \(spec.shape) with \(channels.count(of: spec.channelCount)) channels on axis \(spec.channelAxis)"
+            )
         }
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw WireError.nonFinite(tensor: name, index: bad)

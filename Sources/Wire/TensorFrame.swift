@@ -39,8 +39,9 @@ public enum TensorFrame {
         case .f16:
             halves = delta.values.map(Half.bits(from:))
             if let bad = halves.firstIndex(where: Half.isNonFinite) {
-                throw WireError.invalid(field: "tensor '\(delta.name)' value \(bad)",
-                                        reason: "\(delta.values[bad]) overflows f16 (largest 65504); request f32 or int8 instead")
+                throw WireError.invalid(
+                    field: "tensor '\(delta.name)' value \(bad)",
+                    reason: "\(delta.values[bad]) overflows f16 (largest 65504); request f32 or int8 instead")
             }
         case .int8:
             let maxAbs = delta.values.reduce(Float(0)) { max($0, abs($1)) }
@@ -58,8 +59,11 @@ public enum TensorFrame {
                 at += 4
             }
             for x in indices {
-                if w == 2 { raw.storeBytes(of: UInt16(x).littleEndian, toByteOffset: at, as: UInt16.self) }
-                else { raw.storeBytes(of: UInt32(x).littleEndian, toByteOffset: at, as: UInt32.self) }
+                if w == 2 {
+                    raw.storeBytes(of: UInt16(x).littleEndian, toByteOffset: at, as: UInt16.self)
+                } else {
+                    raw.storeBytes(of: UInt32(x).littleEndian, toByteOffset: at, as: UInt32.self)
+                }
                 at += w
             }
             switch encoding {
@@ -90,16 +94,22 @@ public enum TensorFrame {
     public static func decode(_ frame: [UInt8], payload: PBTensorPayload, spec: TensorSpec) throws -> TensorDelta {
         let name = spec.name
         guard let encoding = ValueEncoding(payload.encoding) else {
-            throw WireError.invalid(field: "tensor '\(name)' encoding", reason: "value \(payload.encoding.rawValue) is not F32, F16 or INT8")
+            throw WireError.invalid(
+                field: "tensor '\(name)' encoding", reason: "value \(payload.encoding.rawValue) is not F32, F16 or INT8"
+            )
         }
         guard let w = indexBytes(payload.indexWidth) else {
-            throw WireError.invalid(field: "tensor '\(name)' index_width", reason: "value \(payload.indexWidth.rawValue) is not NONE, U16 or U32")
+            throw WireError.invalid(
+                field: "tensor '\(name)' index_width",
+                reason: "value \(payload.indexWidth.rawValue) is not NONE, U16 or U32")
         }
         let C = spec.channelCount
         let k: Int
         if w == 0 {
             guard payload.channelCount == 0 else {
-                throw WireError.invalid(field: "tensor '\(name)' channel_count", reason: "must be 0 with index width NONE, got \(payload.channelCount)")
+                throw WireError.invalid(
+                    field: "tensor '\(name)' channel_count",
+                    reason: "must be 0 with index width NONE, got \(payload.channelCount)")
             }
             k = C
         } else {
@@ -111,8 +121,11 @@ public enum TensorFrame {
         let n = spec.valueCount(channels: k)
         let expected = encoding.prefixBytes + (w == 0 ? 0 : k * w) + n * encoding.bytesPerValue
         guard frame.count == expected else {
-            throw WireError.invalid(field: "tensor '\(name)' frame",
-                                    reason: "\(frame.count) bytes, but \(encoding) with \(k) channels of shape \(spec.shape) needs \(expected) (lengths that lie)")
+            throw WireError.invalid(
+                field: "tensor '\(name)' frame",
+                reason:
+                    "\(frame.count) bytes, but \(encoding) with \(k) channels of shape \(spec.shape) needs \(expected) (lengths that lie)"
+            )
         }
         return try frame.withUnsafeBytes { raw -> TensorDelta in
             var at = 0
@@ -131,15 +144,21 @@ public enum TensorFrame {
                 list.reserveCapacity(k)
                 var previous = -1
                 for j in 0..<k {
-                    let x = w == 2
+                    let x =
+                        w == 2
                         ? Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
                         : Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
                     at += w
                     guard x < C else {
-                        throw WireError.badChannels(tensor: name, reason: "index \(x) at position \(j) is out of range 0..<\(C)")
+                        throw WireError.badChannels(
+                            tensor: name, reason: "index \(x) at position \(j) is out of range 0..<\(C)")
                     }
                     guard x > previous else {
-                        throw WireError.badChannels(tensor: name, reason: "index \(x) at position \(j) is not above the previous \(previous) (unsorted or duplicated)")
+                        throw WireError.badChannels(
+                            tensor: name,
+                            reason:
+                                "index \(x) at position \(j) is not above the previous \(previous) (unsorted or duplicated)"
+                        )
                     }
                     previous = x
                     list.append(x)
@@ -152,7 +171,9 @@ public enum TensorFrame {
                 switch encoding {
                 case .f32:
                     for j in 0..<n {
-                        let v = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * j, as: UInt32.self)))
+                        let v = Float(
+                            bitPattern: UInt32(
+                                littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * j, as: UInt32.self)))
                         if !v.isFinite && firstBad < 0 { firstBad = j }
                         out[j] = v
                     }

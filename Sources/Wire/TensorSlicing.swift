@@ -5,8 +5,9 @@
 public enum TensorSlicing {
     /// The slice of `dense` (shape `spec.shape`) holding `channels`, laid out [outer, k, inner].
     public static func gather(_ dense: [Float], spec: TensorSpec, channels: ChannelSelection) -> [Float] {
-        precondition(dense.count == spec.elementCount,
-                     "gather '\(spec.name)': \(dense.count) values for shape \(spec.shape)")
+        precondition(
+            dense.count == spec.elementCount,
+            "gather '\(spec.name)': \(dense.count) values for shape \(spec.shape)")
         guard case let .subset(c) = channels else { return dense }
         let (outer, C, inner) = (spec.outer, spec.channelCount, spec.inner)
         var out = [Float]()
@@ -22,27 +23,36 @@ public enum TensorSlicing {
     }
 
     /// Writes `slice` ([outer, k, inner]) into the `channels` of `dense`, replacing what was there.
-    public static func scatter(_ slice: [Float], into dense: inout [Float], spec: TensorSpec, channels: ChannelSelection) {
+    public static func scatter(
+        _ slice: [Float], into dense: inout [Float], spec: TensorSpec, channels: ChannelSelection
+    ) {
         forEachPair(slice, &dense, spec: spec, channels: channels) { d, s in d = s }
     }
 
     /// Adds `scale · slice` ([outer, k, inner]) into the `channels` of `dense`.
-    public static func addScaled(_ slice: [Float], scale: Float, into dense: inout [Float], spec: TensorSpec, channels: ChannelSelection) {
+    public static func addScaled(
+        _ slice: [Float], scale: Float, into dense: inout [Float], spec: TensorSpec, channels: ChannelSelection
+    ) {
         forEachPair(slice, &dense, spec: spec, channels: channels) { d, s in d += scale * s }
     }
 
     /// Visits each (dense element, slice value) pair of a slice.
-    private static func forEachPair(_ slice: [Float], _ dense: inout [Float], spec: TensorSpec,
-                                    channels: ChannelSelection, _ body: (inout Float, Float) -> Void) {
+    private static func forEachPair(
+        _ slice: [Float], _ dense: inout [Float], spec: TensorSpec,
+        channels: ChannelSelection, _ body: (inout Float, Float) -> Void
+    ) {
         let (outer, C, inner) = (spec.outer, spec.channelCount, spec.inner)
-        precondition(dense.count == spec.elementCount, "'\(spec.name)': dense tensor has \(dense.count) values for shape \(spec.shape)")
+        precondition(
+            dense.count == spec.elementCount,
+            "'\(spec.name)': dense tensor has \(dense.count) values for shape \(spec.shape)")
         let list: [Int]
         switch channels {
         case .all: list = Array(0..<C)
         case let .subset(c): list = c
         }
-        precondition(slice.count == outer * list.count * inner,
-                     "'\(spec.name)': slice has \(slice.count) values, expected \(outer * list.count * inner)")
+        precondition(
+            slice.count == outer * list.count * inner,
+            "'\(spec.name)': slice has \(slice.count) values, expected \(outer * list.count * inner)")
         var s = 0
         for o in 0..<outer {
             for ch in list {

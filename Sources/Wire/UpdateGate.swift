@@ -18,20 +18,30 @@ public struct UpdateGate: Sendable {
 
     /// Records the update if admissible; otherwise throws DUPLICATE, STALE or UNEXPECTED.
     /// `currentRound` is the coordinator's open round, `currentVersion` its model version.
-    public mutating func admit(deviceID: String, round: UInt64, baseModelVersion: UInt64,
-                               currentRound: UInt64, currentVersion: UInt64) throws {
+    public mutating func admit(
+        deviceID: String, round: UInt64, baseModelVersion: UInt64,
+        currentRound: UInt64, currentVersion: UInt64
+    ) throws {
         let oldestOpen = currentRound >= window ? currentRound - window + 1 : 0
         guard round >= oldestOpen else {
-            throw WireError.stale(deviceID: deviceID, reason: "round \(round) is closed (open rounds: \(oldestOpen)...\(currentRound))")
+            throw WireError.stale(
+                deviceID: deviceID, reason: "round \(round) is closed (open rounds: \(oldestOpen)...\(currentRound))")
         }
         guard round <= currentRound else {
-            throw WireError.unexpected(kind: .update, reason: "round \(round) has not started (current round \(currentRound))")
+            throw WireError.unexpected(
+                kind: .update, reason: "round \(round) has not started (current round \(currentRound))")
         }
         guard baseModelVersion <= currentVersion else {
-            throw WireError.unexpected(kind: .update, reason: "base model version \(baseModelVersion) is newer than the coordinator's \(currentVersion)")
+            throw WireError.unexpected(
+                kind: .update,
+                reason: "base model version \(baseModelVersion) is newer than the coordinator's \(currentVersion)")
         }
         guard currentVersion - baseModelVersion <= maxStaleness else {
-            throw WireError.stale(deviceID: deviceID, reason: "base model version \(baseModelVersion) is \(currentVersion - baseModelVersion) versions behind \(currentVersion) (at most \(maxStaleness) allowed)")
+            throw WireError.stale(
+                deviceID: deviceID,
+                reason:
+                    "base model version \(baseModelVersion) is \(currentVersion - baseModelVersion) versions behind \(currentVersion) (at most \(maxStaleness) allowed)"
+            )
         }
         guard !(accepted[round]?.contains(deviceID) ?? false) else {
             throw WireError.duplicate(deviceID: deviceID, round: round)
@@ -47,7 +57,8 @@ public struct UpdateGate: Sendable {
 
     /// Convenience: `admit` with the fields of a decoded update.
     public mutating func admit(_ update: UpdateMessage, currentRound: UInt64, currentVersion: UInt64) throws {
-        try admit(deviceID: update.deviceID, round: update.round, baseModelVersion: update.baseModelVersion,
-                  currentRound: currentRound, currentVersion: currentVersion)
+        try admit(
+            deviceID: update.deviceID, round: update.round, baseModelVersion: update.baseModelVersion,
+            currentRound: currentRound, currentVersion: currentVersion)
     }
 }

@@ -14,7 +14,9 @@ enum Validate {
     /// Free text: at most `maxTextBytes` bytes.
     static func text(_ s: String, field: String, limits: WireLimits) throws {
         let n = s.utf8.count
-        guard n <= limits.maxTextBytes else { throw WireError.tooLarge(field: field, size: n, limit: limits.maxTextBytes) }
+        guard n <= limits.maxTextBytes else {
+            throw WireError.tooLarge(field: field, size: n, limit: limits.maxTextBytes)
+        }
     }
 
     /// A value that must be at least 1.
@@ -29,17 +31,23 @@ enum Validate {
 
     /// Channel indices: strictly ascending, each below `channelCount`, at least one.
     static func channels(_ c: [Int], tensor: String, channelCount: Int) throws {
-        guard !c.isEmpty else { throw WireError.badChannels(tensor: tensor, reason: "a channel subset must not be empty") }
+        guard !c.isEmpty else {
+            throw WireError.badChannels(tensor: tensor, reason: "a channel subset must not be empty")
+        }
         guard c.count <= channelCount else {
             throw WireError.badChannels(tensor: tensor, reason: "\(c.count) indices for \(channelCount) channels")
         }
         var previous = -1
         for (j, x) in c.enumerated() {
             guard x >= 0, x < channelCount else {
-                throw WireError.badChannels(tensor: tensor, reason: "index \(x) at position \(j) is out of range 0..<\(channelCount)")
+                throw WireError.badChannels(
+                    tensor: tensor, reason: "index \(x) at position \(j) is out of range 0..<\(channelCount)")
             }
             guard x > previous else {
-                throw WireError.badChannels(tensor: tensor, reason: "index \(x) at position \(j) is not above the previous \(previous) (unsorted or duplicated)")
+                throw WireError.badChannels(
+                    tensor: tensor,
+                    reason: "index \(x) at position \(j) is not above the previous \(previous) (unsorted or duplicated)"
+                )
             }
             previous = x
         }

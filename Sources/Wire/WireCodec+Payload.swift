@@ -7,7 +7,8 @@ extension WireCodec {
     /// Frames 1... of an UPDATE: header, then one tensor frame per delta slice.
     func encodeUpdate(_ u: UpdateMessage, schema: ModelSchema?) throws -> [[UInt8]] {
         guard let schema else {
-            throw WireError.schemaMismatch(tensor: u.delta.tensors.first?.name ?? "-", reason: "encoding an UPDATE needs the model schema")
+            throw WireError.schemaMismatch(
+                tensor: u.delta.tensors.first?.name ?? "-", reason: "encoding an UPDATE needs the model schema")
         }
         var h = PBUpdate()
         h.deviceID = u.deviceID
@@ -32,14 +33,18 @@ extension WireCodec {
         let h = try parse(PBUpdate.self, frames[1])
         try updateRules(h)
         guard let schema else {
-            throw WireError.schemaMismatch(tensor: h.tensors.first?.name ?? "-", reason: "no model schema is known to decode an UPDATE")
+            throw WireError.schemaMismatch(
+                tensor: h.tensors.first?.name ?? "-", reason: "no model schema is known to decode an UPDATE")
         }
         let tensors = try decodeTensors(frames, payloads: h.tensors, crc: h.payloadCrc32, kind: .update) { name, _ in
-            guard let spec = schema[name] else { throw WireError.schemaMismatch(tensor: name, reason: "the model has no such tensor") }
+            guard let spec = schema[name] else {
+                throw WireError.schemaMismatch(tensor: name, reason: "the model has no such tensor")
+            }
             return spec
         }
-        return UpdateMessage(deviceID: h.deviceID, round: h.round, baseModelVersion: h.baseModelVersion,
-                             sampleCount: h.sampleCount, metrics: h.metrics, delta: SparseDelta(tensors))
+        return UpdateMessage(
+            deviceID: h.deviceID, round: h.round, baseModelVersion: h.baseModelVersion,
+            sampleCount: h.sampleCount, metrics: h.metrics, delta: SparseDelta(tensors))
     }
 
     /// Header rules of an UPDATE that need no schema.
@@ -63,10 +68,13 @@ extension WireCodec {
             h.form = .snapshot
             h.schema = s.pb
             guard m.tensors.map(\.name) == s.tensors.map(\.name), m.tensors.allSatisfy({ $0.channels == .all }) else {
-                throw WireError.schemaMismatch(tensor: "-", reason: "a SNAPSHOT must hold every schema tensor, full, in schema order")
+                throw WireError.schemaMismatch(
+                    tensor: "-", reason: "a SNAPSHOT must hold every schema tensor, full, in schema order")
             }
         case let .patch(base):
-            guard let given else { throw WireError.schemaMismatch(tensor: "-", reason: "encoding a PATCH needs the model schema") }
+            guard let given else {
+                throw WireError.schemaMismatch(tensor: "-", reason: "encoding a PATCH needs the model schema")
+            }
             schema = given
             h.form = .patch
             h.baseVersion = base
@@ -92,21 +100,30 @@ extension WireCodec {
         if h.form == .snapshot {
             schema = try ModelSchema(validating: h.schema, limits: limits)
             guard h.tensors.count == schema.tensors.count else {
-                throw WireError.schemaMismatch(tensor: "-", reason: "a SNAPSHOT lists \(h.tensors.count) tensors for a schema of \(schema.tensors.count)")
+                throw WireError.schemaMismatch(
+                    tensor: "-",
+                    reason: "a SNAPSHOT lists \(h.tensors.count) tensors for a schema of \(schema.tensors.count)")
             }
             for (p, s) in zip(h.tensors, schema.tensors) where p.name != s.name || p.indexWidth != PBIndexWidth.none {
-                throw WireError.schemaMismatch(tensor: p.name, reason: "a SNAPSHOT must hold every schema tensor, full, in schema order ('\(s.name)' expected here)")
+                throw WireError.schemaMismatch(
+                    tensor: p.name,
+                    reason:
+                        "a SNAPSHOT must hold every schema tensor, full, in schema order ('\(s.name)' expected here)")
             }
             form = .snapshot(schema)
         } else {
             guard let given else {
-                throw WireError.schemaMismatch(tensor: h.tensors.first?.name ?? "-", reason: "a PATCH needs a model schema; ask for a SNAPSHOT first")
+                throw WireError.schemaMismatch(
+                    tensor: h.tensors.first?.name ?? "-",
+                    reason: "a PATCH needs a model schema; ask for a SNAPSHOT first")
             }
             schema = given
             form = .patch(baseVersion: h.baseVersion)
         }
         let tensors = try decodeTensors(frames, payloads: h.tensors, crc: h.payloadCrc32, kind: .model) { name, _ in
-            guard let spec = schema[name] else { throw WireError.schemaMismatch(tensor: name, reason: "the model has no such tensor") }
+            guard let spec = schema[name] else {
+                throw WireError.schemaMismatch(tensor: name, reason: "the model has no such tensor")
+            }
             return spec
         }
         return ModelMessage(version: h.version, form: form, tensors: tensors)
@@ -117,11 +134,16 @@ extension WireCodec {
         try Validate.positive(h.version, field: "Model.version")
         switch h.form {
         case .snapshot:
-            guard h.baseVersion == 0 else { throw WireError.invalid(field: "Model.base_version", reason: "must be 0 in a SNAPSHOT") }
+            guard h.baseVersion == 0 else {
+                throw WireError.invalid(field: "Model.base_version", reason: "must be 0 in a SNAPSHOT")
+            }
         case .patch:
-            guard h.schema.isEmpty else { throw WireError.invalid(field: "Model.schema", reason: "must be empty in a PATCH") }
+            guard h.schema.isEmpty else {
+                throw WireError.invalid(field: "Model.schema", reason: "must be empty in a PATCH")
+            }
             guard h.baseVersion >= 1, h.baseVersion < h.version else {
-                throw WireError.invalid(field: "Model.base_version", reason: "\(h.baseVersion) must be in 1..<\(h.version) for a PATCH")
+                throw WireError.invalid(
+                    field: "Model.base_version", reason: "\(h.baseVersion) must be in 1..<\(h.version) for a PATCH")
             }
         default:
             throw WireError.invalid(field: "Model.form", reason: "value \(h.form.rawValue) is not SNAPSHOT or PATCH")
@@ -131,18 +153,26 @@ extension WireCodec {
     // MARK: - Tensor frames
 
     /// Checks the frame count, names and checksum, then decodes frames 2... in order.
-    private func decodeTensors(_ frames: [[UInt8]], payloads: [PBTensorPayload], crc: UInt32, kind: MessageKind,
-                               spec: (String, Int) throws -> TensorSpec) throws -> [TensorDelta] {
+    private func decodeTensors(
+        _ frames: [[UInt8]], payloads: [PBTensorPayload], crc: UInt32, kind: MessageKind,
+        spec: (String, Int) throws -> TensorSpec
+    ) throws -> [TensorDelta] {
         try Validate.count(payloads.count, field: "\(kind) tensor count", limit: limits.maxTensors)
         guard frames.count == 2 + payloads.count else {
-            throw WireError.invalid(field: "\(kind) message", reason: "header describes \(payloads.count) tensor frames but \(frames.count - 2) follow (lengths that lie)")
+            throw WireError.invalid(
+                field: "\(kind) message",
+                reason:
+                    "header describes \(payloads.count) tensor frames but \(frames.count - 2) follow (lengths that lie)"
+            )
         }
         var specs: [TensorSpec] = []
         specs.reserveCapacity(payloads.count)
         var seen = Set<String>()
         for (i, p) in payloads.enumerated() {
             try Validate.identifier(p.name, field: "TensorPayload.name", limits: limits)
-            guard seen.insert(p.name).inserted else { throw WireError.schemaMismatch(tensor: p.name, reason: "listed twice in one message") }
+            guard seen.insert(p.name).inserted else {
+                throw WireError.schemaMismatch(tensor: p.name, reason: "listed twice in one message")
+            }
             specs.append(try spec(p.name, i))
         }
         let actual = CRC32.checksum(frames: frames[2...])

@@ -104,7 +104,8 @@ public struct WireCodec: Sendable {
         for f in frames {
             total += f.count
             guard total <= limits.maxMessageBytes else {
-                throw WireError.tooLarge(field: "message bytes", size: frames.reduce(0) { $0 + $1.count }, limit: limits.maxMessageBytes)
+                throw WireError.tooLarge(
+                    field: "message bytes", size: frames.reduce(0) { $0 + $1.count }, limit: limits.maxMessageBytes)
             }
         }
     }
@@ -125,10 +126,12 @@ public struct WireCodec: Sendable {
         }
     }
 
-    /// Serialises a protobuf header.
+    /// Serialises a protobuf header, maps in key order so that equal messages give equal bytes.
     func serialize<M: SwiftProtobuf.Message>(_ message: M) throws -> [UInt8] {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
         do {
-            return try message.serializedBytes()
+            return try message.serializedBytes(options: options)
         } catch {
             throw WireError.invalid(field: "\(M.protoMessageName) header", reason: "cannot be serialised (\(error))")
         }

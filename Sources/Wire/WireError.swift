@@ -53,21 +53,25 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalid(field, reason):
             return "invalid \(field): \(reason)"
         case let .unsupportedVersion(got, supported):
-            return "protocol version \(got) not supported; this peer speaks SPFL version \(supported); run the same SparseFleet release on both ends"
+            return
+                "protocol version \(got) not supported; this peer speaks SPFL version \(supported); run the same SparseFleet release on both ends"
         case let .tooLarge(field, size, limit):
             return "\(field) is \(size), over the limit of \(limit); send less or raise the receiver's WireLimits"
         case let .schemaMismatch(tensor, reason):
             return "tensor '\(tensor)' does not match the model schema: \(reason)"
         case let .badChannels(tensor, reason):
-            return "tensor '\(tensor)' has bad channel indices: \(reason); indices must be strictly ascending and below the channel count"
+            return
+                "tensor '\(tensor)' has bad channel indices: \(reason); indices must be strictly ascending and below the channel count"
         case let .nonFinite(tensor, index):
             return "tensor '\(tensor)' value \(index) is NaN or infinite; the device diverged: lower the learning rate"
         case let .checksumMismatch(expected, actual):
-            return "payload checksum mismatch: header says \(hex(expected)), frames give \(hex(actual)); the tensor frames were altered or mis-encoded"
+            return
+                "payload checksum mismatch: header says \(hex(expected)), frames give \(hex(actual)); the tensor frames were altered or mis-encoded"
         case let .duplicate(deviceID, round):
             return "duplicate update from device '\(deviceID)' for round \(round); the first one was kept"
         case let .stale(deviceID, reason):
-            return "stale message for device '\(deviceID)': \(reason); fetch the current model and wait for the next task"
+            return
+                "stale message for device '\(deviceID)': \(reason); fetch the current model and wait for the next task"
         case let .unknownDevice(deviceID):
             return "unknown device '\(deviceID)'; declare it in this connection's JOIN first"
         case let .unexpected(kind, reason):

@@ -25,12 +25,16 @@ public struct WireLimits: Equatable, Sendable {
         maxIdentifierBytes: 255, maxTextBytes: 4096, maxRank: 8, maxMapEntries: 256)
 
     /// Limits with every value given; each must be positive.
-    public init(maxMessageBytes: Int, maxHeaderBytes: Int, maxTensors: Int, maxDevices: Int,
-                maxIdentifierBytes: Int, maxTextBytes: Int, maxRank: Int, maxMapEntries: Int) {
-        precondition(maxMessageBytes > 0 && maxHeaderBytes > 0 && maxTensors > 0 && maxDevices > 0,
-                     "WireLimits: message, header, tensor and device limits must be positive")
-        precondition(maxIdentifierBytes > 0 && maxTextBytes > 0 && maxRank > 0 && maxMapEntries >= 0,
-                     "WireLimits: identifier, text and rank limits must be positive")
+    public init(
+        maxMessageBytes: Int, maxHeaderBytes: Int, maxTensors: Int, maxDevices: Int,
+        maxIdentifierBytes: Int, maxTextBytes: Int, maxRank: Int, maxMapEntries: Int
+    ) {
+        precondition(
+            maxMessageBytes > 0 && maxHeaderBytes > 0 && maxTensors > 0 && maxDevices > 0,
+            "WireLimits: message, header, tensor and device limits must be positive")
+        precondition(
+            maxIdentifierBytes > 0 && maxTextBytes > 0 && maxRank > 0 && maxMapEntries >= 0,
+            "WireLimits: identifier, text and rank limits must be positive")
         self.maxMessageBytes = maxMessageBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.maxTensors = maxTensors

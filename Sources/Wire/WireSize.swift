@@ -20,16 +20,21 @@ public struct WireSizeReport: Equatable, Sendable {
 /// Measures encoded message sizes by encoding them.
 public enum WireSize {
     /// Encodes `update` for real and reports its size against `schema`'s dense f32 size.
-    public static func report(update: UpdateMessage, schema: ModelSchema, codec: WireCodec = WireCodec()) throws -> WireSizeReport {
+    public static func report(update: UpdateMessage, schema: ModelSchema, codec: WireCodec = WireCodec()) throws
+        -> WireSizeReport
+    {
         let frames = try codec.encode(.update(update), schema: schema)
-        return WireSizeReport(updateBytes: frames.reduce(0) { $0 + $1.count }, headerBytes: frames[1].count,
-                              payloadBytes: frames[2...].reduce(0) { $0 + $1.count },
-                              valueCount: update.delta.valueCount, denseF32Bytes: schema.denseF32Bytes)
+        return WireSizeReport(
+            updateBytes: frames.reduce(0) { $0 + $1.count }, headerBytes: frames[1].count,
+            payloadBytes: frames[2...].reduce(0) { $0 + $1.count },
+            valueCount: update.delta.valueCount, denseF32Bytes: schema.denseF32Bytes)
     }
 
     /// Reports `delta` sent as a typical update (device "device-00000", round 1, version 1,
     /// 1000 samples, 5 metrics), every slice re-encoded with `encoding`.
-    public static func report(delta: SparseDelta, schema: ModelSchema, encoding: ValueEncoding = .f32) throws -> WireSizeReport {
+    public static func report(delta: SparseDelta, schema: ModelSchema, encoding: ValueEncoding = .f32) throws
+        -> WireSizeReport
+    {
         var d = delta
         for i in d.tensors.indices { d.tensors[i].encoding = encoding }
         var metrics = PBTrainingMetrics()
@@ -38,8 +43,9 @@ public enum WireSize {
         metrics.lossLast = 1.5
         metrics.peakMemoryBytes = 200_000
         metrics.computeSeconds = 0.25
-        let update = UpdateMessage(deviceID: "device-00000", round: 1, baseModelVersion: 1, sampleCount: 1000,
-                                   metrics: metrics, delta: d)
+        let update = UpdateMessage(
+            deviceID: "device-00000", round: 1, baseModelVersion: 1, sampleCount: 1000,
+            metrics: metrics, delta: d)
         return try report(update: update, schema: schema)
     }
 }

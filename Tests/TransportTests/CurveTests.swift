@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Transport
 
 /// CURVE encryption with a ZAP allow list: admitted keys get through, others never do.
@@ -17,7 +18,9 @@ final class CurveTests: XCTestCase {
     }
 
     /// A CURVE server with a ZAP handler admitting `allowed`, bound on loopback tcp.
-    func server(_ context: ZmqContext, serverKeys: CurveKeyPair, allowed: Set<String>) throws -> (ZmqSocket, ZapAuthenticator) {
+    func server(_ context: ZmqContext, serverKeys: CurveKeyPair, allowed: Set<String>) throws -> (
+        ZmqSocket, ZapAuthenticator
+    ) {
         let zap = try ZapAuthenticator(context: context, allowedClientKeys: allowed)
         let router = try ZmqSocket(context: context, type: .router)
         try router.makeCurveServer(secretKey: serverKeys.secretKey)
@@ -26,7 +29,9 @@ final class CurveTests: XCTestCase {
         return (router, zap)
     }
 
-    func client(_ context: ZmqContext, endpoint: String, serverKey: String, keys: CurveKeyPair, identity: String) throws -> ZmqSocket {
+    func client(_ context: ZmqContext, endpoint: String, serverKey: String, keys: CurveKeyPair, identity: String) throws
+        -> ZmqSocket
+    {
         let dealer = try ZmqSocket(context: context, type: .dealer)
         try dealer.setIdentity(Array(identity.utf8))
         try dealer.makeCurveClient(serverPublicKey: serverKey, keyPair: keys)
@@ -38,7 +43,9 @@ final class CurveTests: XCTestCase {
         let context = try ZmqContext()
         let serverKeys = try Curve.keypair(), nodeKeys = try Curve.keypair()
         let (router, zap) = try server(context, serverKeys: serverKeys, allowed: [nodeKeys.publicKey])
-        let dealer = try client(context, endpoint: router.lastEndpoint, serverKey: serverKeys.publicKey, keys: nodeKeys, identity: "node-ok")
+        let dealer = try client(
+            context, endpoint: router.lastEndpoint, serverKey: serverKeys.publicKey, keys: nodeKeys, identity: "node-ok"
+        )
 
         let payload = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         try dealer.send([Array("hello".utf8), payload])
@@ -55,7 +62,9 @@ final class CurveTests: XCTestCase {
         let context = try ZmqContext()
         let serverKeys = try Curve.keypair(), known = try Curve.keypair(), stranger = try Curve.keypair()
         let (router, zap) = try server(context, serverKeys: serverKeys, allowed: [known.publicKey])
-        let intruder = try client(context, endpoint: router.lastEndpoint, serverKey: serverKeys.publicKey, keys: stranger, identity: "intruder")
+        let intruder = try client(
+            context, endpoint: router.lastEndpoint, serverKey: serverKeys.publicKey, keys: stranger,
+            identity: "intruder")
         try intruder.setSendTimeout(milliseconds: 100)
         try? intruder.send([Array("let me in".utf8)])  // queues locally; never delivered
         XCTAssertNil(try router.receive(timeoutMilliseconds: 700), "a refused key must never deliver a message")
@@ -64,7 +73,8 @@ final class CurveTests: XCTestCase {
         XCTAssertEqual(zap.admittedCount, 0)
 
         // The known key still gets in on the same server.
-        let friend = try client(context, endpoint: router.lastEndpoint, serverKey: serverKeys.publicKey, keys: known, identity: "friend")
+        let friend = try client(
+            context, endpoint: router.lastEndpoint, serverKey: serverKeys.publicKey, keys: known, identity: "friend")
         try friend.send([Array("hi".utf8)])
         XCTAssertEqual(try router.receive(timeoutMilliseconds: 5000)?.first, Array("friend".utf8))
         zap.stop()
@@ -86,12 +96,16 @@ final class CurveTests: XCTestCase {
         let context = try ZmqContext()
         let allowed = try Curve.keypair()
         let key32 = [UInt8](repeating: 7, count: 32)
-        let core = ZapCore(socket: try ZmqSocket(context: context, type: .dealer), allowed: [allowed.publicKey], domain: "sparsefleet")
+        let core = ZapCore(
+            socket: try ZmqSocket(context: context, type: .dealer), allowed: [allowed.publicKey], domain: "sparsefleet")
         func status(_ r: [[UInt8]]) -> String { String(decoding: r[2], as: UTF8.self) }
-        let base: [[UInt8]] = [Array("1.0".utf8), [1], Array("sparsefleet".utf8), Array("127.0.0.1".utf8), [], Array("CURVE".utf8)]
+        let base: [[UInt8]] = [
+            Array("1.0".utf8), [1], Array("sparsefleet".utf8), Array("127.0.0.1".utf8), [], Array("CURVE".utf8),
+        ]
         XCTAssertEqual(status(core.answer([[0]])), "400")
         XCTAssertEqual(status(core.answer(base + [key32])), "400")
-        XCTAssertEqual(status(core.answer(base.dropLast() + [Array("PLAIN".utf8), Array("u".utf8), Array("p".utf8)])), "400")
+        XCTAssertEqual(
+            status(core.answer(base.dropLast() + [Array("PLAIN".utf8), Array("u".utf8), Array("p".utf8)])), "400")
         let binary = try XCTUnwrap(Curve.binary(fromZ85: allowed.publicKey))
         XCTAssertEqual(Curve.z85(binary), allowed.publicKey)
         XCTAssertEqual(status(core.answer(base + [binary])), "200")

@@ -1,13 +1,15 @@
 import Foundation
-import XCTest
-@testable import Transport
 import Wire
+import XCTest
+
+@testable import Transport
 
 /// The in-memory transport behaves like ROUTER/DEALER over libzmq.
 final class InMemoryTransportTests: XCTestCase {
     func testScriptGivesIdenticalFramesInMemoryAndOverZeroMQ() throws {
         let network = InMemoryNetwork()
-        let memory = try ProtocolScript.run(router: network.router(), dealer: network.dealer(identity: Array("node-a".utf8)))
+        let memory = try ProtocolScript.run(
+            router: network.router(), dealer: network.dealer(identity: Array("node-a".utf8)))
 
         let context = try ZmqContext()
         let router = try ZmqSocket(context: context, type: .router)
@@ -39,7 +41,9 @@ final class InMemoryTransportTests: XCTestCase {
         let network = InMemoryNetwork()
         let router = network.router()
         let dealer = network.dealer(identity: [2])
-        let sender = Thread { Thread.sleep(forTimeInterval: 0.02); try? dealer.send([[42]]) }
+        let sender = Thread {
+            Thread.sleep(forTimeInterval: 0.02); try? dealer.send([[42]])
+        }
         sender.start()
         XCTAssertEqual(try router.receive(timeoutMilliseconds: 5000), [[2], [42]])
     }
@@ -50,7 +54,9 @@ final class InMemoryTransportTests: XCTestCase {
         let dealer = network.dealer(identity: [3])
         try dealer.send([[1]])
         try dealer.send([[2]])
-        XCTAssertThrowsError(try dealer.send([[3]])) { XCTAssertEqual($0 as? TransportError, .queueFull(peer: "router")) }
+        XCTAssertThrowsError(try dealer.send([[3]])) {
+            XCTAssertEqual($0 as? TransportError, .queueFull(peer: "router"))
+        }
         _ = try router.receive(timeoutMilliseconds: 0)
         try dealer.send([[3]])  // room again
         // A router drops messages to a full or unknown peer, like libzmq without ROUTER_MANDATORY.

@@ -1,13 +1,15 @@
 import Foundation
-import XCTest
-@testable import Transport
 import Wire
+import XCTest
+
+@testable import Transport
 
 /// tools/interop_client.py (pyzmq + protoc-generated classes) against an in-process Swift
 /// ROUTER: it joins, answers a heartbeat, and returns valid sparse updates for three tasks in
 /// f32, f16 and int8. Skipped when python3 with zmq and google.protobuf is not available.
 final class InteropTests: XCTestCase {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let client = repoRoot.appendingPathComponent("tools/interop_client.py").path
     let codec = WireCodec()
     let timeout = 20_000
@@ -16,8 +18,11 @@ final class InteropTests: XCTestCase {
     static let pythonReady: Bool = {
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import zmq, google.protobuf, sparsefleet_pb2",
-                           repoRoot.appendingPathComponent("tools").path]
+        check.arguments = [
+            "python3", "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import zmq, google.protobuf, sparsefleet_pb2",
+            repoRoot.appendingPathComponent("tools").path,
+        ]
         check.standardOutput = FileHandle.nullDevice
         check.standardError = FileHandle.nullDevice
         do { try check.run() } catch { return false }
@@ -26,7 +31,9 @@ final class InteropTests: XCTestCase {
     }()
 
     func launchClient(_ extra: [String]) throws -> (Process, Pipe) {
-        try XCTSkipUnless(Self.pythonReady, "python3 with pyzmq and protobuf 4.21 is not installed (pip install -r tools/requirements-interop.txt)")
+        try XCTSkipUnless(
+            Self.pythonReady,
+            "python3 with pyzmq and protobuf 4.21 is not installed (pip install -r tools/requirements-interop.txt)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", Self.client, "--device", "py-0", "--node", "py-node", "--timeout", "20"] + extra
@@ -53,7 +60,9 @@ final class InteropTests: XCTestCase {
         }
         let peer = joinFrames[0]
         XCTAssertEqual(peer, Array("py-node".utf8))
-        guard case let .join(join) = try codec.decode(Array(joinFrames.dropFirst())) else { return XCTFail("first message is not JOIN") }
+        guard case let .join(join) = try codec.decode(Array(joinFrames.dropFirst())) else {
+            return XCTFail("first message is not JOIN")
+        }
         XCTAssertEqual(join.devices.map(\.deviceID), ["py-0"])
         XCTAssertEqual(join.devices.first?.memoryBudgetBytes, 262_144)
 
@@ -62,16 +71,21 @@ final class InteropTests: XCTestCase {
         hb.intervalMs = 1000
         try router.send([peer] + codec.encode(.heartbeat(hb)))
         guard let hbBack = try router.receive(timeoutMilliseconds: timeout),
-              case let .heartbeat(h) = try codec.decode(Array(hbBack.dropFirst())) else { return XCTFail("no HEARTBEAT back") }
+            case let .heartbeat(h) = try codec.decode(Array(hbBack.dropFirst()))
+        else { return XCTFail("no HEARTBEAT back") }
         XCTAssertEqual(h.sequence, 1)
 
         try router.send([peer] + codec.encode(.model(ProtocolScript.snapshot())))
-        let encodings: [(PBValueEncoding, ValueEncoding, Float)] = [(.f32, .f32, 1e-9), (.f16, .f16, 1e-5), (.int8, .int8, 5e-5)]
+        let encodings: [(PBValueEncoding, ValueEncoding, Float)] = [
+            (.f32, .f32, 1e-9), (.f16, .f16, 1e-5), (.int8, .int8, 5e-5),
+        ]
         for (round, (pbEncoding, encoding, tolerance)) in encodings.enumerated() {
             let seed = UInt64(100 + round)
             let task = ProtocolScript.task(device: "py-0", round: UInt64(round + 1), encoding: pbEncoding, seed: seed)
             try router.send([peer] + codec.encode(.task(task), schema: schema))
-            guard let frames = try router.receive(timeoutMilliseconds: timeout) else { return XCTFail("no UPDATE for round \(round + 1)") }
+            guard let frames = try router.receive(timeoutMilliseconds: timeout) else {
+                return XCTFail("no UPDATE for round \(round + 1)")
+            }
             guard case let .update(u) = try codec.decode(Array(frames.dropFirst()), schema: schema) else {
                 return XCTFail("round \(round + 1): not an UPDATE")
             }
@@ -93,7 +107,9 @@ final class InteropTests: XCTestCase {
         var bye = PBBye()
         bye.reason = "test over"
         try router.send([peer] + codec.encode(.bye(bye)))
-        guard let last = try router.receive(timeoutMilliseconds: timeout), case .bye = try codec.decode(Array(last.dropFirst())) else {
+        guard let last = try router.receive(timeoutMilliseconds: timeout),
+            case .bye = try codec.decode(Array(last.dropFirst()))
+        else {
             return XCTFail("no BYE from the client")
         }
         process.waitUntilExit()
@@ -118,8 +134,10 @@ final class InteropTests: XCTestCase {
         let router = try ZmqSocket(context: context, type: .router)
         try router.makeCurveServer(secretKey: serverKeys.secretKey)
         try router.bind("tcp://127.0.0.1:*")
-        let (process, output) = try launchClient(["--connect", router.lastEndpoint, "--server-key", serverKeys.publicKey,
-                                                  "--public-key", nodeKeys.publicKey, "--secret-key", nodeKeys.secretKey])
+        let (process, output) = try launchClient([
+            "--connect", router.lastEndpoint, "--server-key", serverKeys.publicKey,
+            "--public-key", nodeKeys.publicKey, "--secret-key", nodeKeys.secretKey,
+        ])
         try converse(router: router, process: process, output: output)
         XCTAssertEqual(zap.admittedCount, 1)
     }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Transport
 
 /// Paranoid Pirate liveness, heartbeat scheduling and reconnect backoff.
@@ -37,7 +38,8 @@ final class LivenessTests: XCTestCase {
 
     func testBackoffDoublesFromOneToThirtyTwoSeconds() {
         var b = ReconnectBackoff()
-        XCTAssertEqual((0..<8).map { _ in b.nextDelayMilliseconds() }, [1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000])
+        XCTAssertEqual(
+            (0..<8).map { _ in b.nextDelayMilliseconds() }, [1000, 2000, 4000, 8000, 16000, 32000, 32000, 32000])
         XCTAssertEqual(b.attempts, 8)
         b.reset()
         XCTAssertEqual(b.nextDelayMilliseconds(), 1000)

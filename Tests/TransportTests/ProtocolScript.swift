@@ -15,9 +15,11 @@ enum ProtocolScript {
 
     /// A snapshot with deterministic values.
     static func snapshot(version: UInt64 = 1) -> ModelMessage {
-        ModelMessage.snapshot(version: version, schema: schema, values: schema.tensors.map { spec in
-            (0..<spec.elementCount).map { Float($0 % 13) / 13 - 0.5 }
-        })
+        ModelMessage.snapshot(
+            version: version, schema: schema,
+            values: schema.tensors.map { spec in
+                (0..<spec.elementCount).map { Float($0 % 13) / 13 - 0.5 }
+            })
     }
 
     /// A task for `device` in `round` with the conv weight's channels [1, 3, 6] assigned.
@@ -57,11 +59,12 @@ enum ProtocolScript {
         let conv = schema["conv.weight"]!
         let channels = t.assignments[0].channels.map(Int.init)
         let values = (0..<conv.valueCount(channels: channels.count)).map { Float(($0 % 5) - 2) / 100 }
-        return UpdateMessage(deviceID: t.deviceID, round: t.round, baseModelVersion: t.modelVersion, sampleCount: 100,
-                             delta: SparseDelta([
-                                TensorDelta(name: "conv.weight", channels: .subset(channels), values: values),
-                                TensorDelta(name: "conv.bias", channels: .all, values: [0.01, -0.01, 0.02, 0]),
-                             ]))
+        return UpdateMessage(
+            deviceID: t.deviceID, round: t.round, baseModelVersion: t.modelVersion, sampleCount: 100,
+            delta: SparseDelta([
+                TensorDelta(name: "conv.weight", channels: .subset(channels), values: values),
+                TensorDelta(name: "conv.bias", channels: .all, values: [0.01, -0.01, 0.02, 0]),
+            ]))
     }
 
     /// Runs JOIN → MODEL, TASK → UPDATE, a bad message → ERROR, BYE over a router/dealer pair
@@ -70,14 +73,18 @@ enum ProtocolScript {
         let codec = WireCodec()
         var log: [[[UInt8]]] = []
         func receive(_ c: MessageChannel) throws -> [[UInt8]] {
-            guard let m = try c.receive(timeoutMilliseconds: timeout) else { throw TransportError.queueFull(peer: "timeout") }
+            guard let m = try c.receive(timeoutMilliseconds: timeout) else {
+                throw TransportError.queueFull(peer: "timeout")
+            }
             log.append(m)
             return m
         }
         try dealer.send(try codec.encode(.join(join(device: "dev-7"))))
         let joined = try receive(router)
         let peer = joined[0]
-        guard case .join = try codec.decode(Array(joined.dropFirst())) else { throw WireError.unexpected(kind: .join, reason: "script") }
+        guard case .join = try codec.decode(Array(joined.dropFirst())) else {
+            throw WireError.unexpected(kind: .join, reason: "script")
+        }
         try router.send([peer] + codec.encode(.model(snapshot())))
         try router.send([peer] + codec.encode(.task(task(device: "dev-7", round: 1, encoding: .f16)), schema: schema))
 

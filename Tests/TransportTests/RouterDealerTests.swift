@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Transport
 
 /// A real ROUTER/DEALER multipart round trip over tcp on loopback and over ipc.

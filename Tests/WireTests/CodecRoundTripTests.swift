@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Wire
 
 /// Every message kind survives encode → decode, and re-encoding gives the same bytes.
@@ -11,7 +12,8 @@ final class CodecRoundTripTests: XCTestCase {
             XCTAssertEqual(try Envelope.decode(frames[0]).kind, message.kind)
             let decoded = try codec.decode(frames, schema: Fixtures.schema)
             XCTAssertEqual(decoded.kind, message.kind)
-            XCTAssertEqual(try codec.encode(decoded, schema: Fixtures.schema), frames, "\(message.kind) re-encodes differently")
+            XCTAssertEqual(
+                try codec.encode(decoded, schema: Fixtures.schema), frames, "\(message.kind) re-encodes differently")
         }
     }
 
@@ -25,14 +27,19 @@ final class CodecRoundTripTests: XCTestCase {
     func testF16AndInt8StayWithinTheirPrecision() throws {
         for (encoding, tolerance) in [(ValueEncoding.f16, Float(1e-5)), (.int8, Float(0.01 / 127 * 0.51))] {
             let u = Fixtures.update(encoding: encoding)
-            guard case let .update(back) = try codec.decode(try codec.encode(.update(u), schema: Fixtures.schema), schema: Fixtures.schema) else {
+            guard
+                case let .update(back) = try codec.decode(
+                    try codec.encode(.update(u), schema: Fixtures.schema), schema: Fixtures.schema)
+            else {
                 return XCTFail("not an update")
             }
             for (a, b) in zip(u.delta.tensors, back.delta.tensors) {
                 XCTAssertEqual(a.name, b.name)
                 XCTAssertEqual(a.channels, b.channels)
                 XCTAssertEqual(b.encoding, encoding)
-                for (x, y) in zip(a.values, b.values) { XCTAssertEqual(x, y, accuracy: tolerance, "\(encoding) \(a.name)") }
+                for (x, y) in zip(a.values, b.values) {
+                    XCTAssertEqual(x, y, accuracy: tolerance, "\(encoding) \(a.name)")
+                }
             }
         }
     }
@@ -78,13 +85,19 @@ final class CodecRoundTripTests: XCTestCase {
         }
         var big = Fixtures.update(encoding: .f16)
         big.delta.tensors[1].values[0] = 70_000
-        XCTAssertThrowsError(try codec.encode(.update(big), schema: Fixtures.schema)) { XCTAssertTrue("\($0)".contains("overflows f16"), "\($0)") }
-        XCTAssertThrowsError(try codec.encode(.update(Fixtures.update()))) { XCTAssertEqual(($0 as? WireError)?.code, .schemaMismatch) }
+        XCTAssertThrowsError(try codec.encode(.update(big), schema: Fixtures.schema)) {
+            XCTAssertTrue("\($0)".contains("overflows f16"), "\($0)")
+        }
+        XCTAssertThrowsError(try codec.encode(.update(Fixtures.update()))) {
+            XCTAssertEqual(($0 as? WireError)?.code, .schemaMismatch)
+        }
     }
 
     func testAllZeroInt8SliceHasZeroScale() throws {
         let spec = Fixtures.schema["fc.bias"]!
-        let (_, frame) = try TensorFrame.encode(TensorDelta(name: "fc.bias", channels: .all, values: [Float](repeating: 0, count: 10), encoding: .int8), spec: spec)
+        let (_, frame) = try TensorFrame.encode(
+            TensorDelta(name: "fc.bias", channels: .all, values: [Float](repeating: 0, count: 10), encoding: .int8),
+            spec: spec)
         XCTAssertEqual(Array(frame[0..<4]), [0, 0, 0, 0])
         XCTAssertEqual(frame.count, 14)
     }

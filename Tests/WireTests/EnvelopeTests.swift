@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Wire
 
 /// The envelope frame: round trip, and refusal of anything not SparseFleet v1.

@@ -25,9 +25,13 @@ enum Fixtures {
     static func delta(encoding: ValueEncoding = .f32) -> SparseDelta {
         let conv = schema["conv.weight"]!, fc = schema["fc.weight"]!
         return SparseDelta([
-            TensorDelta(name: "conv.weight", channels: .subset([1, 4, 9]), values: values(conv.valueCount(channels: 3), seed: 1), encoding: encoding),
+            TensorDelta(
+                name: "conv.weight", channels: .subset([1, 4, 9]),
+                values: values(conv.valueCount(channels: 3), seed: 1), encoding: encoding),
             TensorDelta(name: "conv.bias", channels: .all, values: values(8, seed: 2), encoding: encoding),
-            TensorDelta(name: "fc.weight", channels: .subset([0, 31]), values: values(fc.valueCount(channels: 2), seed: 3), encoding: encoding),
+            TensorDelta(
+                name: "fc.weight", channels: .subset([0, 31]), values: values(fc.valueCount(channels: 2), seed: 3),
+                encoding: encoding),
             TensorDelta(name: "fc.bias", channels: .all, values: values(10, seed: 4), encoding: encoding),
         ])
     }
@@ -40,21 +44,28 @@ enum Fixtures {
         m.lossLast = 1.9
         m.accuracy = 0.4
         m.peakMemoryBytes = 190_000
-        return UpdateMessage(deviceID: "dev-1", round: 3, baseModelVersion: 2, sampleCount: 600, metrics: m, delta: delta(encoding: encoding))
+        return UpdateMessage(
+            deviceID: "dev-1", round: 3, baseModelVersion: 2, sampleCount: 600, metrics: m,
+            delta: delta(encoding: encoding))
     }
 
     /// A valid snapshot of version 1 with deterministic weights.
     static func snapshot() -> ModelMessage {
-        ModelMessage.snapshot(version: 1, schema: schema,
-                              values: schema.tensors.enumerated().map { values($1.elementCount, seed: UInt64(10 + $0), scale: 0.5) })
+        ModelMessage.snapshot(
+            version: 1, schema: schema,
+            values: schema.tensors.enumerated().map { values($1.elementCount, seed: UInt64(10 + $0), scale: 0.5) })
     }
 
     /// A valid patch from version 1 to 2 changing two channels of the conv weight.
     static func patch() -> ModelMessage {
         let conv = schema["conv.weight"]!
-        return ModelMessage(version: 2, form: .patch(baseVersion: 1), tensors: [
-            TensorDelta(name: "conv.weight", channels: .subset([0, 15]), values: values(conv.valueCount(channels: 2), seed: 20)),
-        ])
+        return ModelMessage(
+            version: 2, form: .patch(baseVersion: 1),
+            tensors: [
+                TensorDelta(
+                    name: "conv.weight", channels: .subset([0, 15]),
+                    values: values(conv.valueCount(channels: 2), seed: 20))
+            ])
     }
 
     /// A valid JOIN of a node hosting two devices.
@@ -109,8 +120,10 @@ enum Fixtures {
         var err = PBError()
         err.code = .stale
         err.message = "round closed"
-        return [.join(join()), .model(snapshot()), .model(patch()), .task(task()), .update(update()),
-                .update(update(encoding: .f16)), .update(update(encoding: .int8)), .metrics(metrics),
-                .heartbeat(hb), .bye(bye), .error(err)]
+        return [
+            .join(join()), .model(snapshot()), .model(patch()), .task(task()), .update(update()),
+            .update(update(encoding: .f16)), .update(update(encoding: .int8)), .metrics(metrics),
+            .heartbeat(hb), .bye(bye), .error(err),
+        ]
     }
 }

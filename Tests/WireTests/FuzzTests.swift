@@ -1,6 +1,7 @@
 import Foundation
 import SwiftProtobuf
 import XCTest
+
 @testable import Wire
 
 /// Seeded random-mutation fuzzing: at least 100k mutated messages thrown at the decoder. Every
@@ -40,7 +41,9 @@ final class FuzzTests: XCTestCase {
             do {
                 let message = try codec.decode(frames, schema: schema)
                 outcomes["accepted", default: 0] += 1
-                XCTAssertNoThrow(try codec.encode(message, schema: schema ?? Fixtures.schema), "iteration \(i): accepted but not re-encodable")
+                XCTAssertNoThrow(
+                    try codec.encode(message, schema: schema ?? Fixtures.schema),
+                    "iteration \(i): accepted but not re-encodable")
             } catch let e as WireError {
                 outcomes["\(e.code)", default: 0] += 1
                 if case .refused(_, let reply?) = codec.inbound(frames, schema: schema) {
@@ -54,7 +57,8 @@ final class FuzzTests: XCTestCase {
         let summary = outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         print("fuzz: \(iterations) mutated messages in \(String(format: "%.2f", seconds)) s (seed \(seed)): \(summary)")
         XCTAssertGreaterThanOrEqual(iterations, 100_000)
-        XCTAssertGreaterThan(outcomes["accepted", default: 0], 0, "some mutations must stay valid (e.g. flipped value bits)")
+        XCTAssertGreaterThan(
+            outcomes["accepted", default: 0], 0, "some mutations must stay valid (e.g. flipped value bits)")
         XCTAssertGreaterThanOrEqual(outcomes.count, 8, "the mutations must reach many different checks")
     }
 
@@ -85,7 +89,8 @@ final class FuzzTests: XCTestCase {
         case 8:  // a 32-bit value that may be a lying length
             guard frames[f].count >= 4 else { return }
             let at = rng.below(frames[f].count - 3)
-            let v: UInt32 = [0, 1, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF, UInt32(truncatingIfNeeded: rng.next())][rng.below(6)]
+            let v: UInt32 = [0, 1, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF, UInt32(truncatingIfNeeded: rng.next())][
+                rng.below(6)]
             withUnsafeBytes(of: v.littleEndian) { frames[f].replaceSubrange(at..<at + 4, with: $0) }
         default:  // mutate a tensor frame and repair the checksum, to reach the deeper checks
             mutatePayloadKeepingChecksum(&frames, &rng)

@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import XCTest
+
 @testable import Wire
 
 /// Each kind of malformed input from the issue is refused with its typed error and the ERROR
@@ -28,11 +29,18 @@ final class HostileInputTests: XCTestCase {
         return try withHeader(f) { $0.payloadCrc32 = CRC32.checksum(frames: f[2...]) }
     }
 
-    func assertRefused(_ frames: [[UInt8]], _ code: PBErrorCode, _ detail: String? = nil, file: StaticString = #filePath, line: UInt = #line) {
+    func assertRefused(
+        _ frames: [[UInt8]], _ code: PBErrorCode, _ detail: String? = nil, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         XCTAssertThrowsError(try codec.decode(frames, schema: schema), file: file, line: line) { error in
-            guard let e = error as? WireError else { return XCTFail("not a WireError: \(error)", file: file, line: line) }
+            guard let e = error as? WireError else {
+                return XCTFail("not a WireError: \(error)", file: file, line: line)
+            }
             XCTAssertEqual(e.code, code, "\(e)", file: file, line: line)
-            if let detail { XCTAssertTrue(e.description.contains(detail), "'\(e)' lacks '\(detail)'", file: file, line: line) }
+            if let detail {
+                XCTAssertTrue(e.description.contains(detail), "'\(e)' lacks '\(detail)'", file: file, line: line)
+            }
         }
     }
 
@@ -77,12 +85,14 @@ final class HostileInputTests: XCTestCase {
 
     func testChannelIndicesOutOfRangeUnsortedDuplicated() throws {
         let f = try updateFrames()  // conv.weight indices [1, 4, 9] as u16 at the frame start
-        assertRefused(try withTensorFrame(f, 0) { $0[4] = 16 }, .badChannels, "out of range")      // 9 → 16 (C = 16)
+        assertRefused(try withTensorFrame(f, 0) { $0[4] = 16 }, .badChannels, "out of range")  // 9 → 16 (C = 16)
         assertRefused(try withTensorFrame(f, 0) { $0[2] = 0 }, .badChannels, "unsorted or duplicated")  // [1, 0, 9]
         assertRefused(try withTensorFrame(f, 0) { $0[2] = 1 }, .badChannels, "unsorted or duplicated")  // [1, 1, 9]
         var u = Fixtures.update()
         u.delta.tensors[0].channels = .subset([4, 1, 9])
-        XCTAssertThrowsError(try codec.encode(.update(u), schema: schema)) { XCTAssertEqual(($0 as? WireError)?.code, .badChannels) }
+        XCTAssertThrowsError(try codec.encode(.update(u), schema: schema)) {
+            XCTAssertEqual(($0 as? WireError)?.code, .badChannels)
+        }
     }
 
     func testShapeMismatchWithTheSchema() throws {
@@ -91,10 +101,14 @@ final class HostileInputTests: XCTestCase {
         assertRefused(try withHeader(f) { $0.tensors[2].name = "conv.weight" }, .schemaMismatch, "twice")
         // The same frames against a model whose conv has other dimensions.
         let other = ModelSchema([TensorSpec(name: "conv.weight", shape: [8, 16, 1, 1])] + schema.tensors.dropFirst())
-        XCTAssertThrowsError(try codec.decode(f, schema: other)) { XCTAssertEqual(($0 as? WireError)?.code, .malformed) }
+        XCTAssertThrowsError(try codec.decode(f, schema: other)) {
+            XCTAssertEqual(($0 as? WireError)?.code, .malformed)
+        }
         var u = Fixtures.update()
         u.delta.tensors[0].values.removeLast()
-        XCTAssertThrowsError(try codec.encode(.update(u), schema: schema)) { XCTAssertEqual(($0 as? WireError)?.code, .schemaMismatch) }
+        XCTAssertThrowsError(try codec.encode(.update(u), schema: schema)) {
+            XCTAssertEqual(($0 as? WireError)?.code, .schemaMismatch)
+        }
     }
 
     func testNaNAndInfinity() throws {
@@ -108,10 +122,14 @@ final class HostileInputTests: XCTestCase {
             assertRefused(bad, .nonFinite, "value 5")
         }
         let half = try codec.encode(.update(Fixtures.update(encoding: .f16)), schema: schema)
-        assertRefused(try withTensorFrame(half, 1) { $0[2] = 0x00; $0[3] = 0x7C }, .nonFinite)  // +inf half
+        assertRefused(
+            try withTensorFrame(half, 1) {
+                $0[2] = 0x00; $0[3] = 0x7C
+            }, .nonFinite)  // +inf half
         let int8 = try codec.encode(.update(Fixtures.update(encoding: .int8)), schema: schema)
         assertRefused(try withTensorFrame(int8, 1) { $0.replaceSubrange(0..<4, with: [0, 0, 0xC0, 0x7F]) }, .nonFinite)  // NaN scale
-        assertRefused(try withTensorFrame(int8, 1) { $0.replaceSubrange(0..<4, with: [0xFF, 0xFF, 0x7F, 0x7F]) }, .nonFinite)  // q·scale overflows
+        assertRefused(
+            try withTensorFrame(int8, 1) { $0.replaceSubrange(0..<4, with: [0xFF, 0xFF, 0x7F, 0x7F]) }, .nonFinite)  // q·scale overflows
         assertRefused(try withTensorFrame(int8, 1) { $0[3] = 0xBF }, .malformed, "negative")
     }
 
@@ -135,10 +153,14 @@ final class HostileInputTests: XCTestCase {
         }
         small = .default
         small.maxTensors = 2
-        XCTAssertThrowsError(try WireCodec(limits: small).decode(f, schema: schema)) { XCTAssertEqual(($0 as? WireError)?.code, .tooLarge) }
+        XCTAssertThrowsError(try WireCodec(limits: small).decode(f, schema: schema)) {
+            XCTAssertEqual(($0 as? WireError)?.code, .tooLarge)
+        }
         small = .default
         small.maxHeaderBytes = 8
-        XCTAssertThrowsError(try WireCodec(limits: small).decode(f, schema: schema)) { XCTAssertEqual(($0 as? WireError)?.code, .tooLarge) }
+        XCTAssertThrowsError(try WireCodec(limits: small).decode(f, schema: schema)) {
+            XCTAssertEqual(($0 as? WireError)?.code, .tooLarge)
+        }
         var join = Fixtures.join()
         join.devices[0].deviceID = String(repeating: "x", count: 256)
         XCTAssertThrowsError(try codec.encode(.join(join))) { XCTAssertEqual(($0 as? WireError)?.code, .tooLarge) }
@@ -152,13 +174,21 @@ final class HostileInputTests: XCTestCase {
         XCTAssertThrowsError(try codec.encode(.task(t), schema: schema))
         t = Fixtures.task()
         t.assignments[0].channels = [3, 2]
-        XCTAssertThrowsError(try codec.encode(.task(t), schema: schema)) { XCTAssertEqual(($0 as? WireError)?.code, .badChannels) }
+        XCTAssertThrowsError(try codec.encode(.task(t), schema: schema)) {
+            XCTAssertEqual(($0 as? WireError)?.code, .badChannels)
+        }
         XCTAssertThrowsError(try codec.decode(try codec.encode(.task(Fixtures.task()), schema: schema))) {  // no schema known
             XCTAssertEqual(($0 as? WireError)?.code, .schemaMismatch)
         }
-        assertRefused(try withHeaderOf(.join(Fixtures.join())) { (h: inout PBJoin) in h.devices[1].deviceID = "dev-1" }, .malformed, "twice")
-        assertRefused(try withHeaderOf(.join(Fixtures.join())) { (h: inout PBJoin) in h.devices = [] }, .malformed, "at least one device")
-        assertRefused(try withHeaderOf(.update(Fixtures.update())) { (h: inout PBUpdate) in h.sampleCount = 0 }, .malformed, "sample_count")
+        assertRefused(
+            try withHeaderOf(.join(Fixtures.join())) { (h: inout PBJoin) in h.devices[1].deviceID = "dev-1" },
+            .malformed, "twice")
+        assertRefused(
+            try withHeaderOf(.join(Fixtures.join())) { (h: inout PBJoin) in h.devices = [] }, .malformed,
+            "at least one device")
+        assertRefused(
+            try withHeaderOf(.update(Fixtures.update())) { (h: inout PBUpdate) in h.sampleCount = 0 }, .malformed,
+            "sample_count")
         var e = PBError()
         e.code = .unspecified
         XCTAssertThrowsError(try codec.encode(.error(e)))
@@ -172,10 +202,15 @@ final class HostileInputTests: XCTestCase {
 
     func testSnapshotAndPatchRules() throws {
         let snap = try codec.encode(.model(Fixtures.snapshot()))
-        assertRefused(try withHeaderOf(snap) { (h: inout PBModel) in h.tensors.swapAt(0, 1) }, .schemaMismatch, "schema order")
-        assertRefused(try withHeaderOf(snap) { (h: inout PBModel) in h.schema[0].shape = [8, 16, 0, 3] }, .schemaMismatch, "dimension is 0")
-        assertRefused(try withHeaderOf(snap) { (h: inout PBModel) in h.schema[0].channelAxis = 4 }, .schemaMismatch, "axis")
-        assertRefused(try withHeaderOf(snap) { (h: inout PBModel) in h.schema[0].shape = [65_536, 65_536, 65_536] }, .tooLarge)
+        assertRefused(
+            try withHeaderOf(snap) { (h: inout PBModel) in h.tensors.swapAt(0, 1) }, .schemaMismatch, "schema order")
+        assertRefused(
+            try withHeaderOf(snap) { (h: inout PBModel) in h.schema[0].shape = [8, 16, 0, 3] }, .schemaMismatch,
+            "dimension is 0")
+        assertRefused(
+            try withHeaderOf(snap) { (h: inout PBModel) in h.schema[0].channelAxis = 4 }, .schemaMismatch, "axis")
+        assertRefused(
+            try withHeaderOf(snap) { (h: inout PBModel) in h.schema[0].shape = [65_536, 65_536, 65_536] }, .tooLarge)
         assertRefused(try withHeaderOf(snap) { (h: inout PBModel) in h.form = .unspecified }, .malformed, "form")
         let patch = try codec.encode(.model(Fixtures.patch()), schema: schema)
         assertRefused(try withHeaderOf(patch) { (h: inout PBModel) in h.baseVersion = 2 }, .malformed, "base_version")
@@ -184,7 +219,9 @@ final class HostileInputTests: XCTestCase {
     func testErrorRepliesCarryTheCodeAndNeverAnswerErrors() throws {
         var f = try updateFrames()
         f[3][0] ^= 0x01
-        guard case let .refused(error, reply?) = codec.inbound(f, schema: schema) else { return XCTFail("expected a reply") }
+        guard case let .refused(error, reply?) = codec.inbound(f, schema: schema) else {
+            return XCTFail("expected a reply")
+        }
         XCTAssertEqual(error.code, .checksumMismatch)
         guard case let .error(e) = try codec.decode(reply) else { return XCTFail("reply is not an ERROR") }
         XCTAssertEqual(e.code, .checksumMismatch)
@@ -195,18 +232,23 @@ final class HostileInputTests: XCTestCase {
         var wrongVersion = f
         wrongVersion[0][4] = 7
         guard case let .refused(_, reply2?) = codec.inbound(wrongVersion, schema: schema),
-              case let .error(e2) = try codec.decode(reply2) else { return XCTFail("expected an ERROR reply") }
+            case let .error(e2) = try codec.decode(reply2)
+        else { return XCTFail("expected an ERROR reply") }
         XCTAssertEqual(e2.code, .unsupportedVersion)
 
-        var badError = try codec.encode(ErrorReply.message(for: .duplicate(deviceID: "d", round: 1), refusedKind: .update))
+        var badError = try codec.encode(
+            ErrorReply.message(for: .duplicate(deviceID: "d", round: 1), refusedKind: .update))
         badError[1] = [0xFF]
         guard case .refused(_, nil) = codec.inbound(badError) else { return XCTFail("an ERROR must never be answered") }
-        guard case .refused(_, nil) = codec.inbound([Array("GET / HTTP/1.1".utf8)]) else { return XCTFail("non-SPFL input must be dropped") }
+        guard case .refused(_, nil) = codec.inbound([Array("GET / HTTP/1.1".utf8)]) else {
+            return XCTFail("non-SPFL input must be dropped")
+        }
     }
 
     func testErrorReplyClipsLongText() throws {
         let long = String(repeating: "é", count: 5000)
-        let frames = ErrorReply.frames(for: .unknownDevice(deviceID: long), refusedKind: .update, deviceID: long, round: 9)
+        let frames = ErrorReply.frames(
+            for: .unknownDevice(deviceID: long), refusedKind: .update, deviceID: long, round: 9)
         guard case let .error(e) = try codec.decode(frames) else { return XCTFail("not an ERROR") }
         XCTAssertEqual(e.code, .unknownDevice)
         XCTAssertLessThanOrEqual(e.message.utf8.count, 4096)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Wire
 
 /// CRC-32 against known vectors, and binary16 conversion against Swift's Float16.
@@ -11,26 +12,29 @@ final class PrimitiveTests: XCTestCase {
         let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let whole = CRC32.checksum(frames: [bytes])
         for cut in [0, 1, 7, 8, 9, 500, 999, 1000] {
-            XCTAssertEqual(CRC32.checksum(frames: [Array(bytes[..<cut]), Array(bytes[cut...])]), whole, "cut at \(cut)")
+            XCTAssertEqual(
+                CRC32.checksum(frames: [Array(bytes[..<cut]), Array(bytes[cut...])]), whole, "cut at \(cut)")
         }
     }
 
     func testHalfMatchesFloat16() {
         #if !(os(macOS) && arch(x86_64))
-        var specials: [Float] = [0, -0, 1, -1, 65504, 65505, 65519, 65520, 1e9, -1e9, .infinity, -.infinity,
-                                 0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-26, 6.1e-5, 5.96e-8, .leastNonzeroMagnitude, 0.1, 1 / 3]
-        var s: UInt32 = 12345
-        for _ in 0..<200_000 {
-            s = s &* 1_664_525 &+ 1_013_904_223
-            specials.append(Float(bitPattern: s))
-        }
-        for f in specials where !f.isNaN {
-            XCTAssertEqual(Half.bits(from: f), Float16(f).bitPattern, "\(f)")
-        }
-        for h in 0...UInt16.max {
-            let a = Half.float(fromBits: h), b = Float(Float16(bitPattern: h))
-            XCTAssertTrue(a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN), "half \(h)")
-        }
+            var specials: [Float] = [
+                0, -0, 1, -1, 65504, 65505, 65519, 65520, 1e9, -1e9, .infinity, -.infinity,
+                0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-26, 6.1e-5, 5.96e-8, .leastNonzeroMagnitude, 0.1, 1 / 3,
+            ]
+            var s: UInt32 = 12345
+            for _ in 0..<200_000 {
+                s = s &* 1_664_525 &+ 1_013_904_223
+                specials.append(Float(bitPattern: s))
+            }
+            for f in specials where !f.isNaN {
+                XCTAssertEqual(Half.bits(from: f), Float16(f).bitPattern, "\(f)")
+            }
+            for h in 0...UInt16.max {
+                let a = Half.float(fromBits: h), b = Float(Float16(bitPattern: h))
+                XCTAssertTrue(a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN), "half \(h)")
+            }
         #endif
         XCTAssertTrue(Half.isNonFinite(Half.bits(from: .nan)))
         XCTAssertTrue(Half.bits(from: .nan) & 0x3FF != 0, "NaN stays NaN")

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Wire
 
 /// Real encoded sizes of updates against the dense f32 model.
@@ -6,13 +7,16 @@ final class WireSizeTests: XCTestCase {
     func testReportIsTheRealEncodedSize() throws {
         let delta = Fixtures.delta()
         let report = try WireSize.report(delta: delta, schema: Fixtures.schema)
-        let frames = try WireCodec().encode(.update(UpdateMessage(deviceID: "device-00000", round: 1, baseModelVersion: 1, sampleCount: 1000,
-                                                                  metrics: {
-                                                                      var m = PBTrainingMetrics()
-                                                                      m.steps = 10; m.lossFirst = 2.302; m.lossLast = 1.5
-                                                                      m.peakMemoryBytes = 200_000; m.computeSeconds = 0.25
-                                                                      return m
-                                                                  }(), delta: delta)), schema: Fixtures.schema)
+        let frames = try WireCodec().encode(
+            .update(
+                UpdateMessage(
+                    deviceID: "device-00000", round: 1, baseModelVersion: 1, sampleCount: 1000,
+                    metrics: {
+                        var m = PBTrainingMetrics()
+                        m.steps = 10; m.lossFirst = 2.302; m.lossLast = 1.5
+                        m.peakMemoryBytes = 200_000; m.computeSeconds = 0.25
+                        return m
+                    }(), delta: delta)), schema: Fixtures.schema)
         XCTAssertEqual(report.updateBytes, frames.reduce(0) { $0 + $1.count })
         XCTAssertEqual(report.headerBytes, frames[1].count)
         XCTAssertEqual(report.updateBytes, 8 + report.headerBytes + report.payloadBytes)
@@ -26,10 +30,14 @@ final class WireSizeTests: XCTestCase {
         XCTAssertEqual(f16.payloadBytes, 5 * 2 + 254 * 2)
         XCTAssertEqual(int8.payloadBytes, 4 * 4 + 5 * 2 + 254)
         XCTAssertLessThan(int8.ratio, f16.ratio)
-        print("wire size, test schema (dense f32 \(report.denseF32Bytes) B): f32 \(report.updateBytes) B, f16 \(f16.updateBytes) B, int8 \(int8.updateBytes) B")
+        print(
+            "wire size, test schema (dense f32 \(report.denseF32Bytes) B): f32 \(report.updateBytes) B, f16 \(f16.updateBytes) B, int8 \(int8.updateBytes) B"
+        )
     }
 
-    /// A MobileNetV2-like late conv stack: 2 % of the conv weights touched, biases of 4 layers.
+    /// A MobileNetV2-like tail (5 pointwise convs + classifier, 1.19 M parameters): 1/16 of the input
+    /// channels of the last 3 convs, the biases of the last 2 convs and the classifier, the whole
+    /// classifier weight.
     func testTypicalSparseUpdateOfAMobileNetSizedModel() throws {
         var specs: [TensorSpec] = []
         for (i, (cout, cin)) in [(960, 160), (160, 960), (960, 160), (320, 960), (1280, 320)].enumerated() {
@@ -43,7 +51,10 @@ final class WireSizeTests: XCTestCase {
         for s in specs.suffix(8) where s.shape.count == 4 {
             let k = max(1, s.channelCount / 16)
             let channels = Array(stride(from: 0, to: s.channelCount, by: s.channelCount / k).prefix(k))
-            tensors.append(TensorDelta(name: s.name, channels: .subset(channels), values: Fixtures.values(s.valueCount(channels: k), seed: 1)))
+            tensors.append(
+                TensorDelta(
+                    name: s.name, channels: .subset(channels),
+                    values: Fixtures.values(s.valueCount(channels: k), seed: 1)))
         }
         for s in specs.suffix(6) where s.shape.count == 1 {
             tensors.append(TensorDelta(name: s.name, channels: .all, values: Fixtures.values(s.elementCount, seed: 2)))
@@ -52,7 +63,9 @@ final class WireSizeTests: XCTestCase {
         for encoding in ValueEncoding.allCases {
             let r = try WireSize.report(delta: SparseDelta(tensors), schema: schema, encoding: encoding)
             XCTAssertLessThan(r.ratio, 0.2)
-            print("wire size, MobileNetV2-tail schema (\(schema.parameterCount) params, dense f32 \(r.denseF32Bytes) B): \(encoding) update \(r.updateBytes) B = \(String(format: "%.2f", 100 * r.ratio)) % (\(r.valueCount) values, header \(r.headerBytes) B)")
+            print(
+                "wire size, MobileNetV2-tail schema (\(schema.parameterCount) params, dense f32 \(r.denseF32Bytes) B): \(encoding) update \(r.updateBytes) B = \(String(format: "%.2f", 100 * r.ratio)) % (\(r.valueCount) values, header \(r.headerBytes) B)"
+            )
         }
     }
 }
