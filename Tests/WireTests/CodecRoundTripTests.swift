@@ -102,3 +102,39 @@ final class CodecRoundTripTests: XCTestCase {
         XCTAssertEqual(frame.count, 14)
     }
 }
+
+/// A PATCH built from two model versions reproduces the new version bit for bit.
+final class ModelPatchingTests: XCTestCase {
+    func testPatchCarriesOnlyChangedChannelsAndAppliesExactly() throws {
+        let schema = Fixtures.schema
+        let old = schema.tensors.enumerated().map { Fixtures.values($1.elementCount, seed: UInt64($0), scale: 1) }
+        var new = old
+        new[0][2 * 16 * 9 + 5 * 9 + 4] += 1e-7  // conv.weight, out 2, in 5
+        new[0][7 * 16 * 9 + 11 * 9] = -0.0  // sign of zero counts as a change
+        new[3] = new[3].map { $0 * 2 }  // fc.weight: every channel changes
+
+        let patch = ModelPatching.patch(version: 2, baseVersion: 1, schema: schema, old: old, new: new)
+        XCTAssertEqual(patch.tensors.map(\.name), ["conv.weight", "fc.weight"])
+        XCTAssertEqual(patch.tensors[0].channels, .subset([5, 11]))
+        XCTAssertEqual(patch.tensors[1].channels, .all)
+
+        let codec = WireCodec()
+        guard
+            case let .model(received) = try codec.decode(
+                try codec.encode(.model(patch), schema: schema), schema: schema)
+        else { return XCTFail("not a model") }
+        var weights = old
+        ModelPatching.apply(received, to: &weights, schema: schema)
+        XCTAssertEqual(weights.map { $0.map(\.bitPattern) }, new.map { $0.map(\.bitPattern) })
+
+        let bytes = try codec.encode(.model(patch), schema: schema).reduce(0) { $0 + $1.count }
+        let snapshot = try codec.encode(.model(.snapshot(version: 2, schema: schema, values: new))).reduce(0) {
+            $0 + $1.count
+        }
+        XCTAssertLessThan(bytes, snapshot / 2)
+
+        var fromSnapshot: [[Float]] = []
+        ModelPatching.apply(.snapshot(version: 2, schema: schema, values: new), to: &fromSnapshot, schema: schema)
+        XCTAssertEqual(fromSnapshot, new)
+    }
+}
