@@ -1,20 +1,5 @@
 // Little-endian packed binary writing and bounds-checked reading, for tensor payloads.
 
-/// Why a decoder refused its input.
-public enum DecodeError: Error, Equatable, CustomStringConvertible {
-    /// The input ended `needed` bytes before the field `field` was complete.
-    case truncated(field: String, needed: Int)
-    /// A field holds a value outside what the protocol allows.
-    case invalid(field: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .truncated(field, needed): return "truncated input: \(needed) more bytes needed for \(field)"
-        case let .invalid(field, reason): return "invalid \(field): \(reason)"
-        }
-    }
-}
-
 /// Appends little-endian values to a byte buffer.
 public struct ByteWriter {
     /// Bytes written so far.
@@ -55,8 +40,8 @@ public struct ByteReader {
     public var remaining: Int { bytes.count - offset }
 
     private mutating func take(_ n: Int, _ field: String) throws -> ArraySlice<UInt8> {
-        guard n >= 0 else { throw DecodeError.invalid(field: field, reason: "negative length \(n)") }
-        guard remaining >= n else { throw DecodeError.truncated(field: field, needed: n - remaining) }
+        guard n >= 0 else { throw WireError.invalid(field: field, reason: "negative length \(n)") }
+        guard remaining >= n else { throw WireError.truncated(field: field, needed: n - remaining) }
         defer { offset += n }
         return bytes[offset..<offset + n]
     }

@@ -10,12 +10,28 @@ public enum ProtocolID {
 }
 
 /// The kind of a message, carried in its envelope.
-public enum MessageKind: UInt8, CaseIterable, Sendable {
+public enum MessageKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case join = 1, model = 2, task = 3, update = 4, metrics = 5, heartbeat = 6, bye = 7, error = 8
+
+    /// The upper-case name PROTOCOL.md uses, e.g. "UPDATE".
+    public var description: String {
+        switch self {
+        case .join: return "JOIN"
+        case .model: return "MODEL"
+        case .task: return "TASK"
+        case .update: return "UPDATE"
+        case .metrics: return "METRICS"
+        case .heartbeat: return "HEARTBEAT"
+        case .bye: return "BYE"
+        case .error: return "ERROR"
+        }
+    }
 }
 
 /// The fixed 8-byte header frame of every message.
 public struct Envelope: Equatable, Sendable {
+    /// The size of every envelope frame in bytes.
+    public static let size = 8
     /// Protocol version of the sender.
     public var version: UInt16
     /// What the message is.
@@ -42,22 +58,21 @@ public struct Envelope: Equatable, Sendable {
 
     /// Decodes and validates an envelope frame: exact size, magic, version and known kind.
     public static func decode(_ frame: [UInt8]) throws -> Envelope {
-        guard frame.count == 8 else {
-            throw DecodeError.invalid(field: "envelope", reason: "must be 8 bytes, got \(frame.count)")
+        guard frame.count == Envelope.size else {
+            throw WireError.invalid(field: "envelope", reason: "must be 8 bytes, got \(frame.count)")
         }
         var r = ByteReader(frame)
         let magic = try r.readBytes(4, field: "envelope.magic")
         guard magic == ProtocolID.magic else {
-            throw DecodeError.invalid(field: "envelope.magic", reason: "not a SparseFleet message")
+            throw WireError.invalid(field: "envelope.magic", reason: "not a SparseFleet message")
         }
         let version = try r.readUInt16(field: "envelope.version")
         guard version == ProtocolID.version else {
-            throw DecodeError.invalid(field: "envelope.version",
-                                      reason: "version \(version) not supported; this peer speaks \(ProtocolID.version)")
+            throw WireError.unsupportedVersion(got: version, supported: ProtocolID.version)
         }
         let rawKind = try r.readUInt8(field: "envelope.kind")
         guard let kind = MessageKind(rawValue: rawKind) else {
-            throw DecodeError.invalid(field: "envelope.kind", reason: "unknown kind \(rawKind)")
+            throw WireError.invalid(field: "envelope.kind", reason: "unknown kind \(rawKind)")
         }
         let flags = try r.readUInt8(field: "envelope.flags")
         return Envelope(kind: kind, version: version, flags: flags)

@@ -26,7 +26,7 @@ final class EnvelopeTests: XCTestCase {
     func testByteReaderNeverReadsPastEnd() {
         var r = ByteReader([1, 2, 3])
         XCTAssertThrowsError(try r.readUInt32(field: "x")) { error in
-            XCTAssertEqual(error as? DecodeError, .truncated(field: "x", needed: 1))
+            XCTAssertEqual(error as? WireError, .truncated(field: "x", needed: 1))
         }
         XCTAssertThrowsError(try r.readBytes(Int.max, field: "huge"))
         XCTAssertEqual(try r.readUInt16(field: "y"), 0x0201)
