@@ -87,3 +87,13 @@ for (name, arch, size) in models {
         print(String(format: "| %@ | %d | %d | %.2f | %.2f | %.2f | %.1f |", name, size, batch, fwd, stepSparse, stepFull, flops / ms / 1e6))
     }
 }
+
+if CommandLine.arguments.contains("--gemm-shapes") {
+    print("")
+    for (m, n, k, tA) in [(1152, 4, 192, false), (192, 4, 1152, false), (1152, 4, 192, true), (192, 4, 1152, true), (1152, 32, 192, false), (1152, 16, 192, false), (1280, 4, 320, false)] {
+        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        let ms = medianMs(runs: 200) { BLAS.sgemm(transA: tA, m: m, n: n, k: k, a: a, lda: tA ? m : k, b: b, ldb: n, c: &c, ldc: n) }
+        print(String(format: "sgemm m=%d n=%d k=%d transA=%d: %.1f µs, %.1f GFLOP/s", m, n, k, tA ? 1 : 0, ms * 1000, 2.0 * Double(m * n * k) / ms / 1e6))
+    }
+}

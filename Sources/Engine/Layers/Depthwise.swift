@@ -176,13 +176,31 @@ public enum Depthwise {
                 let w = weight + c * kh * kw
                 for oy in 0..<oh {
                     for ox in 0..<ow {
-                        for l in 0..<n { grad[l] = dy[((c * n + l) * oh + oy) * ow + ox] }
-                        for ki in 0..<kh {
-                            let row = t + ((oy * g.strideH + ki) * wp + ox * g.strideW) * n
-                            for kj in 0..<kw {
-                                let wv = w[ki * kw + kj]
-                                let dst = row + kj * n
-                                for l in 0..<n { dst[l] += wv * grad[l] }
+                        let corner = t + ((oy * g.strideH) * wp + ox * g.strideW) * n
+                        if n == 8 {
+                            var gv = SIMD8<Float>()
+                            for l in 0..<8 { gv[l] = dy[((c * 8 + l) * oh + oy) * ow + ox] }
+                            for ki in 0..<kh {
+                                for kj in 0..<kw {
+                                    let dst = corner + (ki * wp + kj) * 8
+                                    var v = load8(dst)
+                                    v.addProduct(SIMD8(repeating: w[ki * kw + kj]), gv)
+                                    store8(v, dst)
+                                }
+                            }
+                        } else if n == 1 {
+                            let gv = dy[(c * oh + oy) * ow + ox]
+                            for ki in 0..<kh {
+                                for kj in 0..<kw { corner[ki * wp + kj] += w[ki * kw + kj] * gv }
+                            }
+                        } else {
+                            for l in 0..<n { grad[l] = dy[((c * n + l) * oh + oy) * ow + ox] }
+                            for ki in 0..<kh {
+                                for kj in 0..<kw {
+                                    let wv = w[ki * kw + kj]
+                                    let dst = corner + (ki * wp + kj) * n
+                                    for l in 0..<n { dst[l] += wv * grad[l] }
+                                }
                             }
                         }
                     }
