@@ -17,7 +17,10 @@ public enum ReLU6 {
             while i < count {
                 var word: UInt64 = 0
                 let n = min(64, count - i)
-                for j in 0..<n where y[i + j] > 0 && y[i + j] < 6 { word |= 1 << UInt64(j) }
+                for j in 0..<n {
+                    let v = y[i + j]
+                    word |= (UInt64(v > 0 ? 1 : 0) & UInt64(v < 6 ? 1 : 0)) &<< UInt64(j)  // branch-free
+                }
                 b[i / 64] = word
                 i += 64
             }

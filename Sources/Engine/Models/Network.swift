@@ -79,9 +79,10 @@ public struct Network: Equatable, Sendable {
         return net
     }
 
-    /// Total number of trainable values (conv weights and biases, BN affine, classifier).
+    /// Total number of trainable values: conv weights, conv biases once folded (before folding
+    /// the convs have none, as in PyTorch), BatchNorm affine, classifier.
     public var parameterCount: Int {
-        units.reduce(0) { $0 + $1.weight.count + $1.bias.count + 2 * ($1.bn?.channels ?? 0) }
+        units.reduce(0) { $0 + $1.weight.count + ($1.bn == nil ? $1.bias.count : 2 * $1.bn!.channels) }
             + classifierWeight.count + classifierBias.count
     }
 }

@@ -29,16 +29,18 @@ public final class Trainer {
     /// Scratch for the layer kernels.
     public let ws = Workspace()
     private var outputs: [[Float]] = []  // per-unit outputs of the current step (forward working set)
+    private let prefix = ForwardRunner()
     private let grad = Scratch(), gradNext = Scratch(), gradShortcut = Scratch(), weightGrad = Scratch()
 
     /// A trainer with empty buffers.
     public init() {}
 
-    /// One SGD step of `plan` on a batch. `input` enters block `plan.startBlock(net.arch)`
-    /// (raw images [3][N][H][W] when that is 0, else the cached frozen-prefix features);
-    /// `height`/`width` are the raw image size. Updates `net` in place.
+    /// One SGD step of `plan` on a batch. `input` is the feature map entering block `inputBlock`
+    /// (0: raw images [3][N][H][W]); pass the cached frozen-prefix features with
+    /// `inputBlock: plan.startBlock(arch)` to skip the frozen front. `height`/`width` are the raw
+    /// image size. Updates `net` in place.
     @discardableResult
-    public func step(_ net: inout Network, input: [Float], labels: [Int32], height: Int, width: Int,
+    public func step(_ net: inout Network, input: [Float], inputBlock: Int = 0, labels: [Int32], height: Int, width: Int,
                      plan: UpdatePlan, learningRate lr: Float) -> StepResult {
         let arch = net.arch
         let batch = labels.count
@@ -51,6 +53,9 @@ public final class Trainer {
         let first = plan.firstTrainableUnit(arch)
         let startBlock = plan.startBlock(arch)
         let startUnit = startBlock < arch.blocks.count ? arch.blocks[startBlock].units.lowerBound : arch.units.count
+        precondition(inputBlock <= startBlock, "Trainer.step: input enters block \(inputBlock), after the first trainable block \(startBlock)")
+        let input = inputBlock == startBlock ? input
+            : prefix.features(net, input: input, batch: batch, height: height, width: width, blocks: inputBlock..<startBlock)
         let expected = startUnit < geos.count ? geos[startUnit].inputCount : geos[geos.count - 1].outputCount
         precondition(input.count == expected, "Trainer.step: input has \(input.count) values, block \(startBlock) needs \(expected)")
 

@@ -1,0 +1,99 @@
+// `engine-bench`: speed of the training engine on this machine (see BENCHMARKS.md).
+// Prints ms per forward pass and per sparse training step, GFLOP/s of the pointwise convs,
+// and the machine's single-thread sgemm peak. Run it in release: `swift run -c release engine-bench`.
+import Engine
+import Foundation
+
+/// Median wall time in milliseconds of `body` over `runs` runs after `warmup` runs.
+func medianMs(runs: Int, warmup: Int = 3, _ body: () -> Void) -> Double {
+    for _ in 0..<warmup { body() }
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+/// The benchmark's sparse step, the same layers as tools/bench_pytorch.py: the classifier, the
+/// biases of every conv in the last 4 inverted-residual blocks and the head, and the weights of
+/// the 1×1 convs of the last 2 blocks for a fraction `ratio` of their input channels.
+func benchmarkPlan(_ arch: Architecture, ratio: Double) -> UpdatePlan {
+    let blocks = arch.blocks
+    let head = blocks.count - 1
+    var bias = Set<Int>(blocks[head].units)
+    for b in (head - 4)..<head { bias.formUnion(blocks[b].units) }
+    var weights: [Int: [Int32]] = [:]
+    for b in (head - 2)..<head {
+        for u in blocks[b].units where arch.units[u].isPointwise {
+            let k = max(1, Int((Double(arch.units[u].inChannels) * ratio).rounded()))
+            weights[u] = (0..<Int32(k)).map { $0 }
+        }
+    }
+    return UpdatePlan(biasUnits: bias, weightChannels: weights, trainClassifier: true)
+}
+
+let quick = CommandLine.arguments.contains("--quick")
+let runs = quick ? 5 : 30
+print("engine-bench — OpenBLAS \(BLAS.coreName), \(BLAS.threads) BLAS thread(s), \(runs) runs per figure (median)")
+
+// 1. sgemm peak at a pointwise-conv-like shape.
+do {
+    let m = 512, n = 1024, k = 512
+    let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+    var c = [Float](repeating: 0, count: m * n)
+    let ms = medianMs(runs: runs) { BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n) }
+    print(String(format: "sgemm peak %dx%dx%d: %.1f GFLOP/s", m, n, k, 2.0 * Double(m * n * k) / ms / 1e6))
+}
+
+let models: [(String, Architecture, Int)] = [
+    ("EfficientNet-Lite0", EfficientNetLite.lite0(classes: 10), 64),
+    ("EfficientNet-Lite0", EfficientNetLite.lite0(classes: 10), 128),
+    ("MobileNetV2-w0.35", MobileNetV2.architecture(classes: 10, width: 0.35), 128),
+]
+print("")
+print("| model | input | batch | forward ms | sparse step ms (25 % channels) | step ms (all channels) | pointwise GFLOP/s |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for (name, arch, size) in models {
+    let net = Network(arch: arch, seed: 1).folded()
+    for batch in [1, 8] {
+        var rng = SplitMix64(seed: 2)
+        let x = (0..<3 * batch * size * size).map { _ in rng.nextFloat(in: -1...1) }
+        let labels = (0..<batch).map { Int32($0 % 10) }
+        let runner = ForwardRunner()
+        let fwd = medianMs(runs: runs) { _ = runner.logits(net, input: x, batch: batch, height: size, width: size) }
+        let trainer = Trainer()
+        var trained = net
+        let sparse = benchmarkPlan(arch, ratio: 0.25), full = benchmarkPlan(arch, ratio: 1)
+        let stepSparse = medianMs(runs: runs) {
+            trainer.step(&trained, input: x, labels: labels, height: size, width: size, plan: sparse, learningRate: 1e-4)
+        }
+        let stepFull = medianMs(runs: runs) {
+            trainer.step(&trained, input: x, labels: labels, height: size, width: size, plan: full, learningRate: 1e-4)
+        }
+        // Pointwise convs alone: time each 1×1 conv's forward GEMM.
+        let geos = arch.geometries(batch: batch, height: size, width: size)
+        var flops = 0.0, ms = 0.0
+        let ws = Workspace()
+        for (u, spec) in arch.units.enumerated() where spec.isPointwise {
+            let g = geos[u]
+            let input = [Float](repeating: 0.1, count: g.inputCount)
+            var out = [Float](repeating: 0, count: g.outputCount)
+            let w = net.units[u].weight, b = net.units[u].bias
+            ms += medianMs(runs: max(5, runs / 3)) { Conv2D.forward(y: &out, x: input, weight: w, bias: b, g: g, ws: ws) }
+            flops += 2.0 * Double(g.macs)
+        }
+        print(String(format: "| %@ | %d | %d | %.2f | %.2f | %.2f | %.1f |", name, size, batch, fwd, stepSparse, stepFull, flops / ms / 1e6))
+    }
+}
+
+if CommandLine.arguments.contains("--gemm-shapes") {
+    print("")
+    for (m, n, k, tA) in [(1152, 4, 192, false), (192, 4, 1152, false), (1152, 4, 192, true), (192, 4, 1152, true), (1152, 32, 192, false), (1152, 16, 192, false), (1280, 4, 320, false)] {
+        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        let ms = medianMs(runs: 200) { BLAS.sgemm(transA: tA, m: m, n: n, k: k, a: a, lda: tA ? m : k, b: b, ldb: n, c: &c, ldc: n) }
+        print(String(format: "sgemm m=%d n=%d k=%d transA=%d: %.1f µs, %.1f GFLOP/s", m, n, k, tA ? 1 : 0, ms * 1000, 2.0 * Double(m * n * k) / ms / 1e6))
+    }
+}
