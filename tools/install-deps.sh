@@ -22,3 +22,13 @@ if ! command -v swift >/dev/null 2>&1; then
   echo "error: swift is not on PATH; install Swift 6.3 (https://swift.org/install) and retry" >&2
   exit 1
 fi
+
+# Python packages for tools/interop_client.py and its test (pyzmq + protobuf runtime).
+if command -v python3 >/dev/null 2>&1; then
+  if ! python3 -c 'import zmq, google.protobuf, numpy' 2>/dev/null; then
+    echo "==> installing Python packages (numpy, tools/requirements-interop.txt)"
+    python3 -m pip install -q numpy -r tools/requirements-interop.txt
+  fi
+else
+  echo "warning: python3 not found; the interop test and the weights importer need it" >&2
+fi

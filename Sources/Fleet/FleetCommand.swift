@@ -6,6 +6,6 @@ struct FleetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
         abstract: "SparseFleet: simulate a fleet of 256 KB devices learning together with sparse updates.",
-        subcommands: [DoctorCommand.self],
+        subcommands: [DoctorCommand.self, KeysCommand.self],
         defaultSubcommand: DoctorCommand.self)
 }

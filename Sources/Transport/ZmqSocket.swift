@@ -131,6 +131,7 @@ public final class ZmqSocket: @unchecked Sendable {
     public func poll(milliseconds: Int) throws -> Bool {
         var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
         let rc = zmq_poll(&item, 1, milliseconds)
+        if rc < 0 && zmq_errno() == EINTR { return false }  // a signal arrived; the caller checks its flags
         guard rc >= 0 else { throw ZmqError("zmq_poll") }
         return rc > 0 && (item.revents & Int16(ZMQ_POLLIN)) != 0
     }

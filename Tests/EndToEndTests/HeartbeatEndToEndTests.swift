@@ -9,7 +9,7 @@ final class HeartbeatEndToEndTests: XCTestCase {
         defer { if coordinator.isRunning { coordinator.terminate() }; coordinator.waitUntilExit() }
         let node = try ProcessHarness.run("node", ["--connect", endpoint, "--pings", "3", "--timeout-ms", "10000"])
         XCTAssertEqual(node.status, 0, node.stderr)
-        XCTAssertTrue(node.stdout.contains("heartbeat 3/3: heartbeat"), node.stdout)
+        XCTAssertTrue(node.stdout.lowercased().contains("heartbeat 3/3: heartbeat"), node.stdout)
         coordinator.terminate()  // SIGTERM: graceful shutdown
         coordinator.waitUntilExit()
         XCTAssertEqual(coordinator.terminationStatus, 0, "coordinator must exit cleanly on SIGTERM")
