@@ -1,7 +1,7 @@
 // Deterministic, seedable random numbers (SplitMix64), identical on every platform.
 
 /// A small, fast, seedable generator; every random choice in SparseFleet flows from one.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
+public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable, Codable {
     /// The full generator state; saving it saves the stream position.
     public var state: UInt64
 

@@ -1,0 +1,46 @@
+// How a device's SRAM is counted: byte widths, where weights live, fused updates, batch.
+
+/// Byte-width regime of a device.
+public enum Precision: String, Sendable, Codable, CaseIterable {
+    /// int8 activations and weights, fp32 gradients and updates (as on an MCU).
+    case int8
+    /// fp32 everywhere.
+    case fp32
+}
+
+/// Where the model's weights live.
+public enum WeightPlacement: String, Sendable, Codable, CaseIterable {
+    /// Read-only flash: every weight that may be updated needs a writable copy in SRAM
+    /// (for dynamic policies, every candidate channel of every update layer).
+    case flash
+    /// Writable external memory: weights never count against on-chip SRAM (the paper's
+    /// "within 256 KB" reading).
+    case external
+}
+
+/// The options of the memory model.
+public struct MemoryOptions: Equatable, Sendable, Codable {
+    /// Byte widths.
+    public var precision: Precision = .int8
+    /// Weight placement.
+    public var placement: WeightPlacement = .external
+    /// Apply each layer's update as soon as its gradient exists, then free the gradient buffer.
+    public var fused: Bool = true
+    /// Samples per step. The frozen front runs one sample at a time and stores its outputs; the
+    /// trainable tail runs on the whole batch.
+    public var batch: Int = 1
+
+    /// Defaults: int8, external weights, fused, batch 1.
+    public init(precision: Precision = .int8, placement: WeightPlacement = .external, fused: Bool = true, batch: Int = 1) {
+        self.precision = precision; self.placement = placement; self.fused = fused; self.batch = batch
+    }
+
+    /// Bytes per activation value.
+    public var activationBytes: Int { precision == .int8 ? 1 : 4 }
+    /// Bytes per gradient value (always fp32).
+    public var gradientBytes: Int { 4 }
+    /// Bytes per writable weight value.
+    public var weightBytes: Int { precision == .int8 ? 1 : 4 }
+    /// Bytes per writable bias value (int32 accumulators on int8 devices, fp32 otherwise).
+    public var biasBytes: Int { 4 }
+}

@@ -1,0 +1,102 @@
+// Dynamic Gradient Sparse Update (Li & Chang, ISCAS 2024): the same layers and per-step channel
+// budget as the static sparse update, but every step re-picks the channels by importance with
+// rotation, so that over a run most channels of the update layers get trained.
+//
+// Score of input channel c of a weight-trained conv at step t:
+//     score_c = importance_c · (1 + min(age_c, A) / A)
+// where age_c counts the steps since c was last trained and A is the age horizon (default 8).
+// Importance (the `measure` option):
+//   - `gradient` (default): a running average of ‖∂L/∂W[:, c]‖₂ over the steps that trained c
+//     (EMA with decay β = 0.5); a channel never trained yet ranks first (ties: larger weight norm),
+//     so every channel is visited once before the ranking takes over;
+//   - `weight`: ‖W[:, c]‖₂ of the current weights.
+// The top-k scores train; their age resets to 0, every other age grows by 1.
+// Stage-awareness: the layout only holds units of the late stages; the front stays frozen.
+
+/// What DGSU ranks channels by.
+public enum ImportanceMeasure: String, Sendable, Codable, CaseIterable {
+    /// Running gradient norm per channel.
+    case gradient
+    /// Current weight norm per channel.
+    case weight
+}
+
+/// The dynamic sparse policy.
+public struct DGSUPolicy: UpdatePolicy, Codable {
+    /// `dgsu`.
+    public var name: String { "dgsu" }
+    /// The layout (layers and per-step budget).
+    public let layout: SparseLayout
+    /// Ranking measure.
+    public let measure: ImportanceMeasure
+    /// Age horizon A.
+    public let ageHorizon: Int
+    /// EMA decay of the running gradient norm.
+    public let decay: Float
+    /// Unit → per-channel importance (nil entries: never trained).
+    public private(set) var importance: [Int: [Float?]]
+    /// Unit → per-channel weight norms (the tie-breaker, and the `weight` measure).
+    public private(set) var weightNorms: [Int: [Float]]
+    /// Unit → steps since each channel was last trained.
+    public private(set) var ages: [Int: [Int]]
+
+    /// A DGSU policy for `layout`, initialised from `network`'s weights.
+    public init(layout: SparseLayout, network: Network, measure: ImportanceMeasure = .gradient,
+                ageHorizon: Int = 8, decay: Float = 0.5) {
+        precondition(ageHorizon > 0, "DGSU: age horizon must be positive")
+        self.layout = layout
+        self.measure = measure
+        self.ageHorizon = ageHorizon
+        self.decay = decay
+        importance = [:]; weightNorms = [:]; ages = [:]
+        for u in layout.weightChannels.keys {
+            let norms = ChannelNorms.inputChannelWeightNorms(network, unit: u)
+            weightNorms[u] = norms
+            importance[u] = [Float?](repeating: nil, count: norms.count)
+            ages[u] = [Int](repeating: 0, count: norms.count)
+        }
+    }
+
+    /// Scores each channel and trains the top k per unit.
+    public mutating func nextPlan() -> UpdatePlan {
+        var chans: [Int: [Int32]] = [:]
+        for (u, k) in layout.weightChannels {
+            let norms = weightNorms[u]!, age = ages[u]!, imp = importance[u]!
+            let horizon = Float(ageHorizon)
+            let scores: [Float] = norms.indices.map { c in
+                let bonus = 1 + Float(min(age[c], ageHorizon)) / horizon
+                switch measure {
+                case .weight: return norms[c] * bonus
+                case .gradient:
+                    // Unvisited channels first, by weight norm (shifted above every visited score).
+                    guard let i = imp[c] else { return Float.greatestFiniteMagnitude / 4 + norms[c] }
+                    return i * bonus
+                }
+            }
+            let picked = TopK.indices(of: scores, k: k).sorted()
+            chans[u] = picked
+            var next = age.map { $0 + 1 }
+            for c in picked { next[Int(c)] = 0 }
+            ages[u] = next
+        }
+        let plan = UpdatePlan(biasUnits: Set(layout.biasUnits), weightChannels: chans, trainClassifier: layout.trainClassifier)
+        return plan
+    }
+
+    /// Folds the step's per-channel gradient norms into the running importance.
+    public mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan) {
+        for (u, norms) in feedback.channelGradientNorms {
+            guard var imp = importance[u], let chans = plan.weightChannels[u], chans.count == norms.count else { continue }
+            for (c, norm) in zip(chans, norms) {
+                let i = Int(c)
+                imp[i] = imp[i].map { decay * $0 + (1 - decay) * norm } ?? norm
+            }
+            importance[u] = imp
+        }
+    }
+
+    /// Refreshes the weight norms (for the `weight` measure, after the weights changed).
+    public mutating func refreshWeightNorms(_ network: Network) {
+        for u in layout.weightChannels.keys { weightNorms[u] = ChannelNorms.inputChannelWeightNorms(network, unit: u) }
+    }
+}

@@ -1,0 +1,44 @@
+// A policy turns a layout into one UpdatePlan per step, and may learn from each step's gradients.
+
+/// What a policy sees after a step: the per-channel gradient norms of each weight-trained unit.
+public struct StepFeedback: Equatable, Sendable {
+    /// Unit → ‖∂L/∂W[:, c]‖₂ for each channel c of the plan's `weightChannels[unit]`, in that order.
+    public var channelGradientNorms: [Int: [Float]]
+
+    /// Feedback with the given norms.
+    public init(channelGradientNorms: [Int: [Float]] = [:]) {
+        self.channelGradientNorms = channelGradientNorms
+    }
+}
+
+/// Chooses what each training step updates. Implementations are value types whose state
+/// (ages, running norms, RNG) persists across rounds and can be checkpointed.
+public protocol UpdatePolicy: Sendable {
+    /// Short name, e.g. `dgsu`.
+    var name: String { get }
+    /// The plan for the next step.
+    mutating func nextPlan() -> UpdatePlan
+    /// Learns from the step that ran `plan` (the last plan this policy returned).
+    mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan)
+}
+
+extension UpdatePolicy {
+    /// Default: a policy that does not learn from gradients ignores feedback.
+    public mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan) {}
+}
+
+/// The policies SparseFleet ships, by name.
+public enum PolicyKind: String, CaseIterable, Sendable, Codable {
+    /// Everything trains, BatchNorm in training mode (upper bound).
+    case dense
+    /// The classifier only.
+    case head
+    /// Classifier + biases of the last n convs (TinyTL-style).
+    case bias
+    /// A fixed channel subset chosen once (MIT tiny-training sparse update).
+    case `static`
+    /// Dynamic gradient sparse update: importance with rotation, every step.
+    case dgsu
+    /// Uniformly random channels every step (TraDy-style baseline).
+    case random
+}
