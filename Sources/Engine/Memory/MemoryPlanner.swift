@@ -42,7 +42,8 @@ public struct MemoryReport: Equatable, Sendable, Codable {
     public var peakAt: String
     /// Live bytes per kind at the peak.
     public var peakBreakdown: [String: Int]
-    /// Peak of activation memory alone (working set, saved maps, masks, prefix store).
+    /// Feature memory: the peak of activations kept for backward (saved maps, BN x̂, pooled
+    /// features, ReLU6 masks) — what dense training must store per layer and sparse training avoids.
     public var featurePeak: Int
     /// Per-unit figures.
     public var units: [UnitMemory]
@@ -68,7 +69,7 @@ public enum MemoryPlanner {
         let features = Accumulator()
         func alloc(_ bytes: Int, _ kind: BufferKind, _ label: String) -> Int {
             let h = arena.allocate(bytes, kind, label)
-            if kind != .weights && kind != .parameterGradient && kind != .activationGradient { features.add(h, bytes) }
+            if kind == .saved || kind == .mask { features.add(h, bytes) }
             return h
         }
         func free(_ h: Int) { arena.free(h); features.remove(h) }

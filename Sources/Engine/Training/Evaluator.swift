@@ -1,0 +1,51 @@
+// Accuracy and loss of a network on a labelled set, from images or from a feature cache.
+
+/// Test metrics.
+public struct Evaluation: Equatable, Sendable, Codable {
+    /// Fraction correct, 0...1.
+    public var accuracy: Double
+    /// Mean cross-entropy.
+    public var loss: Double
+    /// Samples evaluated.
+    public var count: Int
+}
+
+/// Evaluates networks in batches.
+public enum Evaluator {
+    /// Evaluates `net` on the samples `indices` of a cache (features at the cache's block).
+    public static func evaluate(_ net: Network, cache: FeatureCache, labels: [UInt8], indices: [Int], size: Int,
+                                batch: Int = 64, runner: ForwardRunner = ForwardRunner()) -> Evaluation {
+        guard !indices.isEmpty else { return Evaluation(accuracy: 0, loss: 0, count: 0) }
+        var correct = 0, loss = 0.0
+        var start = 0
+        while start < indices.count {
+            let idx = Array(indices[start..<min(start + batch, indices.count)])
+            let logits = runner.logits(net, input: cache.batch(idx), batch: idx.count, height: size, width: size, fromBlock: cache.block)
+            let y = idx.map { Int32(labels[$0]) }
+            loss += Double(SoftmaxCrossEntropy.forwardBackward(dlogits: nil, logits: logits, labels: y, classes: net.arch.classes)) * Double(idx.count)
+            let pred = SoftmaxCrossEntropy.argmax(logits: logits, classes: net.arch.classes, batch: idx.count)
+            correct += zip(pred, y).filter { $0 == Int($1) }.count
+            start += idx.count
+        }
+        return Evaluation(accuracy: Double(correct) / Double(indices.count), loss: loss / Double(indices.count), count: indices.count)
+    }
+
+    /// Evaluates `net` on images (no cache).
+    public static func evaluate(_ net: Network, data: ImageDataset, indices: [Int], preprocessing: Preprocessing,
+                                batch: Int = 64, runner: ForwardRunner = ForwardRunner()) -> Evaluation {
+        guard !indices.isEmpty else { return Evaluation(accuracy: 0, loss: 0, count: 0) }
+        var correct = 0, loss = 0.0
+        var start = 0
+        let size = preprocessing.size
+        while start < indices.count {
+            let idx = Array(indices[start..<min(start + batch, indices.count)])
+            let logits = runner.logits(net, input: preprocessing.batch(data, indices: idx), batch: idx.count, height: size, width: size)
+            let y = idx.map { Int32(data.labels[$0]) }
+            loss += Double(SoftmaxCrossEntropy.forwardBackward(dlogits: nil, logits: logits, labels: y, classes: net.arch.classes)) * Double(idx.count)
+            let pred = SoftmaxCrossEntropy.argmax(logits: logits, classes: net.arch.classes, batch: idx.count)
+            correct += zip(pred, y).filter { $0 == Int($1) }.count
+            start += idx.count
+        }
+        return Evaluation(accuracy: Double(correct) / Double(indices.count), loss: loss / Double(indices.count), count: indices.count)
+    }
+}

@@ -1,0 +1,72 @@
+// The frozen-prefix activation cache: while the front of the network stays frozen for a whole
+// run, each sample's feature map at the first trainable block never changes, so it is computed
+// once. Training from the cache is bit-identical to training from images (tested).
+
+/// Per-sample feature maps at one block, for a fixed data set and preprocessing.
+public final class FeatureCache: @unchecked Sendable {
+    /// The block whose input is cached (0: the preprocessed images themselves).
+    public let block: Int
+    /// Values per sample.
+    public let sampleSize: Int
+    /// Channels of the cached map (to interleave a batch into [C][N][H][W]).
+    public let channels: Int
+    /// Pixels per channel.
+    public let plane: Int
+    /// Sample-major storage, [sample][C][H][W].
+    public private(set) var values: [Float]
+    /// Number of cached samples.
+    public var count: Int { values.count / max(1, sampleSize) }
+
+    /// Computes the features of every sample of `data` at `block` with `net`'s frozen front,
+    /// `batch` samples at a time.
+    public init(net: Network, data: ImageDataset, preprocessing: Preprocessing, block: Int, batch: Int = 32,
+                progress: ((Int, Int) -> Void)? = nil) {
+        let arch = net.arch
+        let size = preprocessing.size
+        let geos = arch.geometries(batch: 1, height: size, width: size)
+        let startUnit = block < arch.blocks.count ? arch.blocks[block].units.lowerBound : arch.units.count
+        if startUnit < geos.count {
+            channels = geos[startUnit].inChannels
+            plane = geos[startUnit].inPlane
+        } else {
+            channels = geos[geos.count - 1].outChannels
+            plane = geos[geos.count - 1].outPlane
+        }
+        self.block = block
+        sampleSize = channels * plane
+        values = [Float](repeating: 0, count: data.count * sampleSize)
+        let runner = ForwardRunner()
+        var start = 0
+        while start < data.count {
+            let idx = Array(start..<min(start + batch, data.count))
+            let images = preprocessing.batch(data, indices: idx)
+            let f = block == 0 ? images
+                : runner.features(net, input: images, batch: idx.count, height: size, width: size, blocks: 0..<block)
+            // [C][n][plane] → sample-major.
+            for (j, i) in idx.enumerated() {
+                for c in 0..<channels {
+                    let src = (c * idx.count + j) * plane, dst = i * sampleSize + c * plane
+                    for p in 0..<plane { values[dst + p] = f[src + p] }
+                }
+            }
+            start += idx.count
+            progress?(start, data.count)
+        }
+    }
+
+    /// The batch of `indices` in the engine's layout [C][N][H][W].
+    public func batch(_ indices: [Int]) -> [Float] {
+        let n = indices.count
+        var out = [Float](repeating: 0, count: n * sampleSize)
+        values.withUnsafeBufferPointer { v in
+            out.withUnsafeMutableBufferPointer { o in
+                for (j, i) in indices.enumerated() {
+                    for c in 0..<channels {
+                        (o.baseAddress! + (c * n + j) * plane).update(from: v.baseAddress! + i * sampleSize + c * plane, count: plane)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,197 @@
+// Single-device fine-tuning: one device, one policy, a data set, a budget. Used by `node finetune`
+// and by the results table in BENCHMARKS.md.
+import Foundation
+
+/// Everything a fine-tuning run needs.
+public struct FineTuneConfig: Sendable, Codable, Equatable {
+    public var model: ModelName = .efficientNetLite0
+    public var weights: String? = nil
+    public var pretrained = true
+    public var dataset: DatasetName = .fashionMNIST
+    public var dataDirectory: String? = nil
+    public var resolution = 64
+    public var trainSamples = 24_000
+    public var validationSamples = 2_000
+    public var testSamples = 10_000
+    public var policy: PolicyKind = .dgsu
+    public var policyOptions = PolicyOptions()
+    public var budget = 256 * 1024
+    public var memory = MemoryOptions()
+    public var search = LayoutSearchOptions()
+    public var epochs = 1.0
+    /// Samples per step. The device memory model is per step at this batch; 1 is an MCU's usual case.
+    public var batch = 1
+    public var learningRate: Float = 0.05
+    /// Learning rates to try on the validation slice (short runs) before the real run; empty: use `learningRate`.
+    public var learningRateGrid: [Float] = []
+    /// Fraction of an epoch each grid candidate trains for.
+    public var gridEpochs = 0.25
+    public var seed: UInt64 = 0
+    public var useCache = true
+
+    /// Defaults: EfficientNet-Lite0 on Fashion-MNIST at 64×64, DGSU within 256 KB.
+    public init() {}
+}
+
+/// The outcome of a fine-tuning run.
+public struct FineTuneResult: Sendable, Codable, Equatable {
+    public var policy: String
+    public var model: String
+    public var seed: UInt64
+    public var learningRate: Float
+    public var steps: Int
+    public var testAccuracy: Double
+    public var testLoss: Double
+    public var validationAccuracy: Double
+    /// Conv weights updated per step, as a fraction of all conv weights.
+    public var convWeightsPerStep: Double
+    /// Conv weights updated at least once over the run.
+    public var convWeightsOverRun: Double
+    /// Fraction of update-layer channels trained at least once.
+    public var channelCoverage: Double
+    /// Per update layer: name → coverage.
+    public var coveragePerLayer: [String: Double]
+    /// Planned peak SRAM (bytes) of a step under the run's memory options.
+    public var plannedPeak: Int
+    /// Highest peak measured by the arena.
+    public var measuredPeak: Int
+    /// Feature (activation) memory of a step, and of dense training at the same batch.
+    public var featureMemory: Int
+    public var denseFeatureMemory: Int
+    /// Milliseconds per training step (wall).
+    public var msPerStep: Double
+    /// The layout trained.
+    public var layout: SparseLayout
+}
+
+/// Runs fine-tuning experiments.
+public final class FineTuner {
+    /// Where progress lines go.
+    public var log: (String) -> Void
+
+    /// A tuner printing progress through `log`.
+    public init(log: @escaping (String) -> Void = { print($0) }) { self.log = log }
+
+    /// Loads data, fits the layout to the budget, optionally tunes the learning rate on a held-out
+    /// slice of the training set, trains and evaluates on the test set.
+    public func run(_ config: FineTuneConfig) throws -> FineTuneResult {
+        let fullTrain = try DatasetZoo.load(config.dataset, split: .train, directory: config.dataDirectory, seed: config.seed)
+        let fullTest = try DatasetZoo.load(config.dataset, split: .test, directory: config.dataDirectory, seed: config.seed)
+        var order = Array(0..<fullTrain.count)
+        var rng = SplitMix64(seed: 0x5EED &+ config.seed)
+        order.shuffle(using: &rng)
+        let valCount = min(config.validationSamples, fullTrain.count / 5)
+        // Keep only the samples this run uses: the validation slice first, then the training samples.
+        let train = fullTrain.subset(Array(order.prefix(valCount + config.trainSamples)))
+        let test = fullTest.subset(Array(0..<min(config.testSamples, fullTest.count)))
+        let validation = Array(0..<valCount)
+        let trainIdx = Array(valCount..<train.count)
+        let testIdx = Array(0..<test.count)
+        guard !trainIdx.isEmpty else { throw PartitionError.impossible("no training samples left after the validation slice") }
+
+        let pre = Preprocessing.imageNet(size: config.resolution)
+        var base = try ModelZoo.network(config.model, classes: train.classes, weights: config.weights, pretrained: config.pretrained, seed: config.seed)
+        let arch = base.arch
+        let dense = config.policy == .dense
+        if !dense { base = base.folded() }
+        var search = config.search
+        search.dynamic = PolicyFactory.isDynamic(config.policy)
+        let layout: SparseLayout
+        switch config.policy {
+        case .dense: layout = SparseLayout()
+        case .head: layout = SparseLayout()
+        default: layout = try LayoutSearch.fit(arch, budget: config.budget, height: config.resolution, width: config.resolution,
+                                               memory: MemoryOptions(precision: config.memory.precision, placement: config.memory.placement,
+                                                                     fused: config.memory.fused, batch: config.batch),
+                                               options: search)
+        }
+        var memory = config.memory
+        memory.batch = config.batch
+        let plan0 = PolicyFactory.make(config.policy, layout: layout, network: base, seed: config.seed).representative
+        let report = MemoryPlanner.plan(arch, plan: plan0, height: config.resolution, width: config.resolution, options: memory,
+                                        candidateChannels: LayoutSearch.candidates(layout, arch: arch, dynamic: search.dynamic))
+        guard report.peak <= config.budget else {
+            throw MemoryOverflow(budget: config.budget, needed: report.peak, at: report.peakAt)
+        }
+        let densePlan = MemoryPlanner.plan(arch, plan: .denseAll(arch), height: config.resolution, width: config.resolution, options: memory)
+        log("plan: \(config.policy.rawValue) on \(arch.name) \(config.resolution)x\(config.resolution), bias units \(layout.biasUnits.count), "
+            + "weight layers \(layout.weightChannels.count) [\(layout.weightChannels.sorted { $0.key < $1.key }.map { "\(arch.units[$0.key].name):\($0.value)/\(arch.units[$0.key].inChannels)" }.joined(separator: ", "))], "
+            + "peak \(ByteSize.format(report.peak)) of \(ByteSize.format(config.budget)) at \(report.peakAt)")
+
+        // Frozen-prefix caches (the front never trains under a sparse layout).
+        let startBlock = dense ? 0 : plan0.startBlock(arch)
+        let t0 = Date()
+        let cacheTrain = (config.useCache && !dense) ? FeatureCache(net: base, data: train, preprocessing: pre, block: startBlock) : nil
+        let cacheTest = (config.useCache && !dense) ? FeatureCache(net: base, data: test, preprocessing: pre, block: startBlock) : nil
+        if cacheTrain != nil { log(String(format: "cached frozen-front features at block %d for %d + %d samples in %.1f s", startBlock, train.count, test.count, Date().timeIntervalSince(t0))) }
+        let trainSource: TrainingSource = cacheTrain.map { .cache($0, labels: train.labels, imageSize: config.resolution) } ?? .images(train, pre)
+
+        func evaluate(_ net: Network, onTest: Bool, indices: [Int]) -> Evaluation {
+            let evalNet = net  // unfolded (dense) networks run BatchNorm with running statistics at inference
+            if onTest, let c = cacheTest { return Evaluator.evaluate(evalNet, cache: c, labels: test.labels, indices: indices, size: config.resolution) }
+            if !onTest, let c = cacheTrain { return Evaluator.evaluate(evalNet, cache: c, labels: train.labels, indices: indices, size: config.resolution) }
+            return Evaluator.evaluate(evalNet, data: onTest ? test : train, indices: indices, preprocessing: pre)
+        }
+        func session(_ lr: Float) -> DeviceSession {
+            DeviceSession(id: 0, shard: trainIdx, network: base, policy: PolicyFactory.make(config.policy, layout: layout, network: base, seed: config.seed, options: config.policyOptions),
+                          layout: layout, dynamic: search.dynamic, seed: config.seed)
+        }
+        let stepsPerEpoch = max(1, trainIdx.count / config.batch)
+        let trainer = Trainer()
+
+        // Learning-rate selection on the validation slice, never on the test set.
+        var lr = config.learningRate
+        var valAcc = 0.0
+        if !config.learningRateGrid.isEmpty {
+            var best = -1.0
+            for candidate in config.learningRateGrid {
+                let s = session(candidate)
+                let steps = max(1, Int(Double(stepsPerEpoch) * config.gridEpochs))
+                try s.train(steps: steps, config: LocalTrainingConfig(batch: config.batch, learningRate: candidate, memory: memory, budget: config.budget),
+                            source: trainSource, trainer: trainer)
+                let acc = evaluate(s.network, onTest: false, indices: validation).accuracy
+                log(String(format: "  lr %.4g: validation accuracy %.2f %% after %d steps", candidate, acc * 100, steps))
+                if acc > best { best = acc; lr = candidate }
+            }
+            log(String(format: "chose lr %.4g", lr))
+        }
+
+        let s = session(lr)
+        let total = max(1, Int(Double(stepsPerEpoch) * config.epochs))
+        let cfg = LocalTrainingConfig(batch: config.batch, learningRate: lr, memory: memory, budget: config.budget)
+        var measuredPeak = 0
+        let chunk = max(1, total / 10)
+        var done = 0
+        let start = Date()
+        while done < total {
+            let n = min(chunk, total - done)
+            let stats = try s.train(steps: n, config: cfg, source: trainSource, trainer: trainer)
+            measuredPeak = max(measuredPeak, stats.peakBytes)
+            done += n
+            let elapsed = Date().timeIntervalSince(start)
+            log(String(format: "step %d/%d  loss %.4f  train acc %.1f %%  coverage %.1f %%  %.2f ms/step  eta %.0f s",
+                       done, total, stats.meanLoss, stats.accuracy * 100, s.coverage.overall * 100,
+                       elapsed * 1000 / Double(done), elapsed / Double(done) * Double(total - done)))
+        }
+        let msPerStep = Date().timeIntervalSince(start) * 1000 / Double(total)
+        valAcc = validation.isEmpty ? 0 : evaluate(s.network, onTest: false, indices: validation).accuracy
+        let testEval = evaluate(s.network, onTest: true, indices: testIdx)
+        let perLayer = Dictionary(uniqueKeysWithValues: s.coverage.perUnit.map { (arch.units[$0.key].name, $0.value) })
+        return FineTuneResult(policy: config.policy.rawValue, model: arch.name, seed: config.seed, learningRate: lr, steps: total,
+                              testAccuracy: testEval.accuracy, testLoss: testEval.loss, validationAccuracy: valAcc,
+                              convWeightsPerStep: s.coverage.convWeightsPerStep(arch: arch),
+                              convWeightsOverRun: s.coverage.convWeightsEverUpdated(arch: arch),
+                              channelCoverage: s.coverage.overall, coveragePerLayer: perLayer,
+                              plannedPeak: report.peak, measuredPeak: measuredPeak,
+                              featureMemory: report.featurePeak, denseFeatureMemory: densePlan.featurePeak,
+                              msPerStep: msPerStep, layout: layout)
+    }
+}
+
+extension UpdatePolicy {
+    /// A plan with the policy's layers and budget, for memory planning (does not advance state).
+    public var representative: UpdatePlan {
+        var copy = self
+        return copy.nextPlan()
+    }
+}

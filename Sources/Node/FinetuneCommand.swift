@@ -1,0 +1,128 @@
+// `node finetune`: one device fine-tunes alone with any policy, inside its memory budget.
+import ArgumentParser
+import Engine
+import Foundation
+
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune one simulated device with a sparse-update policy and report accuracy, coverage and memory.",
+        discussion: """
+        Example: node finetune --policy dgsu --budget 256KB --epochs 1
+        Learning rates given with --lr-grid are tried on a held-out slice of the training set (never the test set).
+        """)
+
+    @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var model: ModelName = .efficientNetLite0
+
+    @Option(help: "Weights (safetensors). Default: the ImageNet-pretrained EfficientNet-Lite0 from `make weights`.")
+    var weights: String?
+
+    @Flag(help: "Start from random weights instead of pretrained ones.")
+    var randomInit = false
+
+    @Option(help: "Data set: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var dataset: DatasetName = .fashionMNIST
+
+    @Option(help: "Folder of the data set (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
+    var data: String?
+
+    @Option(help: "Input resolution (square); images are resized bilinearly, grey repeated to 3 channels, ImageNet-normalised.")
+    var resolution: Int = 64
+
+    @Option(help: "Training samples (after the validation slice is held out).")
+    var trainSamples: Int = 24_000
+
+    @Option(help: "Held-out training samples for learning-rate selection.")
+    var validationSamples: Int = 2_000
+
+    @Option(help: "Test samples evaluated at the end.")
+    var testSamples: Int = 10_000
+
+    @Option(help: "Policy: \(PolicyKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var policy: PolicyKind = .dgsu
+
+    @Option(help: "How static picks channels: first or weight-norm.")
+    var staticRule: StaticChannelRule = .weightNorm
+
+    @Option(help: "What dgsu ranks channels by: gradient (running gradient norm) or weight.")
+    var importance: ImportanceMeasure = .gradient
+
+    @OptionGroup var memory: MemoryArguments
+
+    @Option(help: "Passes over the training samples.")
+    var epochs: Double = 1
+
+    @Option(help: "Samples per step (the memory budget applies to a step at this batch; MCUs train one sample at a time).")
+    var batch: Int = 1
+
+    @Option(help: "SGD learning rate (no momentum).")
+    var lr: Float = 0.05
+
+    @Option(help: "Comma-separated learning rates to try on the validation slice first, e.g. 0.01,0.03,0.1.")
+    var lrGrid: String?
+
+    @Option(help: "Random seed (data order, classifier init, random policy).")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Recompute the frozen front every step instead of caching its features (identical results, slower).")
+    var noCache = false
+
+    @Option(help: "Also write the result as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        if resolution < 8 { throw ValidationError("--resolution must be at least 8") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if epochs <= 0 { throw ValidationError("--epochs must be positive") }
+        if lr <= 0 { throw ValidationError("--lr must be positive") }
+        if let lrGrid, parseGrid(lrGrid) == nil { throw ValidationError("--lr-grid must be comma-separated positive numbers, got '\(lrGrid)'") }
+    }
+
+    func parseGrid(_ s: String) -> [Float]? {
+        let v = s.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        return v.isEmpty || v.contains { $0 <= 0 } ? nil : v
+    }
+
+    func run() throws {
+        var c = FineTuneConfig()
+        c.model = model; c.weights = weights; c.pretrained = !randomInit
+        c.dataset = dataset; c.dataDirectory = data; c.resolution = resolution
+        c.trainSamples = trainSamples; c.validationSamples = validationSamples; c.testSamples = testSamples
+        c.policy = policy; c.policyOptions = PolicyOptions(staticRule: staticRule, importance: importance)
+        c.budget = memory.budget.bytes; c.memory = memory.options(batch: batch)
+        c.search = memory.search(dynamic: PolicyFactory.isDynamic(policy))
+        c.epochs = epochs; c.batch = batch; c.learningRate = lr; c.learningRateGrid = lrGrid.flatMap(parseGrid) ?? []
+        c.seed = seed; c.useCache = !noCache
+        let result: FineTuneResult
+        do {
+            result = try FineTuner().run(c)
+        } catch let error as MemoryOverflow {
+            throw ValidationError(error.description)
+        } catch let error as BudgetTooSmall {
+            throw ValidationError(error.description)
+        } catch let error as DataFileError {
+            throw ValidationError(error.description)
+        } catch let error as WeightsError {
+            throw ValidationError(error.description)
+        }
+        print("")
+        print(String(format: "test accuracy        %.2f %% (loss %.4f) on %d samples", result.testAccuracy * 100, result.testLoss, c.testSamples))
+        print(String(format: "learning rate        %.4g", result.learningRate))
+        print(String(format: "conv weights updated %.3f %% per step, %.2f %% over the run", result.convWeightsPerStep * 100, result.convWeightsOverRun * 100))
+        print(String(format: "channel coverage     %.1f %% of the update layers' channels", result.channelCoverage * 100))
+        for (name, cov) in result.coveragePerLayer.sorted(by: { $0.key < $1.key }) {
+            print(String(format: "  %-30@ %.1f %%", name as NSString, cov * 100))
+        }
+        print("peak memory          \(ByteSize.format(result.measuredPeak)) measured, \(ByteSize.format(result.plannedPeak)) planned, budget \(ByteSize.format(c.budget))")
+        print(String(format: "feature memory       %@ vs %@ dense (%.1f %% less)", ByteSize.format(result.featureMemory), ByteSize.format(result.denseFeatureMemory),
+                     100 * (1 - Double(result.featureMemory) / Double(max(1, result.denseFeatureMemory)))))
+        print(String(format: "speed                %.2f ms per step (batch %d)", result.msPerStep, batch))
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result).write(to: URL(fileURLWithPath: json))
+            print("wrote \(json)")
+        }
+    }
+}

@@ -1,0 +1,57 @@
+// Command-line value types shared by the node's subcommands.
+import ArgumentParser
+import Engine
+
+extension ModelName: ExpressibleByArgument {}
+extension DatasetName: ExpressibleByArgument {}
+extension PolicyKind: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
+extension WeightPlacement: ExpressibleByArgument {}
+extension StaticChannelRule: ExpressibleByArgument {}
+extension ImportanceMeasure: ExpressibleByArgument {}
+
+/// A byte size on the command line: `256KB`, `1MB`, `65536`.
+struct ByteSizeArgument: ExpressibleByArgument {
+    let bytes: Int
+    init?(argument: String) {
+        guard let b = ByteSize.parse(argument), b > 0 else { return nil }
+        bytes = b
+    }
+}
+
+/// Memory-model options shared by `finetune` and `plan`.
+struct MemoryArguments: ParsableArguments {
+    @Option(help: "SRAM budget of the device, e.g. 256KB (KB = 1024 bytes).")
+    var budget: ByteSizeArgument = ByteSizeArgument(argument: "256KB")!
+
+    @Option(help: "Byte widths: int8 (int8 activations and weights, fp32 gradients, as on an MCU) or fp32.")
+    var precision: Precision = .int8
+
+    @Option(help: "Where weights live: external (writable external memory; weights don't count) or flash (read-only; updatable weights need SRAM copies).")
+    var placement: WeightPlacement = .external
+
+    @Flag(help: "Keep gradient buffers until the end of the step instead of applying each update as soon as it exists.")
+    var unfused = false
+
+    @Option(help: "Most conv biases to train, counted from the last conv.")
+    var maxBiasUnits: Int = 12
+
+    @Option(help: "Most convs whose weights train.")
+    var maxWeightLayers: Int = 4
+
+    @Option(help: "Fraction of each weight layer's input channels trained per step.")
+    var ratio: Double = 0.125
+
+    func validate() throws {
+        if ratio <= 0 || ratio > 1 { throw ValidationError("--ratio must be in (0, 1], got \(ratio)") }
+        if maxBiasUnits < 0 || maxWeightLayers < 0 { throw ValidationError("--max-bias-units and --max-weight-layers must be ≥ 0") }
+    }
+
+    func options(batch: Int) -> MemoryOptions {
+        MemoryOptions(precision: precision, placement: placement, fused: !unfused, batch: batch)
+    }
+
+    func search(dynamic: Bool) -> LayoutSearchOptions {
+        LayoutSearchOptions(maxBiasUnits: maxBiasUnits, maxWeightLayers: maxWeightLayers, ratio: ratio, dynamic: dynamic)
+    }
+}
