@@ -34,6 +34,11 @@ func benchmarkPlan(_ arch: Architecture, ratio: Double) -> UpdatePlan {
     return UpdatePlan(biasUnits: bias, weightChannels: weights, trainClassifier: true)
 }
 
+if CommandLine.arguments.dropFirst().first == "results" {
+    try ResultsTable.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+
 let quick = CommandLine.arguments.contains("--quick")
 let runs = quick ? 5 : 30
 print("engine-bench — OpenBLAS \(BLAS.coreName), \(BLAS.threads) BLAS thread(s), \(runs) runs per figure (median)")

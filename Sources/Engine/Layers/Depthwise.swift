@@ -91,7 +91,7 @@ public enum Depthwise {
                             let row = rows + (oy * sh + ki) * rowStride
                             for kj in 0..<kw {
                                 let src = s == 1 ? row + ox + kj : row + (kj & 1) * half + ox + (kj >> 1)
-                                acc += w[ki * kw + kj] * src[0]
+                                acc = acc.addingProduct(w[ki * kw + kj], src[0])
                             }
                         }
                         orow[ox] = acc
@@ -142,7 +142,7 @@ public enum Depthwise {
                     } else if n == 1 {
                         var v = b
                         for ki in 0..<kh {
-                            for kj in 0..<kw { v += w[ki * kw + kj] * corner[ki * wp + kj] }
+                            for kj in 0..<kw { v = v.addingProduct(w[ki * kw + kj], corner[ki * wp + kj]) }
                         }
                         y[(c * oh + oy) * ow + ox] = v
                     } else {
@@ -151,7 +151,7 @@ public enum Depthwise {
                             for kj in 0..<kw {
                                 let wv = w[ki * kw + kj]
                                 let src = corner + (ki * wp + kj) * n
-                                for l in 0..<n { acc[l] += wv * src[l] }
+                                for l in 0..<n { acc[l] = acc[l].addingProduct(wv, src[l]) }
                             }
                         }
                         for l in 0..<n { y[((c * n + l) * oh + oy) * ow + ox] = acc[l] }
@@ -191,7 +191,7 @@ public enum Depthwise {
                         } else if n == 1 {
                             let gv = dy[(c * oh + oy) * ow + ox]
                             for ki in 0..<kh {
-                                for kj in 0..<kw { corner[ki * wp + kj] += w[ki * kw + kj] * gv }
+                                for kj in 0..<kw { corner[ki * wp + kj] = corner[ki * wp + kj].addingProduct(w[ki * kw + kj], gv) }
                             }
                         } else {
                             for l in 0..<n { grad[l] = dy[((c * n + l) * oh + oy) * ow + ox] }
@@ -199,7 +199,7 @@ public enum Depthwise {
                                 for kj in 0..<kw {
                                     let wv = w[ki * kw + kj]
                                     let dst = corner + (ki * wp + kj) * n
-                                    for l in 0..<n { dst[l] += wv * grad[l] }
+                                    for l in 0..<n { dst[l] = dst[l].addingProduct(wv, grad[l]) }
                                 }
                             }
                         }

@@ -35,6 +35,38 @@ public final class ForwardRunner {
         return run(net, input: input, geos: geos, blocks: blocks) { ptr, count in Array(UnsafeBufferPointer(start: ptr, count: count)) }
     }
 
+    /// Like `features`, but one sample at a time (as a device runs its frozen front). Each
+    /// sample's result is then independent of the batch it came in: OpenBLAS's sums depend on
+    /// the number of GEMM columns, so batched and per-sample results can differ in the last bit.
+    public func featuresPerSample(_ net: Network, input: [Float], batch: Int, height: Int, width: Int,
+                                  blocks: Range<Int>) -> [Float] {
+        if batch == 1 { return features(net, input: input, batch: 1, height: height, width: width, blocks: blocks) }
+        let inPlaneTotal = input.count / batch  // values per sample
+        var samples: [[Float]] = []
+        var inCh = 0, inPlane = 0
+        let geos = net.arch.geometries(batch: 1, height: height, width: width)
+        let firstUnit = blocks.isEmpty ? net.arch.units.count : net.arch.blocks[blocks.lowerBound].units.lowerBound
+        if firstUnit < geos.count { inCh = geos[firstUnit].inChannels; inPlane = geos[firstUnit].inPlane }
+        else { inCh = geos[geos.count - 1].outChannels; inPlane = geos[geos.count - 1].outPlane }
+        precondition(inCh * inPlane == inPlaneTotal, "featuresPerSample: input does not match block \(blocks.lowerBound)")
+        for b in 0..<batch {
+            var one = [Float](repeating: 0, count: inPlaneTotal)
+            for c in 0..<inCh {
+                for p in 0..<inPlane { one[c * inPlane + p] = input[(c * batch + b) * inPlane + p] }
+            }
+            samples.append(features(net, input: one, batch: 1, height: height, width: width, blocks: blocks))
+        }
+        let lastUnit = blocks.isEmpty ? firstUnit - 1 : net.arch.blocks[blocks.upperBound - 1].units.upperBound - 1
+        let outCh = lastUnit >= 0 ? geos[lastUnit].outChannels : inCh, outPlane = lastUnit >= 0 ? geos[lastUnit].outPlane : inPlane
+        var out = [Float](repeating: 0, count: batch * outCh * outPlane)
+        for (b, f) in samples.enumerated() {
+            for c in 0..<outCh {
+                for p in 0..<outPlane { out[(c * batch + b) * outPlane + p] = f[c * outPlane + p] }
+            }
+        }
+        return out
+    }
+
     /// Logits [classes][N] for `input` entering block `fromBlock` (0: raw images).
     /// `height`/`width` are those of the raw images, so geometry is resolved the same way.
     public func logits(_ net: Network, input: [Float], batch: Int, height: Int, width: Int, fromBlock: Int = 0) -> [Float] {

@@ -10,7 +10,8 @@
 //     (EMA with decay β = 0.5); a channel never trained yet ranks first (ties: larger weight norm),
 //     so every channel is visited once before the ranking takes over;
 //   - `weight`: ‖W[:, c]‖₂ of the current weights.
-// The top-k scores train; their age resets to 0, every other age grows by 1.
+// The top-k scores train (ties: the longest-waiting channel first); their age resets to 0,
+// every other age grows by 1.
 // Stage-awareness: the layout only holds units of the late stages; the front stays frozen.
 
 /// What DGSU ranks channels by.
@@ -73,7 +74,11 @@ public struct DGSUPolicy: UpdatePolicy, Codable {
                     return i * bonus
                 }
             }
-            let picked = TopK.indices(of: scores, k: k).sorted()
+            // Ties (e.g. every channel past the age horizon) go to the channel waiting longest.
+            let order = scores.indices.sorted {
+                scores[$0] != scores[$1] ? scores[$0] > scores[$1] : age[$0] != age[$1] ? age[$0] > age[$1] : $0 < $1
+            }
+            let picked = order.prefix(k).map { Int32($0) }.sorted()
             chans[u] = picked
             var next = age.map { $0 + 1 }
             for c in picked { next[Int(c)] = 0 }

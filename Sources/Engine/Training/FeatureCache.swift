@@ -17,8 +17,9 @@ public final class FeatureCache: @unchecked Sendable {
     /// Number of cached samples.
     public var count: Int { values.count / max(1, sampleSize) }
 
-    /// Computes the features of every sample of `data` at `block` with `net`'s frozen front,
-    /// `batch` samples at a time.
+    /// Computes the features of every sample of `data` at `block` with `net`'s frozen front, one
+    /// sample at a time (so they equal what `Trainer` computes for any batch; `batch` only groups
+    /// the preprocessing).
     public init(net: Network, data: ImageDataset, preprocessing: Preprocessing, block: Int, batch: Int = 32,
                 progress: ((Int, Int) -> Void)? = nil) {
         let arch = net.arch
@@ -41,7 +42,7 @@ public final class FeatureCache: @unchecked Sendable {
             let idx = Array(start..<min(start + batch, data.count))
             let images = preprocessing.batch(data, indices: idx)
             let f = block == 0 ? images
-                : runner.features(net, input: images, batch: idx.count, height: size, width: size, blocks: 0..<block)
+                : runner.featuresPerSample(net, input: images, batch: idx.count, height: size, width: size, blocks: 0..<block)
             // [C][n][plane] → sample-major.
             for (j, i) in idx.enumerated() {
                 for c in 0..<channels {

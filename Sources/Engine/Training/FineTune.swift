@@ -69,21 +69,42 @@ public final class FineTuner {
     /// Where progress lines go.
     public var log: (String) -> Void
 
-    /// A tuner printing progress through `log`.
+    private var datasets: [String: (ImageDataset, ImageDataset, Int)] = [:]
+    private var caches: [String: FeatureCache] = [:]
+
+    /// A tuner printing progress through `log`. Data sets and frozen-front caches are kept and
+    /// reused across runs of the same tuner (seeds and policies share them).
     public init(log: @escaping (String) -> Void = { print($0) }) { self.log = log }
+
+    /// The run's training pool (validation slice first, then training samples), test set and
+    /// validation count.
+    func data(_ config: FineTuneConfig) throws -> (ImageDataset, ImageDataset, Int) {
+        let key = "\(config.dataset.rawValue)|\(config.dataDirectory ?? "")|\(config.trainSamples)|\(config.validationSamples)|\(config.testSamples)"
+        if let d = datasets[key] { return d }
+        let fullTrain = try DatasetZoo.load(config.dataset, split: .train, directory: config.dataDirectory, seed: 0)
+        let fullTest = try DatasetZoo.load(config.dataset, split: .test, directory: config.dataDirectory, seed: 0)
+        var order = Array(0..<fullTrain.count)
+        var rng = SplitMix64(seed: 0x5EED)
+        order.shuffle(using: &rng)
+        let valCount = min(config.validationSamples, fullTrain.count / 5)
+        // Keep only the samples this run uses: the validation slice first, then the training samples.
+        let d = (fullTrain.subset(Array(order.prefix(valCount + config.trainSamples))),
+                 fullTest.subset(Array(0..<min(config.testSamples, fullTest.count))), valCount)
+        datasets[key] = d
+        return d
+    }
+
+    func cache(_ key: String, _ net: Network, _ data: ImageDataset, _ pre: Preprocessing, _ block: Int) -> FeatureCache {
+        if let c = caches[key] { return c }
+        let c = FeatureCache(net: net, data: data, preprocessing: pre, block: block)
+        caches[key] = c
+        return c
+    }
 
     /// Loads data, fits the layout to the budget, optionally tunes the learning rate on a held-out
     /// slice of the training set, trains and evaluates on the test set.
     public func run(_ config: FineTuneConfig) throws -> FineTuneResult {
-        let fullTrain = try DatasetZoo.load(config.dataset, split: .train, directory: config.dataDirectory, seed: config.seed)
-        let fullTest = try DatasetZoo.load(config.dataset, split: .test, directory: config.dataDirectory, seed: config.seed)
-        var order = Array(0..<fullTrain.count)
-        var rng = SplitMix64(seed: 0x5EED &+ config.seed)
-        order.shuffle(using: &rng)
-        let valCount = min(config.validationSamples, fullTrain.count / 5)
-        // Keep only the samples this run uses: the validation slice first, then the training samples.
-        let train = fullTrain.subset(Array(order.prefix(valCount + config.trainSamples)))
-        let test = fullTest.subset(Array(0..<min(config.testSamples, fullTest.count)))
+        let (train, test, valCount) = try data(config)
         let validation = Array(0..<valCount)
         let trainIdx = Array(valCount..<train.count)
         let testIdx = Array(0..<test.count)
@@ -121,9 +142,10 @@ public final class FineTuner {
         // Frozen-prefix caches (the front never trains under a sparse layout).
         let startBlock = dense ? 0 : plan0.startBlock(arch)
         let t0 = Date()
-        let cacheTrain = (config.useCache && !dense) ? FeatureCache(net: base, data: train, preprocessing: pre, block: startBlock) : nil
-        let cacheTest = (config.useCache && !dense) ? FeatureCache(net: base, data: test, preprocessing: pre, block: startBlock) : nil
-        if cacheTrain != nil { log(String(format: "cached frozen-front features at block %d for %d + %d samples in %.1f s", startBlock, train.count, test.count, Date().timeIntervalSince(t0))) }
+        let frontKey = "\(config.model.rawValue)|\(config.weights ?? "")|\(config.pretrained ? 0 : config.seed)|\(config.resolution)|\(startBlock)"
+        let cacheTrain = (config.useCache && !dense) ? cache(frontKey + "|train", base, train, pre, startBlock) : nil
+        let cacheTest = (config.useCache && !dense) ? cache(frontKey + "|test", base, test, pre, startBlock) : nil
+        if cacheTrain != nil { log(String(format: "frozen-front features at block %d for %d + %d samples ready in %.1f s", startBlock, train.count, test.count, Date().timeIntervalSince(t0))) }
         let trainSource: TrainingSource = cacheTrain.map { .cache($0, labels: train.labels, imageSize: config.resolution) } ?? .images(train, pre)
 
         func evaluate(_ net: Network, onTest: Bool, indices: [Int]) -> Evaluation {

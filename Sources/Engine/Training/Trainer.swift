@@ -57,7 +57,8 @@ public final class Trainer {
     public init() {}
 
     /// One SGD step of `plan` on a batch. `input` is the feature map entering block `inputBlock`
-    /// (0: raw images [3][N][H][W]); pass the cached frozen-prefix features with
+    /// (0: raw images [3][N][H][W]); the frozen blocks before the first trainable one run one
+    /// sample at a time, as on a device (and as `FeatureCache` does). Pass cached features with
     /// `inputBlock: plan.startBlock(arch)` to skip the frozen front. `height`/`width` are the raw
     /// image size. Updates `net` in place. With `memory`, charges the device's buffers to its arena.
     @discardableResult
@@ -76,7 +77,7 @@ public final class Trainer {
         let startUnit = startBlock < arch.blocks.count ? arch.blocks[startBlock].units.lowerBound : arch.units.count
         precondition(inputBlock <= startBlock, "Trainer.step: input enters block \(inputBlock), after the first trainable block \(startBlock)")
         let input = inputBlock == startBlock ? input
-            : prefix.features(net, input: input, batch: batch, height: height, width: width, blocks: inputBlock..<startBlock)
+            : prefix.featuresPerSample(net, input: input, batch: batch, height: height, width: width, blocks: inputBlock..<startBlock)
         let expected = startUnit < geos.count ? geos[startUnit].inputCount : geos[geos.count - 1].outputCount
         precondition(input.count == expected, "Trainer.step: input has \(input.count) values, block \(startBlock) needs \(expected)")
 

@@ -1,0 +1,38 @@
+// Coordinate-wise median over the devices that touched each coordinate (unweighted, robust to a
+// minority of arbitrary updates): w_j += η_s · median_k{Δ_kj : m_kj = 1}. With an even count the
+// median is the mean of the two middle values (computed in f64).
+
+/// Per-coordinate median of the touching devices' deltas.
+public struct CoordinateMedianRule: AggregationRule {
+    /// Server learning rate η_s.
+    public var serverLearningRate: Float
+
+    /// `median`.
+    public var name: String { "median" }
+
+    /// A rule with server learning rate `serverLearningRate`.
+    public init(serverLearningRate: Float = 1) { self.serverLearningRate = serverLearningRate }
+
+    /// The median of `sorted` (ascending, non-empty).
+    static func median(_ sorted: [Float]) -> Float {
+        let m = sorted.count
+        return m % 2 == 1 ? sorted[m / 2] : Float((Double(sorted[m / 2 - 1]) + Double(sorted[m / 2])) / 2)
+    }
+
+    /// Applies η_s times the per-coordinate median to the touched coordinates.
+    public func aggregate(_ input: AggregationInput) -> AggregationOutcome {
+        let tables = CoordinateTable.build(results: input.results, schema: input.schema)
+        var model = input.model
+        var scratch: [Float] = []
+        for (i, table) in tables {
+            for j in 0..<table.count {
+                scratch.removeAll(keepingCapacity: true)
+                for r in table.values.indices where table.masks[r][j] { scratch.append(table.values[r][j]) }
+                guard !scratch.isEmpty else { continue }
+                scratch.sort()
+                model[i][j] += serverLearningRate * Self.median(scratch)
+            }
+        }
+        return AggregationOutcome(model: model, state: input.state, touchedChannels: CoordinateTable.touched(tables, schema: input.schema))
+    }
+}

@@ -1,0 +1,44 @@
+// Coordinate-wise trimmed mean over the devices that touched each coordinate (unweighted):
+// sort the m touching deltas, drop t = ⌊trim · m⌋ from each end (fewer if that would leave
+// nothing), and average the rest in f64: w_j += η_s · mean(kept).
+
+/// Per-coordinate trimmed mean of the touching devices' deltas.
+public struct TrimmedMeanRule: AggregationRule {
+    /// Fraction dropped from each end, in [0, 0.5).
+    public var trim: Double
+    /// Server learning rate η_s.
+    public var serverLearningRate: Float
+
+    /// `trimmed-mean(trim)`.
+    public var name: String { "trimmed-mean(\(trim))" }
+
+    /// A rule dropping `trim` of the values at each end.
+    public init(trim: Double = 0.1, serverLearningRate: Float = 1) {
+        precondition(trim >= 0 && trim < 0.5, "TrimmedMeanRule: trim must be in [0, 0.5)")
+        self.trim = trim
+        self.serverLearningRate = serverLearningRate
+    }
+
+    /// Values cut from each end of `m` sorted values.
+    func cut(_ m: Int) -> Int { min(Int((trim * Double(m)).rounded(.down)), (m - 1) / 2) }
+
+    /// Applies η_s times the per-coordinate trimmed mean to the touched coordinates.
+    public func aggregate(_ input: AggregationInput) -> AggregationOutcome {
+        let tables = CoordinateTable.build(results: input.results, schema: input.schema)
+        var model = input.model
+        var scratch: [Float] = []
+        for (i, table) in tables {
+            for j in 0..<table.count {
+                scratch.removeAll(keepingCapacity: true)
+                for r in table.values.indices where table.masks[r][j] { scratch.append(table.values[r][j]) }
+                guard !scratch.isEmpty else { continue }
+                scratch.sort()
+                let t = cut(scratch.count)
+                var sum = 0.0
+                for v in scratch[t..<(scratch.count - t)] { sum += Double(v) }
+                model[i][j] += serverLearningRate * Float(sum / Double(scratch.count - 2 * t))
+            }
+        }
+        return AggregationOutcome(model: model, state: input.state, touchedChannels: CoordinateTable.touched(tables, schema: input.schema))
+    }
+}

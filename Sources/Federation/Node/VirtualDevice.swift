@@ -1,0 +1,171 @@
+// One simulated device hosted by a node: its private data, budget, layout, policy state, RNG and
+// personal parameters. Between rounds it holds no model copy: training starts from the node's
+// shared global model (copy-on-write, so only the tensors it writes are copied) and the trained
+// network is dropped once the delta has been taken.
+import Engine
+import Foundation
+import Wire
+
+/// What one task produced.
+public struct TaskOutcome: Sendable {
+    /// The UPDATE to send.
+    public var update: UpdateMessage
+    /// Personalised accuracy on the private test split before and after local training.
+    public var personalBefore: Double
+    /// After local training.
+    public var personalAfter: Double
+    /// Mean training loss.
+    public var trainLoss: Double
+}
+
+/// A device: data, budget, layout, policy state, RNG and personal parameters.
+public final class VirtualDevice: @unchecked Sendable {
+    /// Device id.
+    public let id: String
+    /// Resolved settings.
+    public let settings: ResolvedDevice
+    /// Its sparse layout.
+    public let layout: SparseLayout
+    /// The block whose input the caches hold (everything before is frozen).
+    public let cacheBlock: Int
+    /// Training samples (private).
+    public let trainData: ImageDataset
+    /// Private test split (same label distribution).
+    public let testData: ImageDataset
+    /// Schema positions that never leave the device.
+    public let personalTensors: Set<Int>
+    /// Personal values of `personalTensors` (set at the first task).
+    public private(set) var personal: [Int: [Float]] = [:]
+    private let arch: Architecture
+    private let schema: ModelSchema
+    private let resolution: Int
+    private let seed: UInt64
+    private var session: DeviceSession?
+    private var trainCache: FeatureCache?
+    private var testCache: FeatureCache?
+    private let pre: Preprocessing
+
+    /// A device over its shard of `train`.
+    public init(settings: ResolvedDevice, index: Int, shard: DeviceShard, train: ImageDataset, config: FederationConfig,
+                arch: Architecture) throws {
+        id = settings.id
+        self.settings = settings
+        self.arch = arch
+        schema = ModelTensors.schema(arch)
+        resolution = config.model.resolution
+        layout = try DevicePlans.layout(settings, arch: arch, resolution: resolution)
+        cacheBlock = DevicePlans.startBlock(layout, arch: arch)
+        trainData = train.subset(shard.train)
+        testData = train.subset(shard.test)
+        seed = FederatedData.deviceSeed(config, index: index, purpose: 1)
+        pre = Preprocessing.imageNet(size: resolution)
+        let trainable = ModelTensors.trainableTensors(layout, arch: arch)
+        let n = arch.units.count
+        var personalSet = Set<Int>()
+        switch config.personalisation.personal {
+        case .none: break
+        case .head: personalSet = [2 * n, 2 * n + 1]
+        case .biases: personalSet = Set(layout.biasUnits.map { 2 * $0 + 1 }).union([2 * n + 1])
+        case .headAndBiases: personalSet = Set(layout.biasUnits.map { 2 * $0 + 1 }).union([2 * n, 2 * n + 1])
+        }
+        personalTensors = personalSet.intersection(trainable)
+    }
+
+    /// Samples the device trains on (n_k).
+    public var sampleCount: Int { trainData.count }
+
+    /// Drops the frozen-front caches (the global model changed before `cacheBlock`).
+    public func invalidateCaches(ifFrontChangedAt unit: Int) {
+        let startUnit = cacheBlock < arch.blocks.count ? arch.blocks[cacheBlock].units.lowerBound : arch.units.count
+        if unit < startUnit { trainCache = nil; testCache = nil }
+    }
+
+    /// `global` with this device's personal parameters laid over it.
+    func personalised(_ global: Network) -> Network {
+        var net = global
+        for (i, v) in personal { ModelTensors.setTensor(&net, i, v) }
+        return net
+    }
+
+    /// Builds the caches from `global`'s frozen front if needed.
+    private func caches(_ global: Network) -> (FeatureCache, FeatureCache) {
+        if trainCache == nil || testCache == nil {
+            trainCache = FeatureCache(net: global, data: trainData, preprocessing: pre, block: cacheBlock)
+            testCache = FeatureCache(net: global, data: testData, preprocessing: pre, block: cacheBlock)
+        }
+        return (trainCache!, testCache!)
+    }
+
+    /// Accuracy of `net` on the private test split.
+    func evaluate(_ net: Network, testCache: FeatureCache) -> Double {
+        Evaluator.evaluate(net, cache: testCache, labels: testData.labels, indices: Array(0..<testData.count), size: resolution).accuracy
+    }
+
+    /// Personalised accuracy of the current global model (the after-the-final-round figure).
+    public func evaluateFinal(global: Network) -> Double {
+        let (_, test) = caches(global)
+        return evaluate(personalised(global), testCache: test)
+    }
+
+    /// Runs `task` from `global` (version `version`) and returns the UPDATE of its touched
+    /// channels in the task's encoding. Throws `MemoryOverflow` when a step exceeds the budget.
+    public func run(task: PBTask, global: Network, version: UInt64) throws -> TaskOutcome {
+        let start = Date()
+        let (trainC, testC) = caches(global)
+        let startNet = personalised(global)
+        for i in personalTensors where personal[i] == nil { personal[i] = ModelTensors.tensor(global, i) }
+        let before = evaluate(startNet, testCache: testC)
+        if session == nil {
+            let policy = PolicyFactory.make(settings.policy, layout: layout, network: startNet, seed: seed)
+            session = DeviceSession(id: 0, shard: Array(0..<trainData.count), network: startNet, policy: policy, layout: layout,
+                                    dynamic: settings.search.dynamic, seed: seed)
+        }
+        let s = session!
+        s.network = startNet
+        let recorder = RecordingPolicy(inner: s.policy)
+        s.policy = recorder
+        defer {
+            if let r = s.policy as? RecordingPolicy { s.policy = r.inner }
+            s.network = global  // drop the trained copy; share the global model again
+        }
+        let cfg = LocalTrainingConfig(batch: Int(task.batchSize), learningRate: task.learningRate, memory: settings.memory,
+                                      budget: settings.budget)
+        let stats = try s.train(steps: Int(task.localSteps), config: cfg,
+                                source: .cache(trainC, labels: trainData.labels, imageSize: resolution), trainer: Trainer())
+        let trained = s.network
+        guard let record = s.policy as? RecordingPolicy else { preconditionFailure("VirtualDevice: the recording policy was replaced") }
+        let after = evaluate(trained, testCache: testC)
+        for i in personalTensors { personal[i] = ModelTensors.tensor(trained, i) }
+
+        let encoding = ValueEncoding(task.deltaEncoding) ?? .f32
+        var tensors: [TensorDelta] = []
+        func add(_ i: Int, _ channels: ChannelSelection) {
+            guard !personalTensors.contains(i) else { return }
+            let spec = schema.tensors[i]
+            let a = TensorSlicing.gather(ModelTensors.tensor(trained, i), spec: spec, channels: channels)
+            let b = TensorSlicing.gather(ModelTensors.tensor(startNet, i), spec: spec, channels: channels)
+            tensors.append(TensorDelta(name: spec.name, channels: channels, values: zip(a, b).map { $0 - $1 }, encoding: encoding))
+        }
+        for u in 0..<arch.units.count {
+            if let chans = record.weightChannels[u], !chans.isEmpty {
+                let list = chans.map(Int.init).sorted()
+                add(2 * u, list.count == schema.tensors[2 * u].channelCount ? .all : .subset(list))
+            }
+            if record.biasUnits.contains(u) { add(2 * u + 1, .all) }
+        }
+        if record.trainedClassifier {
+            add(2 * arch.units.count, .all)
+            add(2 * arch.units.count + 1, .all)
+        }
+        var m = PBTrainingMetrics()
+        m.steps = UInt32(stats.steps)
+        m.lossLast = stats.meanLoss
+        m.accuracy = stats.accuracy
+        m.peakMemoryBytes = UInt64(stats.peakBytes)
+        m.samplesSeen = UInt64(stats.samples)
+        m.computeSeconds = Date().timeIntervalSince(start)
+        let update = UpdateMessage(deviceID: id, round: task.round, baseModelVersion: version, sampleCount: UInt64(sampleCount),
+                                   metrics: m, delta: SparseDelta(tensors))
+        return TaskOutcome(update: update, personalBefore: before, personalAfter: after, trainLoss: stats.meanLoss)
+    }
+}

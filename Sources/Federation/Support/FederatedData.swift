@@ -1,0 +1,91 @@
+// The data every process derives from the configuration alone, deterministically: the training
+// set's partition over all configured devices (sorted by id), each device's private split of its
+// shard into training and test samples, and the global test set. A node only ever keeps the
+// shards of the devices it hosts: data never leaves the node.
+import Engine
+
+/// One device's private data: indices into the (trimmed) training set.
+public struct DeviceShard: Equatable, Sendable {
+    /// Samples the device trains on.
+    public var train: [Int]
+    /// Samples held out as its private test split (same label distribution as `train`).
+    public var test: [Int]
+}
+
+/// Loading and partitioning data from a configuration.
+public enum FederatedData {
+    /// The training set the partition runs over: the first `trainSamples` of a seeded shuffle (all when 0).
+    public static func trainingSet(_ config: FederationConfig) throws -> ImageDataset {
+        let full = try DatasetZoo.load(config.dataset.name, split: .train, directory: config.dataset.directory,
+                                       syntheticCount: config.dataset.syntheticCount, seed: config.seed)
+        guard config.dataset.trainSamples > 0, config.dataset.trainSamples < full.count else { return full }
+        var order = Array(0..<full.count)
+        var rng = SplitMix64(seed: 0x7EA1_5EED &+ config.seed)
+        order.shuffle(using: &rng)
+        return full.subset(Array(order.prefix(config.dataset.trainSamples)))
+    }
+
+    /// The global test set the coordinator evaluates on: its first `testSamples` (all when 0).
+    public static func testSet(_ config: FederationConfig) throws -> ImageDataset {
+        let full = try DatasetZoo.load(config.dataset.name, split: .test, directory: config.dataset.directory,
+                                       syntheticCount: config.dataset.syntheticCount, seed: config.seed)
+        guard config.dataset.testSamples > 0, config.dataset.testSamples < full.count else { return full }
+        return full.subset(Array(0..<config.dataset.testSamples))
+    }
+
+    /// Every configured device's shard, by device id.
+    public static func shards(_ config: FederationConfig, labels: [UInt8], classes: Int) throws -> [String: DeviceShard] {
+        let devices = config.resolvedDevices
+        guard let rule = config.partition.rule else {
+            throw ConfigError.invalid(path: "partition.kind", reason: "'\(config.partition.kind)' is not iid, dirichlet or classes")
+        }
+        let parts = try Partitioner.split(labels: labels, classes: classes, devices: devices.count, rule: rule, seed: config.seed)
+        var out: [String: DeviceShard] = [:]
+        for (i, d) in devices.enumerated() {
+            var shard = parts[i]
+            guard shard.count >= 2 else {
+                throw ConfigError.invalid(path: "partition", reason: "device '\(d.id)' got \(shard.count) samples; it needs at least 2 (one to train, one to test). Use more training samples or fewer devices")
+            }
+            var rng = SplitMix64(seed: config.seed &+ 0xD1CE &+ UInt64(i) &* 0x9E37_79B9)
+            shard.shuffle(using: &rng)
+            let held = min(shard.count - 1, max(1, Int((Double(shard.count) * config.personalisation.testFraction).rounded())))
+            out[d.id] = DeviceShard(train: Array(shard[held...]).sorted(), test: Array(shard[..<held]).sorted())
+        }
+        return out
+    }
+
+    /// The seed of device number `index` (in id order) for `purpose`.
+    public static func deviceSeed(_ config: FederationConfig, index: Int, purpose: UInt64) -> UInt64 {
+        var rng = SplitMix64(seed: config.seed ^ (purpose &* 0x2545_F491_4F6C_DD1D) &+ UInt64(index))
+        return rng.next()
+    }
+}
+
+/// The layout each device trains under, derived from its budget the same way on every process.
+public enum DevicePlans {
+    /// The architecture of the configured model for `classes` classes.
+    public static func architecture(_ config: FederationConfig, classes: Int) -> Architecture {
+        ModelZoo.architecture(config.model.name, classes: classes)
+    }
+
+    /// The initial global model: pretrained (or seeded) weights, folded.
+    public static func initialModel(_ config: FederationConfig, classes: Int) throws -> Network {
+        try ModelZoo.network(config.model.name, classes: classes, weights: config.model.weights,
+                             pretrained: config.model.pretrained, seed: config.seed).folded()
+    }
+
+    /// The sparse layout `device` trains with on `arch` (budget-driven, as `node finetune`).
+    public static func layout(_ device: ResolvedDevice, arch: Architecture, resolution: Int) throws -> SparseLayout {
+        switch device.policy {
+        case .dense, .head: return SparseLayout()
+        default:
+            return try LayoutSearch.fit(arch, budget: device.budget, height: resolution, width: resolution,
+                                        memory: device.memory, options: device.search)
+        }
+    }
+
+    /// The block before which the network is frozen for `layout` (its cacheable prefix).
+    public static func startBlock(_ layout: SparseLayout, arch: Architecture) -> Int {
+        LayoutSearch.representativePlan(layout).startBlock(arch)
+    }
+}

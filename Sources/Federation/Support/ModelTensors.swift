@@ -1,0 +1,77 @@
+// The folded global model as the wire sees it: an ordered schema of named tensors and one dense
+// f32 array per tensor. Order: for each conv unit its weight then its (folded) bias, then the
+// classifier weight and bias. Conv weights [Cout, Cin/groups, K, K] slice along input channels
+// (axis 1), except depthwise convs, whose only channel axis is the output one (axis 0).
+import Engine
+import Wire
+
+/// Converts between a folded `Network` and schema-ordered tensors.
+public enum ModelTensors {
+    /// The wire schema of a folded network of `arch`.
+    public static func schema(_ arch: Architecture) -> ModelSchema {
+        var specs: [TensorSpec] = []
+        for u in arch.units {
+            specs.append(TensorSpec(name: u.weightKey, shape: u.weightShape, channelAxis: u.isDepthwise ? 0 : 1))
+            specs.append(TensorSpec(name: u.biasKey, shape: [u.outChannels], channelAxis: 0))
+        }
+        specs.append(TensorSpec(name: arch.classifierWeightKey, shape: [arch.classes, arch.features], channelAxis: 1))
+        specs.append(TensorSpec(name: arch.classifierBiasKey, shape: [arch.classes], channelAxis: 0))
+        return ModelSchema(specs)
+    }
+
+    /// The network's values in schema order (the network must be folded).
+    public static func values(_ net: Network) -> [[Float]] {
+        precondition(net.isFolded, "ModelTensors.values: the global model is folded; call folded() first")
+        var out: [[Float]] = []
+        out.reserveCapacity(2 * net.units.count + 2)
+        for u in net.units {
+            out.append(u.weight)
+            out.append(u.bias)
+        }
+        out.append(net.classifierWeight)
+        out.append(net.classifierBias)
+        return out
+    }
+
+    /// The tensor at schema position `index` of `net`.
+    public static func tensor(_ net: Network, _ index: Int) -> [Float] {
+        let n = net.units.count
+        if index < 2 * n { return index % 2 == 0 ? net.units[index / 2].weight : net.units[index / 2].bias }
+        return index == 2 * n ? net.classifierWeight : net.classifierBias
+    }
+
+    /// Replaces the tensor at schema position `index` of `net`.
+    public static func setTensor(_ net: inout Network, _ index: Int, _ values: [Float]) {
+        let n = net.units.count
+        if index < 2 * n {
+            if index % 2 == 0 { net.units[index / 2].weight = values } else { net.units[index / 2].bias = values }
+        } else if index == 2 * n {
+            net.classifierWeight = values
+        } else {
+            net.classifierBias = values
+        }
+    }
+
+    /// A folded network of `arch` holding `values` (schema order).
+    public static func network(_ arch: Architecture, values: [[Float]]) -> Network {
+        precondition(values.count == 2 * arch.units.count + 2, "ModelTensors.network: \(values.count) tensors for \(arch.name)")
+        let units = arch.units.indices.map { ConvUnitParams(weight: values[2 * $0], bias: values[2 * $0 + 1], bn: nil) }
+        return Network(arch: arch, units: units, classifierWeight: values[2 * arch.units.count],
+                       classifierBias: values[2 * arch.units.count + 1])
+    }
+
+    /// The conv unit a schema position belongs to (nil for the classifier).
+    public static func unit(ofTensor index: Int, arch: Architecture) -> Int? {
+        index < 2 * arch.units.count ? index / 2 : nil
+    }
+
+    /// Schema positions of the tensors `layout` trains: weights of its weight units, biases of
+    /// its bias units, and the classifier when it trains.
+    public static func trainableTensors(_ layout: SparseLayout, arch: Architecture) -> Set<Int> {
+        var out = Set<Int>()
+        for u in layout.weightChannels.keys { out.insert(2 * u) }
+        for u in layout.biasUnits { out.insert(2 * u + 1) }
+        if layout.trainClassifier { out.insert(2 * arch.units.count); out.insert(2 * arch.units.count + 1) }
+        return out
+    }
+}

@@ -1,0 +1,115 @@
+import XCTest
+@testable import Engine
+
+/// The sparse policies: same budget, different channel choices; DGSU traverses the channels.
+final class PolicyTests: XCTestCase {
+    let arch = MobileNetV2.tiny()
+    lazy var net = Network(arch: arch, seed: 5).folded()
+    lazy var layout = SparseLayout.lastLayers(arch, biasCount: 5, weightCount: 4, ratio: 0.25)
+
+    func testEveryPolicyHasTheSameBudgetPerStep() {
+        var policies: [any UpdatePolicy] = [
+            StaticPolicy(layout: layout, network: net), DGSUPolicy(layout: layout, network: net),
+            RandomPolicy(layout: layout, arch: arch, seed: 1),
+        ]
+        for i in policies.indices {
+            for _ in 0..<5 {
+                let plan = policies[i].nextPlan()
+                XCTAssertEqual(plan.updatedValues(arch), layout.valuesPerStep(arch), policies[i].name)
+                XCTAssertNil(plan.problem(for: arch))
+            }
+        }
+    }
+
+    func testStaticNeverChangesAndPicksLargestWeightNorms() {
+        var p = StaticPolicy(layout: layout, network: net, rule: .weightNorm)
+        let first = p.nextPlan()
+        for _ in 0..<10 { XCTAssertEqual(p.nextPlan(), first) }
+        for (u, chans) in first.weightChannels {
+            let norms = ChannelNorms.inputChannelWeightNorms(net, unit: u)
+            let chosenMin = chans.map { norms[Int($0)] }.min()!
+            let others = norms.indices.filter { !chans.contains(Int32($0)) }.map { norms[$0] }
+            XCTAssertGreaterThanOrEqual(chosenMin, others.max() ?? 0)
+        }
+        var firstK = StaticPolicy(layout: layout, network: net, rule: .first)
+        for (u, chans) in firstK.nextPlan().weightChannels { XCTAssertEqual(chans, (0..<Int32(layout.weightChannels[u]!)).map { $0 }) }
+    }
+
+    func testDGSUTraversesEveryChannelWhileStaticDoesNot() {
+        var dgsu = DGSUPolicy(layout: layout, network: net)
+        var cov = CoverageTracker(layout: layout, arch: arch)
+        var staticCov = CoverageTracker(layout: layout, arch: arch)
+        var st = StaticPolicy(layout: layout, network: net)
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<12 {
+            let plan = dgsu.nextPlan()
+            // Feedback: random gradient norms for the trained channels.
+            let fb = StepFeedback(channelGradientNorms: plan.weightChannels.mapValues { $0.map { _ in rng.nextFloat(in: 0...1) } })
+            dgsu.observe(fb, plan: plan)
+            cov.record(plan, arch: arch)
+            staticCov.record(st.nextPlan(), arch: arch)
+        }
+        XCTAssertEqual(cov.overall, 1, accuracy: 1e-9, "with k = C/4, every channel is visited within the first 4 steps")
+        XCTAssertEqual(staticCov.overall, 0.25, accuracy: 0.05)
+    }
+
+    func testDGSUPrefersImportantChannelsButRotates() {
+        let small = SparseLayout(biasUnits: [], weightChannels: [9: 2])  // head conv: 12 input channels, 2 per step
+        var dgsu = DGSUPolicy(layout: small, network: net, ageHorizon: 8)
+        // Visit all 12 channels once (6 steps), giving channel 3 a much larger gradient norm.
+        for _ in 0..<6 {
+            let plan = dgsu.nextPlan()
+            dgsu.observe(StepFeedback(channelGradientNorms: [9: plan.weightChannels[9]!.map { $0 == 3 ? 10 : 1 }]), plan: plan)
+        }
+        var hits = 0
+        var seen = Set<Int32>()
+        for _ in 0..<24 {
+            let plan = dgsu.nextPlan()
+            let chans = plan.weightChannels[9]!
+            if chans.contains(3) { hits += 1 }
+            seen.formUnion(chans)
+            dgsu.observe(StepFeedback(channelGradientNorms: [9: chans.map { $0 == 3 ? 10 : 1 }]), plan: plan)
+        }
+        XCTAssertGreaterThan(hits, 12, "the important channel trains most steps")
+        XCTAssertEqual(seen.count, 12, "aged channels still rotate in")
+    }
+
+    func testRandomIsSeededAndUniform() {
+        var a = RandomPolicy(layout: layout, arch: arch, seed: 9), b = RandomPolicy(layout: layout, arch: arch, seed: 9)
+        var c = RandomPolicy(layout: layout, arch: arch, seed: 10)
+        var counts = [Int](repeating: 0, count: 32)
+        let head = arch.units.count - 1
+        var differs = false
+        for _ in 0..<400 {
+            let pa = a.nextPlan()
+            XCTAssertEqual(pa, b.nextPlan())
+            if pa != c.nextPlan() { differs = true }
+            for ch in pa.weightChannels[head] ?? [] { counts[Int(ch)] += 1 }
+        }
+        XCTAssertTrue(differs)
+        let inChannels = arch.units[head].inChannels
+        let expected = 400.0 * Double(layout.weightChannels[head]!) / Double(inChannels)
+        for c in counts.prefix(inChannels) { XCTAssertEqual(Double(c), expected, accuracy: expected * 0.35) }
+    }
+
+    func testDeviceSessionEnforcesTheBudgetAndTrainsFromTheCacheIdentically() throws {
+        let data = SyntheticImages.make(count: 64, classes: 10, size: 16, seed: 1)
+        let pre = Preprocessing(size: 16, channels: 3, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+        let plan = LayoutSearch.representativePlan(layout)
+        let cache = FeatureCache(net: net, data: data, preprocessing: pre, block: plan.startBlock(arch))
+        func device() -> DeviceSession {
+            DeviceSession(id: 1, shard: Array(0..<64), network: net, policy: DGSUPolicy(layout: layout, network: net),
+                          layout: layout, dynamic: true, seed: 4)
+        }
+        let config = LocalTrainingConfig(batch: 4, learningRate: 0.05)
+        let a = device(), b = device()
+        let sa = try a.train(steps: 6, config: config, source: .images(data, pre), trainer: Trainer())
+        let sb = try b.train(steps: 6, config: config, source: .cache(cache, labels: data.labels, imageSize: 16), trainer: Trainer())
+        XCTAssertEqual(sa, sb)
+        XCTAssertTrue(a.network == b.network, "cached and uncached training must be bit-identical")
+        let tight = LocalTrainingConfig(batch: 4, learningRate: 0.05, budget: sa.peakBytes - 1)
+        XCTAssertThrowsError(try device().train(steps: 1, config: tight, source: .images(data, pre), trainer: Trainer())) { error in
+            XCTAssertTrue(error is MemoryOverflow, "\(error)")
+        }
+    }
+}
