@@ -16,10 +16,12 @@ deps:
 weights: deps
 	@tools/fetch-weights.sh
 
-## demo: the main job on the embedded default (today: the plumbing check `fleet doctor`).
-demo: deps
-	$(SWIFT) build -c release --product fleet
+## demo: the main job on the embedded default. Until the federated quickstart lands: the plumbing
+## check, then one 256 KB device fine-tuning pretrained EfficientNet-Lite0 on Fashion-MNIST with DGSU.
+demo: deps weights
+	$(SWIFT) build -c release --product fleet --product node
 	.build/release/fleet doctor
+	.build/release/node finetune --policy dgsu --budget 256KB --train-samples 6000 --test-samples 2000 --lr 0.0003
 
 ## test: builds and runs the whole test suite.
 test: deps weights

@@ -53,14 +53,18 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: commonSettings + fastMath),
         .target(name: "Transport", dependencies: ["CZmq"], swiftSettings: commonSettings),
+        .target(name: "Federation", dependencies: [
+            "Engine", "Wire", "Transport",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: commonSettings),
 
         .executableTarget(name: "Coordinator", dependencies: [
-            "Engine", "Wire", "Transport",
+            "Engine", "Wire", "Transport", "Federation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
         .executableTarget(name: "Node", dependencies: [
-            "Engine", "Wire", "Transport",
+            "Engine", "Wire", "Transport", "Federation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
@@ -75,6 +79,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], swiftSettings: commonSettings),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "Engine", "Wire"], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
     ]
 )

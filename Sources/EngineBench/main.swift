@@ -69,6 +69,7 @@ for (name, arch, size) in models {
         let runner = ForwardRunner()
         let fwd = medianMs(runs: runs) { _ = runner.logits(net, input: x, batch: batch, height: size, width: size) }
         let trainer = Trainer()
+        trainer.frontPerSample = false  // batched front, like PyTorch's step
         var trained = net
         let sparse = benchmarkPlan(arch, ratio: 0.25), full = benchmarkPlan(arch, ratio: 1)
         let stepSparse = medianMs(runs: runs) {

@@ -53,6 +53,11 @@ public final class Trainer {
     private var outputs: [[Float]] = []  // per-unit output buffers, reused across steps
     private let grad = Scratch(), gradNext = Scratch(), gradShortcut = Scratch(), weightGrad = Scratch()
 
+    /// Run the frozen front one sample at a time (default: as a device does, and bit-identical to
+    /// training from a `FeatureCache`). Set false to run it batched — faster, but a sample's
+    /// features may then differ from the cached ones in the last bit (OpenBLAS sums depend on N).
+    public var frontPerSample = true
+
     /// A trainer with empty buffers.
     public init() {}
 
@@ -77,7 +82,8 @@ public final class Trainer {
         let startUnit = startBlock < arch.blocks.count ? arch.blocks[startBlock].units.lowerBound : arch.units.count
         precondition(inputBlock <= startBlock, "Trainer.step: input enters block \(inputBlock), after the first trainable block \(startBlock)")
         let input = inputBlock == startBlock ? input
-            : prefix.featuresPerSample(net, input: input, batch: batch, height: height, width: width, blocks: inputBlock..<startBlock)
+            : frontPerSample ? prefix.featuresPerSample(net, input: input, batch: batch, height: height, width: width, blocks: inputBlock..<startBlock)
+            : prefix.features(net, input: input, batch: batch, height: height, width: width, blocks: inputBlock..<startBlock)
         let expected = startUnit < geos.count ? geos[startUnit].inputCount : geos[geos.count - 1].outputCount
         precondition(input.count == expected, "Trainer.step: input has \(input.count) values, block \(startBlock) needs \(expected)")
 

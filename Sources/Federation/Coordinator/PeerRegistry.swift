@@ -1,0 +1,58 @@
+// The nodes the coordinator talks to: their routing identities, the devices each hosts, the
+// model version each holds, and whether each is still alive (PROTOCOL.md §8).
+import Transport
+
+/// One connected node.
+public struct PeerInfo: Sendable {
+    /// Node name from its JOIN.
+    public var name: String
+    /// Devices it hosts (sorted).
+    public var devices: [String]
+    /// The global version the coordinator believes it holds (0: none).
+    public var heldVersion: UInt64
+    /// Its heartbeat interval, ms.
+    public var interval: Int64
+    /// When the coordinator last sent it anything, ms.
+    public var lastSent: Int64
+}
+
+/// Peers by routing identity, devices by owner, and liveness.
+public struct PeerRegistry {
+    /// Identity → peer.
+    public private(set) var peers: [[UInt8]: PeerInfo] = [:]
+    /// Device id → identity of the node hosting it.
+    public private(set) var owner: [String: [UInt8]] = [:]
+    /// Liveness of the peers.
+    public var liveness: PeerLiveness<[UInt8]>
+
+    /// An empty registry; peers that announce no interval get `defaultInterval` ms.
+    public init(defaultInterval: Int64) {
+        liveness = PeerLiveness(defaultIntervalMilliseconds: defaultInterval)
+    }
+
+    /// Registers (or re-registers) `identity` hosting `devices`.
+    public mutating func register(_ identity: [UInt8], info: PeerInfo) {
+        if let old = peers[identity] { for d in old.devices { owner[d] = nil } }
+        peers[identity] = info
+        for d in info.devices { owner[d] = identity }
+    }
+
+    /// Forgets a peer and its devices; returns the devices it hosted.
+    @discardableResult
+    public mutating func remove(_ identity: [UInt8]) -> [String] {
+        guard let p = peers.removeValue(forKey: identity) else { return [] }
+        for d in p.devices where owner[d] == identity { owner[d] = nil }
+        liveness.forget(identity)
+        return p.devices
+    }
+
+    /// Updates a peer in place.
+    public mutating func update(_ identity: [UInt8], _ body: (inout PeerInfo) -> Void) {
+        guard var p = peers[identity] else { return }
+        body(&p)
+        peers[identity] = p
+    }
+
+    /// Devices hosted by live peers, sorted.
+    public var liveDevices: [String] { owner.keys.sorted() }
+}

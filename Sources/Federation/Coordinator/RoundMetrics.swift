@@ -1,0 +1,109 @@
+// One line of metrics.jsonl per round, and the run summary.
+import Foundation
+
+/// What one round did, as written to metrics.jsonl.
+public struct RoundMetrics: Codable, Equatable, Sendable {
+    /// Round number (1-based).
+    public var round: UInt64
+    /// Global model version after the round.
+    public var modelVersion: UInt64
+    /// Whether the round was skipped (too few updates; model unchanged).
+    public var skipped: Bool
+    /// Aggregation rule.
+    public var rule: String
+    /// Global test accuracy after the round.
+    public var testAccuracy: Double
+    /// Global test loss after the round.
+    public var testLoss: Double
+    /// Devices sampled.
+    public var sampled: [String]
+    /// Devices whose update was aggregated.
+    public var reporting: [String]
+    /// Device → why it contributed nothing.
+    public var failed: [String: String]
+    /// Updates refused with an ERROR reply (malformed, stale, duplicate, ...).
+    public var refusedMessages: Int
+    /// Bytes sent by the coordinator during the round (all frames after the routing identity).
+    public var bytesDown: Int
+    /// Of which MODEL messages.
+    public var modelBytesDown: Int
+    /// Bytes received by the coordinator during the round.
+    public var bytesUp: Int
+    /// Bytes of the aggregated UPDATEs, per device.
+    public var updateBytes: [String: Int]
+    /// Mean UPDATE bytes per reporting device.
+    public var meanUpdateBytes: Double
+    /// The dense model in f32, bytes.
+    public var denseModelBytes: Int
+    /// meanUpdateBytes / denseModelBytes.
+    public var updateFractionOfDense: Double
+    /// Update-layer weight tensor → fraction of its channels touched this round.
+    public var coverage: [String: Double]
+    /// Update-layer weight tensor → fraction of its channels touched so far in the run.
+    public var coverageCumulative: [String: Double]
+    /// Tensor → channels touched by at least one aggregated update (the only ones that changed).
+    public var touchedChannels: [String: [Int]]
+    /// Personalised accuracy of the global model before local training, over reporting devices.
+    public var personalBefore: Distribution?
+    /// Personalised accuracy after local training.
+    public var personalAfter: Distribution?
+    /// Wall time of the round, seconds.
+    public var wallSeconds: Double
+}
+
+/// The run's final figures, written to summary.json.
+public struct RunSummary: Codable, Equatable, Sendable {
+    /// Rounds completed (aggregated or skipped).
+    public var rounds: Int
+    /// Rounds skipped.
+    public var skippedRounds: Int
+    /// Final global model version.
+    public var modelVersion: UInt64
+    /// Final global test accuracy.
+    public var testAccuracy: Double
+    /// Final global test loss.
+    public var testLoss: Double
+    /// Accuracy of the initial model on the test set.
+    public var initialTestAccuracy: Double
+    /// Device → personalised accuracy after the final round.
+    public var personalFinal: [String: Double]
+    /// Distribution of `personalFinal`.
+    public var personalFinalDistribution: Distribution?
+    /// Total bytes sent and received by the coordinator.
+    public var bytesDown: Int
+    /// Total bytes received.
+    public var bytesUp: Int
+    /// Mean UPDATE bytes per device per round over the run.
+    public var meanUpdateBytes: Double
+    /// The dense f32 model, bytes.
+    public var denseModelBytes: Int
+    /// Whether the run stopped on a signal before its last round.
+    public var interrupted: Bool
+    /// Wall time, seconds.
+    public var wallSeconds: Double
+}
+
+/// Appends JSON lines to a file.
+public final class JSONLinesWriter {
+    private let handle: FileHandle
+
+    /// Creates (truncates) `path`.
+    public init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) , let h = FileHandle(forWritingAtPath: path) else {
+            throw ConfigError.invalid(path: path, reason: "cannot create the metrics file; check that the run folder is writable")
+        }
+        handle = h
+    }
+
+    /// Appends one value as a line (sorted keys) and flushes.
+    public func append<T: Encodable>(_ value: T) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        var data = try e.encode(value)
+        data.append(UInt8(ascii: "\n"))
+        handle.write(data)
+        try? handle.synchronize()
+    }
+
+    deinit { try? handle.close() }
+}

@@ -1,0 +1,342 @@
+// `node run`: one process hosting one or many virtual devices. It holds the global model once
+// (devices share it copy-on-write), trains tasks on a worker thread so heartbeats keep flowing,
+// and answers the coordinator with touched-channel UPDATEs (PROTOCOL.md §6).
+import Engine
+import Foundation
+import Logging
+import Transport
+import Wire
+
+/// How a node connects and what it hosts.
+public struct NodeOptions: Sendable {
+    /// Coordinator endpoint.
+    public var endpoint: String
+    /// Node name (routing identity prefix and JOIN node_name).
+    public var name: String
+    /// Ids of the devices this node hosts (each must be in the configuration).
+    public var deviceIDs: [String]
+    /// This node's CURVE key pair (required when the configuration has `curve`).
+    public var keyPair: CurveKeyPair?
+    /// Milliseconds to wait for the coordinator's first answer after JOIN.
+    public var joinTimeoutMs: Int = 15_000
+    /// Fault injection for tests: in this round, send one corrupted UPDATE before the real one.
+    public var corruptUpdateInRound: UInt64?
+
+    /// Options with the defaults above.
+    public init(endpoint: String, name: String, deviceIDs: [String], keyPair: CurveKeyPair? = nil) {
+        self.endpoint = endpoint; self.name = name; self.deviceIDs = deviceIDs; self.keyPair = keyPair
+    }
+}
+
+/// Why a node stopped with an error.
+public enum NodeError: Error, CustomStringConvertible {
+    /// Nothing came back after JOIN.
+    case noAnswer(endpoint: String, milliseconds: Int, curve: Bool)
+    /// The coordinator refused the JOIN.
+    case refused(String)
+
+    /// The problem and the fix.
+    public var description: String {
+        switch self {
+        case let .noAnswer(endpoint, ms, curve):
+            return "coordinator at \(endpoint) did not answer the JOIN within \(ms) ms; "
+                + (curve ? "probable authentication failure: check that this node's public key is on the coordinator's allow list (curve.clientPublicKeys) and that curve.serverPublicKey is the coordinator's key"
+                        : "is it running and is the endpoint right?")
+        case let .refused(text): return "the coordinator refused this node: \(text)"
+        }
+    }
+}
+
+/// Work finished on the training thread, waiting to be sent.
+enum NodeWork {
+    case outcome(TaskOutcome)
+    case failed(deviceID: String, round: UInt64, reason: String)
+    case final([(String, Double)], round: UInt64)
+}
+
+/// A node: devices, the shared global model, and the conversation with the coordinator.
+public final class NodeService {
+    private let config: FederationConfig
+    private let options: NodeOptions
+    private var logger: Logger
+    private let stop: ShutdownFlag
+    private let codec = WireCodec()
+    private let arch: Architecture
+    private let schema: ModelSchema
+    private var devices: [String: VirtualDevice] = [:]
+    private var global: Network?
+    private var heldVersion: UInt64 = 0
+    private let worker = DispatchQueue(label: "sparsefleet.node.train")
+    private let lock = NSLock()
+    private var finished: [NodeWork] = []
+    private var pending = 0
+    private var corrupted = false
+
+    /// Loads the data and builds the hosted devices (their shards are computed from the configuration).
+    public init(config: FederationConfig, options: NodeOptions, logger: Logger, stop: ShutdownFlag) throws {
+        self.config = config
+        self.options = options
+        self.logger = logger
+        self.stop = stop
+        let train = try FederatedData.trainingSet(config)
+        arch = DevicePlans.architecture(config, classes: train.classes)
+        schema = ModelTensors.schema(arch)
+        let shards = try FederatedData.shards(config, labels: train.labels, classes: train.classes)
+        let order = config.resolvedDevices.map(\.id)
+        for id in options.deviceIDs {
+            guard let settings = config.device(id), let shard = shards[id], let index = order.firstIndex(of: id) else {
+                throw ConfigError.invalid(path: "devices", reason: "device '\(id)' is not in the configuration; add it to devices or fix --devices")
+            }
+            devices[id] = try VirtualDevice(settings: settings, index: index, shard: shard, train: train, config: config, arch: arch)
+            logger.info("device ready", metadata: ["device.id": "\(id)", "train": "\(shard.train.count)", "test": "\(shard.test.count)",
+                                                   "policy": "\(settings.policy.rawValue)", "budget": "\(settings.budget)"])
+        }
+    }
+
+    /// Opens a DEALER socket to the coordinator (CURVE when configured).
+    private func connect(_ context: ZmqContext, attempt: Int) throws -> ZmqSocket {
+        let s = try ZmqSocket(context: context, type: .dealer)
+        try s.setIdentity(Array("\(options.name)#\(attempt)".utf8))
+        try s.setHighWaterMarks(send: 1000, receive: 1000)
+        try s.setMaxMessageSize(bytes: WireLimits.default.maxMessageBytes)
+        if let curve = config.curve {
+            guard let pair = options.keyPair else {
+                throw ConfigError.invalid(path: "curve", reason: "the configuration asks for CURVE; give this node its key file with --key-file")
+            }
+            try s.makeCurveClient(serverPublicKey: curve.serverPublicKey, keyPair: pair)
+        }
+        try s.connect(options.endpoint)
+        return s
+    }
+
+    /// The JOIN of this node.
+    private func join() -> PBJoin {
+        var j = PBJoin()
+        j.nodeName = options.name
+        j.devices = options.deviceIDs.sorted().map { id in
+            var d = PBDeviceInfo()
+            d.deviceID = id
+            d.shardSize = UInt64(devices[id]!.sampleCount)
+            d.memoryBudgetBytes = UInt64(devices[id]!.settings.budget)
+            return d
+        }
+        j.heldModelVersion = heldVersion
+        j.encodings = [.f32, .f16, .int8]
+        j.policies = PolicyKind.allCases.map(\.rawValue)
+        j.heartbeatIntervalMs = UInt32(config.heartbeatMs)
+        j.capabilities = ["personal-metrics"]
+        return j
+    }
+
+    /// Runs until the coordinator says BYE or a signal arrives.
+    public func run() throws {
+        let context = try ZmqContext()
+        var attempt = 0
+        var socket = try connect(context, attempt: attempt)
+        var backoff = ReconnectBackoff()
+        var heartbeat = HeartbeatSchedule(intervalMilliseconds: Int64(config.heartbeatMs))
+        var coordinatorInterval = Int64(config.heartbeatMs)
+        func send(_ m: WireMessage) throws {
+            try socket.send(try codec.encode(m, schema: schema))
+            heartbeat.sent(at: MonotonicClock.nowMilliseconds())
+        }
+        try send(.join(join()))
+        var joinedAt = MonotonicClock.nowMilliseconds()
+        var admitted = false
+        var lastHeard = joinedAt
+        var done = false
+        logger.info("joined", metadata: ["endpoint": "\(options.endpoint)", "devices": "\(options.deviceIDs.joined(separator: ","))"])
+        defer { socket.close() }
+        while !stop.isSet && !done {
+            let now = MonotonicClock.nowMilliseconds()
+            if !admitted && now - joinedAt > Int64(options.joinTimeoutMs) && heldVersion == 0 {
+                throw NodeError.noAnswer(endpoint: options.endpoint, milliseconds: options.joinTimeoutMs, curve: config.curve != nil)
+            }
+            if admitted && now - lastHeard > 3 * coordinatorInterval || !admitted && heldVersion > 0 && now - joinedAt > Int64(options.joinTimeoutMs) {
+                let wait = backoff.nextDelayMilliseconds()
+                logger.warning("coordinator silent; reconnecting", metadata: ["silent.ms": "\(now - lastHeard)", "wait.ms": "\(wait)"])
+                socket.close()
+                Thread.sleep(forTimeInterval: Double(wait) / 1000)
+                attempt += 1
+                socket = try connect(context, attempt: attempt)
+                try send(.join(join()))
+                joinedAt = MonotonicClock.nowMilliseconds()
+                lastHeard = joinedAt
+                admitted = false
+                continue
+            }
+            if heartbeat.isDue(at: now) {
+                var h = PBHeartbeat()
+                h.intervalMs = UInt32(config.heartbeatMs)
+                h.sequence = heartbeat.heartbeatSent(at: now)
+                try socket.send(try codec.encode(.heartbeat(h)))
+            }
+            for work in takeFinished() { try deliver(work, send: send, socket: socket) }
+            guard try socket.poll(milliseconds: 20) else { continue }
+            let frames = try socket.receive()
+            lastHeard = MonotonicClock.nowMilliseconds()
+            admitted = true
+            backoff.reset()
+            switch codec.inbound(frames, schema: schema) {
+            case let .refused(error, reply):
+                logger.warning("refused a message from the coordinator", metadata: ["error": "\(error)"])
+                if let reply { try socket.send(reply) }
+            case let .message(message):
+                switch message {
+                case let .model(m): try receiveModel(m, send: send)
+                case let .task(t): try receiveTask(t, send: send)
+                case let .heartbeat(h): coordinatorInterval = Int64(max(1, h.intervalMs))
+                case let .metrics(m):
+                    if m.values["final_evaluation"] != nil { scheduleFinal(round: m.round) }
+                case let .bye(b):
+                    logger.info("coordinator said bye", metadata: ["reason": "\(b.reason)"])
+                    done = true
+                case let .error(e):
+                    logger.warning("coordinator sent ERROR", metadata: ["code": "\(e.code)", "device.id": "\(e.deviceID)",
+                                                                        "round": "\(e.round)", "message": "\(e.message)"])
+                    if e.code == .unknownDevice || (e.code == .unexpectedMessage && e.refusedKind == UInt32(MessageKind.join.rawValue)) {
+                        throw NodeError.refused(e.message)
+                    }
+                case .join, .update:
+                    let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "only a node sends this"), refusedKind: message.kind)
+                    try socket.send(reply)
+                }
+            }
+        }
+        // Let running work finish so that nothing half-sent is lost, then say goodbye.
+        worker.sync {}
+        for work in takeFinished() { try? deliver(work, send: send, socket: socket) }
+        var bye = PBBye()
+        bye.reason = stop.isSet ? "node stopping (signal)" : "coordinator finished"
+        bye.deviceIds = options.deviceIDs.sorted()
+        try? send(.bye(bye))
+        logger.info("node stopped", metadata: ["model.version": "\(heldVersion)"])
+    }
+
+    /// Applies a MODEL (snapshot, or patch against the held version).
+    private func receiveModel(_ m: ModelMessage, send: (WireMessage) throws -> Void) throws {
+        switch m.form {
+        case let .snapshot(s):
+            guard s == schema else {
+                logger.error("snapshot schema differs from this node's model; coordinator and node need the same configuration")
+                try send(ErrorReply.message(for: .schemaMismatch(tensor: "-", reason: "the node's configured model has a different schema"), refusedKind: .model))
+                return
+            }
+            let first = global == nil
+            global = ModelTensors.network(arch, values: m.tensors.map(\.values))
+            if !first { invalidateCaches(fromUnit: 0) }
+        case let .patch(base):
+            guard base == heldVersion, var net = global else {
+                try send(ErrorReply.message(for: .stale(deviceID: options.name, reason: "PATCH for version \(base), this node holds \(heldVersion)"),
+                                            refusedKind: .model))
+                return
+            }
+            var firstUnit = Int.max
+            for t in m.tensors {
+                guard let i = schema.position(of: t.name) else { continue }
+                var values = ModelTensors.tensor(net, i)
+                TensorSlicing.scatter(t.values, into: &values, spec: schema.tensors[i], channels: t.channels)
+                ModelTensors.setTensor(&net, i, values)
+                if let u = ModelTensors.unit(ofTensor: i, arch: arch) { firstUnit = min(firstUnit, u) }
+            }
+            global = net
+            if firstUnit != .max { invalidateCaches(fromUnit: firstUnit) }
+        }
+        heldVersion = m.version
+        logger.debug("model", metadata: ["model.version": "\(m.version)", "tensors": "\(m.tensors.count)"])
+    }
+
+    /// Drops the caches of devices whose frozen front starts after `unit` (on the training thread).
+    private func invalidateCaches(fromUnit unit: Int) {
+        let all = Array(devices.values)
+        worker.async { for d in all { d.invalidateCaches(ifFrontChangedAt: unit) } }
+    }
+
+    /// Checks a TASK and queues it on the training thread.
+    private func receiveTask(_ t: PBTask, send: (WireMessage) throws -> Void) throws {
+        guard let device = devices[t.deviceID] else {
+            try send(ErrorReply.message(for: .unknownDevice(deviceID: t.deviceID), refusedKind: .task, deviceID: t.deviceID, round: t.round))
+            return
+        }
+        guard let net = global, t.modelVersion == heldVersion else {
+            try send(ErrorReply.message(for: .stale(deviceID: t.deviceID, reason: "task for model version \(t.modelVersion), node holds \(heldVersion)"),
+                                        refusedKind: .task, deviceID: t.deviceID, round: t.round))
+            return
+        }
+        let version = heldVersion
+        var log = logger
+        log[metadataKey: "device.id"] = "\(t.deviceID)"
+        log[metadataKey: "round"] = "\(t.round)"
+        lock.withLock { pending += 1 }
+        worker.async { [self] in
+            let work: NodeWork
+            do {
+                let outcome = try device.run(task: t, global: net, version: version)
+                log.info("trained", metadata: ["loss": "\(String(format: "%.4f", outcome.trainLoss))",
+                                               "personal.before": "\(String(format: "%.3f", outcome.personalBefore))",
+                                               "personal.after": "\(String(format: "%.3f", outcome.personalAfter))",
+                                               "values": "\(outcome.update.delta.valueCount)"])
+                work = .outcome(outcome)
+            } catch {
+                log.error("task failed", metadata: ["error": "\(error)"])
+                work = .failed(deviceID: t.deviceID, round: t.round, reason: "\(error)")
+            }
+            lock.withLock { finished.append(work); pending -= 1 }
+        }
+    }
+
+    /// Queues the after-the-final-round personalised evaluation of every hosted device.
+    private func scheduleFinal(round: UInt64) {
+        guard let net = global else { return }
+        let all = devices.values.sorted { $0.id < $1.id }
+        worker.async { [self] in
+            let results = all.map { ($0.id, $0.evaluateFinal(global: net)) }
+            lock.withLock { finished.append(.final(results, round: round)) }
+        }
+    }
+
+    /// Work finished since the last call.
+    private func takeFinished() -> [NodeWork] {
+        lock.withLock { defer { finished.removeAll() }; return finished }
+    }
+
+    /// Sends finished work: METRICS then UPDATE for a task, ERROR for a failed one.
+    private func deliver(_ work: NodeWork, send: (WireMessage) throws -> Void, socket: ZmqSocket) throws {
+        switch work {
+        case let .outcome(o):
+            var m = PBMetrics()
+            m.deviceID = o.update.deviceID
+            m.round = o.update.round
+            m.modelVersion = o.update.baseModelVersion
+            m.values = ["personal_before": o.personalBefore, "personal_after": o.personalAfter, "train_loss": o.trainLoss]
+            try send(.metrics(m))
+            let frames = try codec.encode(.update(o.update), schema: schema)
+            if let r = options.corruptUpdateInRound, r == o.update.round, !corrupted, frames.count > 2 {
+                corrupted = true
+                var bad = frames
+                bad[bad.count - 1][bad[bad.count - 1].count - 1] ^= 0xFF
+                logger.notice("fault injection: sending a corrupted UPDATE first", metadata: ["device.id": "\(o.update.deviceID)", "round": "\(r)"])
+                try socket.send(bad)
+            }
+            try socket.send(frames)
+        case let .failed(id, round, reason):
+            var e = PBError()
+            e.code = .internal
+            e.message = String(reason.prefix(4000))
+            e.refusedKind = UInt32(MessageKind.task.rawValue)
+            e.deviceID = id
+            e.round = round
+            e.peerVersion = UInt32(ProtocolID.version)
+            try send(.error(e))
+        case let .final(results, round):
+            for (id, acc) in results {
+                var m = PBMetrics()
+                m.deviceID = id
+                m.round = round
+                m.modelVersion = heldVersion
+                m.values = ["personal_final": acc]
+                try send(.metrics(m))
+            }
+        }
+    }
+}
