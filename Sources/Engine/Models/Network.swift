@@ -9,6 +9,11 @@ public struct ConvUnitParams: Equatable, Sendable {
     public var bias: [Float]
     /// BatchNorm, present until folded.
     public var bn: BatchNormParams?
+
+    /// Parameters from their parts.
+    public init(weight: [Float], bias: [Float], bn: BatchNormParams?) {
+        self.weight = weight; self.bias = bias; self.bn = bn
+    }
 }
 
 /// A network's architecture and parameters.
