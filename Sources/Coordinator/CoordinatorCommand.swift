@@ -1,22 +1,34 @@
-// `coordinator`: binds a ROUTER socket and serves the fleet.
-// For now it answers heartbeats (the liveness half of PROTOCOL.md); rounds come next.
+// `coordinator`: reads a federation configuration, binds a ROUTER socket and runs the rounds
+// (Sources/Federation/Coordinator). Thin: parse options, wire services, run.
 import ArgumentParser
+import Federation
 import Foundation
 import Logging
 import Transport
-import Wire
 
 @main
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
-        abstract: "Run the SparseFleet coordinator: admit devices, run rounds, aggregate deltas.")
+        abstract: "Run the SparseFleet coordinator: admit devices, run rounds, aggregate touched-channel deltas.",
+        discussion: """
+        Example:
+          coordinator --config fleet.json --bind tcp://127.0.0.1:5555 --run-dir runs/demo
+        Writes metrics.jsonl (one line per round), summary.json and model checkpoints into the run folder.
+        SIGINT/SIGTERM stop after the current message, save the model and say BYE to the nodes.
+        """)
+
+    @Option(help: "Federation configuration (JSON): model, dataset, partition, devices, rounds, aggregation, encoding, personalisation, curve.")
+    var config: String
 
     @Option(help: "ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/sf.sock.")
     var bind: String = "tcp://127.0.0.1:5555"
 
-    @Option(help: "Stop after this many seconds without any message (0: run until SIGINT/SIGTERM).")
-    var idleExit: Double = 0
+    @Option(help: "Run folder for metrics.jsonl, summary.json and checkpoints (created if missing).")
+    var runDir: String = "runs/latest"
+
+    @Option(help: "The coordinator's CURVE key file (from `fleet keys --out`); required when the configuration has `curve`.")
+    var keyFile: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -26,39 +38,28 @@ struct CoordinatorCommand: ParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("unknown --log-level '\(logLevel)'; use one of trace, debug, info, notice, warning, error, critical")
         }
-        if idleExit < 0 { throw ValidationError("--idle-exit must be 0 or more seconds") }
+        if runDir.isEmpty { throw ValidationError("--run-dir must not be empty") }
     }
 
     func run() throws {
-        var logger = Logger(label: "sparsefleet.coordinator")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let stop = ShutdownFlag.install()
-        let context = try ZmqContext()
-        let router = try ZmqSocket(context: context, type: .router)
-        try router.setHighWaterMarks(send: 1000, receive: 1000)
-        try router.bind(bind)
-        logger.info("listening", metadata: ["endpoint": "\(router.lastEndpoint)"])
-        var lastMessage = Date()
-        var served = 0
-        while !stop.isSet {
-            if idleExit > 0 && Date().timeIntervalSince(lastMessage) > idleExit { break }
-            guard try router.poll(milliseconds: 100) else { continue }
-            let frames = try router.receive()
-            lastMessage = Date()
-            // ROUTER prepends the peer identity frame.
-            guard frames.count >= 2 else { continue }
-            let peer = frames[0]
-            do {
-                let envelope = try Envelope.decode(frames[1])
-                if envelope.kind == .heartbeat {
-                    try router.send([peer, Envelope(kind: .heartbeat).encoded()])
-                    served += 1
-                }
-            } catch {
-                logger.warning("rejected message", metadata: ["reason": "\(error)"])
-                try router.send([peer, Envelope(kind: .error).encoded(), Array("\(error)".utf8)])
-            }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
         }
-        logger.info("shutting down", metadata: ["heartbeats.answered": "\(served)"])
+        let logger = Logger(label: "sparsefleet.coordinator")
+        let stop = ShutdownFlag.install()
+        do {
+            let cfg = try FederationConfig.load(path: config)
+            let keys = try keyFile.map { try KeyFile.load(path: $0) }
+            let service = try CoordinatorService(config: cfg, options: CoordinatorOptions(endpoint: bind, runFolder: runDir, keyPair: keys),
+                                                 logger: logger, stop: stop)
+            try service.run()
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        } catch let error as ZmqError {
+            throw ValidationError("\(error); check the endpoint (is another coordinator bound to \(bind)?)")
+        }
     }
 }

@@ -16,10 +16,12 @@ public struct GlobalModel {
     /// How many past versions to keep for PATCHes.
     public let keep: Int
     private var history: [UInt64: [[Float]]] = [:]
+    private let template: Network
 
     /// Version 1 of `net` (folded), keeping `keep` versions.
     public init(_ net: Network, keep: Int) {
         arch = net.arch
+        template = net
         schema = ModelTensors.schema(net.arch)
         values = ModelTensors.values(net)
         self.keep = keep
@@ -27,7 +29,7 @@ public struct GlobalModel {
     }
 
     /// The current weights as a network.
-    public var network: Network { ModelTensors.network(arch, values: values) }
+    public var network: Network { ModelTensors.network(arch, values: values, template: template) }
 
     /// Installs the next version.
     public mutating func advance(to next: [[Float]]) {

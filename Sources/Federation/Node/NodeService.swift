@@ -223,7 +223,7 @@ public final class NodeService {
                 return
             }
             let first = global == nil
-            global = ModelTensors.network(arch, values: m.tensors.map(\.values))
+            global = ModelTensors.network(arch, values: m.tensors.map(\.values), template: global)
             if !first { invalidateCaches(fromUnit: 0) }
         case let .patch(base):
             guard base == heldVersion, var net = global else {
@@ -264,9 +264,10 @@ public final class NodeService {
             return
         }
         let version = heldVersion
-        var log = logger
-        log[metadataKey: "device.id"] = "\(t.deviceID)"
-        log[metadataKey: "round"] = "\(t.round)"
+        var tagged = logger
+        tagged[metadataKey: "device.id"] = "\(t.deviceID)"
+        tagged[metadataKey: "round"] = "\(t.round)"
+        let log = tagged
         lock.withLock { pending += 1 }
         worker.async { [self] in
             let work: NodeWork

@@ -52,12 +52,19 @@ public enum ModelTensors {
         }
     }
 
-    /// A folded network of `arch` holding `values` (schema order).
-    public static func network(_ arch: Architecture, values: [[Float]]) -> Network {
+    /// A folded network of `arch` holding `values` (schema order). Pass a folded `template` of
+    /// the same architecture to avoid building (and randomly initialising) a fresh one.
+    public static func network(_ arch: Architecture, values: [[Float]], template: Network? = nil) -> Network {
         precondition(values.count == 2 * arch.units.count + 2, "ModelTensors.network: \(values.count) tensors for \(arch.name)")
-        let units = arch.units.indices.map { ConvUnitParams(weight: values[2 * $0], bias: values[2 * $0 + 1], bn: nil) }
-        return Network(arch: arch, units: units, classifierWeight: values[2 * arch.units.count],
-                       classifierBias: values[2 * arch.units.count + 1])
+        var net = template ?? Network(arch: arch, seed: 0)
+        for i in net.units.indices {
+            net.units[i].weight = values[2 * i]
+            net.units[i].bias = values[2 * i + 1]
+            net.units[i].bn = nil
+        }
+        net.classifierWeight = values[2 * arch.units.count]
+        net.classifierBias = values[2 * arch.units.count + 1]
+        return net
     }
 
     /// The conv unit a schema position belongs to (nil for the classifier).
