@@ -1,7 +1,23 @@
 // The federation's configuration: model, data, partitioning, devices, rounds, aggregation,
 // encoding, personalisation and CURVE keys. One JSON file read by the coordinator and by every
 // node (issue 8's launcher generates it from a YAML topology). Every field but `devices` has a
-// default; see README "Federated rounds" for the format.
+// default; a given field overrides its default, objects merge key by key. Example:
+//
+//   { "seed": 7,
+//     "model": {"name": "tiny", "resolution": 16, "pretrained": true, "weights": null},
+//     "dataset": {"name": "synthetic", "syntheticCount": 800, "trainSamples": 0, "testSamples": 0},
+//     "partition": {"kind": "dirichlet", "alpha": 0.5, "minShard": 20},      // or iid, or classes + classesPerDevice
+//     "deviceDefaults": {"budget": 262144, "policy": "dgsu", "localSteps": 10, "batch": 1, "learningRate": 0.05,
+//                        "memory": {"precision": "int8", "placement": "external", "fused": true, "batch": 1},
+//                        "search": {"maxBiasUnits": 12, "maxWeightLayers": 4, "ratio": 0.125, "dynamic": true}},
+//     "devices": [{"id": "dev-0"}, {"id": "dev-1", "budget": 131072, "policy": "static", "localSteps": 5}],
+//     "rounds": {"count": 3, "sampleFraction": 1.0, "minUpdates": 1, "deadlineMs": 30000, "joinWaitMs": 30000,
+//                "keepVersions": 4, "finalWaitMs": 10000},
+//     "aggregation": {"rule": "mean", "serverLearningRate": 1.0, "momentum": 0.0, "trim": 0.1},  // or median, trimmed-mean
+//     "encoding": "f32",                                                       // or f16, int8
+//     "personalisation": {"testFraction": 0.2, "personal": "none"},          // or head, biases, head+biases
+//     "curve": {"serverPublicKey": "<Z85>", "clientPublicKeys": ["<Z85>", ...]},
+//     "heartbeatMs": 500 }
 import Engine
 import Foundation
 import Wire

@@ -2,7 +2,7 @@
 // rounds — sample, send MODEL + TASK, collect UPDATEs until the deadline, aggregate per
 // coordinate, evaluate, log — writing metrics.jsonl and summary.json into the run folder.
 //
-// Failure rules (documented in README "Federated rounds"):
+// Failure rules (the configuration format is documented in FederationConfig.swift):
 //   - a sampled device with no accepted update by the deadline is a straggler: dropped, counted;
 //   - a round with fewer than `rounds.minUpdates` accepted updates is skipped: model unchanged;
 //   - rounds are synchronous, so an UPDATE must carry the open round and the version its TASK
@@ -176,7 +176,6 @@ public final class CoordinatorService {
     /// One round: sample, send, collect, aggregate, evaluate.
     private func runRound(_ round: UInt64) throws -> RoundMetrics {
         let started = Date()
-        bytesDown = 0; bytesUp = 0; modelBytesDown = 0; roundRefused = 0
         reapDead()
         let live = registry.liveDevices
         var rng = SplitMix64(seed: config.seed ^ (round &* 0x9E37_79B9_7F4A_7C15))
@@ -253,6 +252,8 @@ public final class CoordinatorService {
             personalBefore: Distribution(reporting.compactMap { r.before[$0] }),
             personalAfter: Distribution(reporting.compactMap { r.after[$0] }),
             wallSeconds: Date().timeIntervalSince(started))
+        // Counters restart after each round, so round 1 includes the bytes of the joins.
+        bytesDown = 0; bytesUp = 0; modelBytesDown = 0; roundRefused = 0
         log.info("round closed", metadata: [
             "reporting": "\(reporting.count)/\(sampled.count)", "failed": "\(r.failures.count)", "refused": "\(roundRefused)",
             "test.accuracy": "\(fmt(eval.accuracy))", "bytes.up": "\(bytesUp)", "bytes.down": "\(bytesDown)",
