@@ -40,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // System libraries (Debian: libzmq3-dev, libopenblas-dev, zlib1g-dev).
@@ -69,9 +70,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
         .executableTarget(name: "Fleet", dependencies: [
-            "Engine", "Wire", "Transport",
+            "Engine", "Wire", "Transport", "Federation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: commonSettings),
 
         .executableTarget(name: "EngineBench", dependencies: ["Engine"], swiftSettings: commonSettings + fastMath),
@@ -81,5 +83,6 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], swiftSettings: commonSettings),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Engine", "Wire"], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Federation", "Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
     ]
 )
