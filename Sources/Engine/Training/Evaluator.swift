@@ -15,35 +15,31 @@ public enum Evaluator {
     /// Evaluates `net` on the samples `indices` of a cache (features at the cache's block).
     public static func evaluate(_ net: Network, cache: FeatureCache, labels: [UInt8], indices: [Int], size: Int,
                                 batch: Int = 64, runner: ForwardRunner = ForwardRunner()) -> Evaluation {
-        guard !indices.isEmpty else { return Evaluation(accuracy: 0, loss: 0, count: 0) }
-        var correct = 0, loss = 0.0
-        var start = 0
-        while start < indices.count {
-            let idx = Array(indices[start..<min(start + batch, indices.count)])
-            let logits = runner.logits(net, input: cache.batch(idx), batch: idx.count, height: size, width: size, fromBlock: cache.block)
-            let y = idx.map { Int32(labels[$0]) }
-            loss += Double(SoftmaxCrossEntropy.forwardBackward(dlogits: nil, logits: logits, labels: y, classes: net.arch.classes)) * Double(idx.count)
-            let pred = SoftmaxCrossEntropy.argmax(logits: logits, classes: net.arch.classes, batch: idx.count)
-            correct += zip(pred, y).filter { $0 == Int($1) }.count
-            start += idx.count
+        evaluate(classes: net.arch.classes, labels: labels, indices: indices, batch: batch) { idx in
+            runner.logits(net, input: cache.batch(idx), batch: idx.count, height: size, width: size, fromBlock: cache.block)
         }
-        return Evaluation(accuracy: Double(correct) / Double(indices.count), loss: loss / Double(indices.count), count: indices.count)
     }
 
     /// Evaluates `net` on images (no cache).
     public static func evaluate(_ net: Network, data: ImageDataset, indices: [Int], preprocessing: Preprocessing,
                                 batch: Int = 64, runner: ForwardRunner = ForwardRunner()) -> Evaluation {
+        let size = preprocessing.size
+        return evaluate(classes: net.arch.classes, labels: data.labels, indices: indices, batch: batch) { idx in
+            runner.logits(net, input: preprocessing.batch(data, indices: idx), batch: idx.count, height: size, width: size)
+        }
+    }
+
+    /// Scores `logits(batchIndices)` ([classes][n]) against `labels` over `indices`, `batch` at a time.
+    static func evaluate(classes: Int, labels: [UInt8], indices: [Int], batch: Int, logits: ([Int]) -> [Float]) -> Evaluation {
         guard !indices.isEmpty else { return Evaluation(accuracy: 0, loss: 0, count: 0) }
         var correct = 0, loss = 0.0
         var start = 0
-        let size = preprocessing.size
         while start < indices.count {
             let idx = Array(indices[start..<min(start + batch, indices.count)])
-            let logits = runner.logits(net, input: preprocessing.batch(data, indices: idx), batch: idx.count, height: size, width: size)
-            let y = idx.map { Int32(data.labels[$0]) }
-            loss += Double(SoftmaxCrossEntropy.forwardBackward(dlogits: nil, logits: logits, labels: y, classes: net.arch.classes)) * Double(idx.count)
-            let pred = SoftmaxCrossEntropy.argmax(logits: logits, classes: net.arch.classes, batch: idx.count)
-            correct += zip(pred, y).filter { $0 == Int($1) }.count
+            let out = logits(idx)
+            let y = idx.map { Int32(labels[$0]) }
+            loss += Double(SoftmaxCrossEntropy.forwardBackward(dlogits: nil, logits: out, labels: y, classes: classes)) * Double(idx.count)
+            correct += zip(SoftmaxCrossEntropy.argmax(logits: out, classes: classes, batch: idx.count), y).filter { $0 == Int($1) }.count
             start += idx.count
         }
         return Evaluation(accuracy: Double(correct) / Double(indices.count), loss: loss / Double(indices.count), count: indices.count)
