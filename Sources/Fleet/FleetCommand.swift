@@ -6,6 +6,7 @@ struct FleetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
         abstract: "SparseFleet: simulate a fleet of 256 KB devices learning together with sparse updates.",
-        subcommands: [DoctorCommand.self, KeysCommand.self],
+        subcommands: [RunCommand.self, PlanCommand.self, ReportCommand.self, ResumeCommand.self, CheckCommand.self,
+                      DoctorCommand.self, KeysCommand.self],
         defaultSubcommand: DoctorCommand.self)
 }

@@ -1,0 +1,87 @@
+// `fleet run TOPOLOGY`: validate, launch the coordinator and nodes here, show progress, print the
+// summary table, write summary.json and report.html into the run folder.
+import ArgumentParser
+import Federation
+import Foundation
+import Logging
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a fleet topology on this machine: coordinator and node processes, live progress, summary and report.",
+        discussion: """
+        Example:
+          fleet run topologies/quickstart.yaml
+        Creates runs/<name>-<timestamp>/ with the generated config.json, CURVE keys, logs/ per process,
+        coordinator/metrics.jsonl, summary.json and report.html. Ctrl-C stops every process cleanly.
+        """)
+
+    @Argument(help: "Topology YAML file, e.g. topologies/quickstart.yaml.")
+    var topology: String
+
+    @Option(help: "Folder that holds run folders.")
+    var runs: String = "runs"
+
+    @Option(help: "Folder holding the `coordinator` and `node` executables (default: next to this `fleet`).")
+    var binDir: String?
+
+    @Option(help: "Seconds the processes get to stop after SIGINT before SIGKILL.")
+    var grace: Double = 20
+
+    @Option(help: "Log level of the launched processes: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard FileManager.default.fileExists(atPath: topology) else {
+            throw ValidationError("no topology file '\(topology)'; see topologies/*.yaml")
+        }
+        guard grace >= 0 else { throw ValidationError("--grace must be >= 0 seconds") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'; use one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = .warning
+            return h
+        }
+        let logger = Logger(label: "sparsefleet.fleet")
+        let t: Topology
+        do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw ValidationError(e.description) }
+        let stop = ShutdownFlag.install()
+        var options = LaunchOptions(binDir: binDir ?? LaunchCommands.defaultBinDir)
+        options.grace = grace
+        options.logLevel = logLevel
+        let launcher = Launcher(options: options, logger: logger, stop: stop)
+        let source = try String(contentsOfFile: topology, encoding: .utf8)
+        let root = RunFolder.fresh(parent: runs, name: t.name)
+        var results: [LaunchResult] = []
+        for v in t.variants where !stop.isSet {
+            let folder = v.label.map { RunFolder(path: root.path + "/" + $0) } ?? root
+            if let label = v.label { print("== \(t.name): every device under policy \(label)") }
+            do {
+                results.append(try launcher.run(v.topology, label: v.label, folder: folder, source: source))
+            } catch let e as RunFolderError {
+                throw ValidationError(e.description)
+            }
+            let r = results.last!
+            print(SummaryTable.render(r.summary))
+            print("summary     \(r.folder.summary)")
+            print("report      \(r.folder.report)")
+        }
+        if results.count > 1 {
+            print("\n" + SummaryTable.comparison(results.map(\.summary)))
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            try e.encode(results.map(\.summary)).write(to: URL(fileURLWithPath: root.path + "/comparison.json"))
+            print("comparison  \(root.path)/comparison.json")
+        }
+        if stop.isSet {
+            print("interrupted: the run folder keeps every finished round; `fleet resume` needs the coordinator's --resume (issue 7)")
+            throw ExitCode(130)
+        }
+    }
+}

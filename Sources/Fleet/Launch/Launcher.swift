@@ -1,0 +1,117 @@
+// `fleet run` for one topology (or one compared policy): run folder, keys, config, coordinator
+// and nodes as child processes with logs, live progress, injected faults, clean shutdown, then
+// the summary and the report.
+import Federation
+import Foundation
+import Logging
+
+/// Settings of the launcher itself.
+public struct LaunchOptions: Sendable {
+    /// Where `coordinator` and `node` are.
+    public var binDir: String
+    /// Seconds children get between SIGINT and SIGKILL.
+    public var grace: Double = 20
+    /// Log level passed to the children.
+    public var logLevel = "info"
+    /// Options.
+    public init(binDir: String) { self.binDir = binDir }
+}
+
+/// What one launch produced.
+public struct LaunchResult {
+    /// The run folder.
+    public var folder: RunFolder
+    /// The launcher's summary.
+    public var summary: FleetSummary
+}
+
+/// Runs fleets on this machine.
+public final class Launcher {
+    private let options: LaunchOptions
+    private let logger: Logger
+    private let stop: ShutdownFlag
+
+    /// A launcher; `stop` is set by Ctrl-C.
+    public init(options: LaunchOptions, logger: Logger, stop: ShutdownFlag) {
+        self.options = options; self.logger = logger; self.stop = stop
+    }
+
+    /// Runs `t` in `folder`; `source` is the topology text copied into the folder.
+    public func run(_ t: Topology, label: String?, folder: RunFolder, source: String) throws -> LaunchResult {
+        let started = Date()
+        try folder.create()
+        try source.write(toFile: folder.topology, atomically: true, encoding: .utf8)
+        var plan = FleetPlan(t)
+        if t.curve { plan = FleetPlan(t, curve: try folder.writeKeys(nodes: plan.nodeNames)) }
+        try plan.config.validate()
+        try folder.writeConfig(plan.config)
+        let endpoint = "tcp://127.0.0.1:\(LaunchCommands.freePort())"
+        let commands = LaunchCommands(plan: plan, folder: folder, binDir: options.binDir, bind: endpoint, connect: endpoint, curve: t.curve,
+                                      corruptNode: t.faults.corruptNode, corruptRound: t.faults.corruptRound, logLevel: options.logLevel)
+        let script = ([commands.coordinator] + commands.nodes).map { $0.shellLine + " &" }.joined(separator: "\n") + "\nwait\n"
+        try ("#!/bin/sh\n# The processes `fleet run` started for this run.\n" + script).write(toFile: folder.path + "/commands.sh", atomically: true, encoding: .utf8)
+
+        print("run folder  \(folder.path)")
+        print("fleet       \(t.deviceCount) devices (\(t.groups.map { "\($0.count)× \($0.name) \($0.policy.rawValue) @ \(SummaryTable.bytes($0.budget))" }.joined(separator: ", "))) in \(t.nodes.count) node process\(t.nodes.count == 1 ? "" : "es"), \(t.rounds.count) rounds, coordinator at \(endpoint)")
+        if t.coordinatedSchedule { print("note        coordinatedSchedule is on in the topology but not implemented yet (issue 7): recorded, ignored") }
+
+        let children = ChildProcesses(logger: logger)
+        let coordinator = try children.start(commands.coordinator, logDir: folder.logs)
+        var nodes: [Child] = []
+        do {
+            for c in commands.nodes { nodes.append(try children.start(c, logDir: folder.logs)) }
+        } catch {
+            children.stopAll(grace: options.grace)
+            throw error
+        }
+
+        var progress = ProgressLine(planned: t.rounds.count, started: started)
+        var killed = false
+        var interrupted = false
+        var reportedDeaths = Set<String>()
+        while coordinator.process.isRunning {
+            if stop.isSet {
+                interrupted = true
+                progress.finish()
+                print("stopping: SIGINT to the coordinator and \(nodes.count) node(s); SIGKILL after \(Int(options.grace)) s")
+                children.stopAll(grace: options.grace)
+                break
+            }
+            let metrics = SummaryBuilder.readMetrics(path: folder.metrics)
+            progress.draw(metrics)
+            if let k = t.faults.killNode, !killed, metrics.count >= t.faults.killAfterRound, nodes.indices.contains(k - 1) {
+                killed = true
+                children.kill(nodes[k - 1])
+                progress.finish()
+                print("fault       killed \(nodes[k - 1].command.name) (SIGKILL) after round \(metrics.count), as the topology asks")
+            }
+            for n in nodes where !n.process.isRunning && !n.killedOnPurpose && !reportedDeaths.contains(n.command.name) {
+                reportedDeaths.insert(n.command.name)
+                progress.finish()
+                print("warning     \(n.command.name) exited with status \(n.process.terminationStatus); see \(n.log)")
+            }
+            usleep(200_000)
+        }
+        progress.draw(SummaryBuilder.readMetrics(path: folder.metrics))
+        progress.finish()
+        // The coordinator said BYE: nodes leave by themselves; stop any that do not.
+        if !children.wait(nodes, seconds: 10) { children.stopAll(grace: options.grace) }
+        if !interrupted, coordinator.process.terminationStatus != 0 {
+            throw RunFolderError("the coordinator failed (status \(coordinator.process.terminationStatus)); its log:\n"
+                                 + Self.tail(coordinator.log, lines: 15) + "\n(full log: \(coordinator.log))")
+        }
+        let metrics = SummaryBuilder.readMetrics(path: folder.metrics)
+        let summary = try SummaryBuilder.build(topology: t, label: label, metrics: metrics,
+                                               coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
+                                               realSeconds: Date().timeIntervalSince(started), interrupted: interrupted)
+        try SummaryBuilder.write(summary, to: folder.summary)
+        try HTMLReport.write(summary: summary, metrics: metrics, to: folder.report)
+        return LaunchResult(folder: folder, summary: summary)
+    }
+
+    /// The last `lines` lines of a file.
+    static func tail(_ path: String, lines: Int) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}

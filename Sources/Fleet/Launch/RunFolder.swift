@@ -1,0 +1,83 @@
+// The run folder: runs/<name>-<timestamp>/ with the topology copy, the generated config.json,
+// CURVE keys (keys/, mode 0600), logs/ per process, coordinator/ (the coordinator's own
+// metrics.jsonl and summary.json), and the launcher's summary.json and report.html.
+import Federation
+import Foundation
+import Transport
+
+/// Paths inside one run folder.
+public struct RunFolder: Sendable {
+    /// The folder.
+    public var path: String
+
+    /// Wraps an existing or future folder.
+    public init(path: String) { self.path = path }
+
+    /// `runs/<name>-<UTC timestamp>` under `parent`.
+    public static func fresh(parent: String, name: String, date: Date = Date()) -> RunFolder {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return RunFolder(path: (parent as NSString).appendingPathComponent("\(name)-\(f.string(from: date))"))
+    }
+
+    /// The generated federation configuration.
+    public var config: String { path + "/config.json" }
+    /// The copy of the topology file.
+    public var topology: String { path + "/topology.yaml" }
+    /// The coordinator's run folder.
+    public var coordinator: String { path + "/coordinator" }
+    /// The coordinator's per-round metrics.
+    public var metrics: String { coordinator + "/metrics.jsonl" }
+    /// The coordinator's summary.
+    public var coordinatorSummary: String { coordinator + "/summary.json" }
+    /// Logs of every process.
+    public var logs: String { path + "/logs" }
+    /// CURVE key files.
+    public var keys: String { path + "/keys" }
+    /// The launcher's summary.
+    public var summary: String { path + "/summary.json" }
+    /// The HTML report.
+    public var report: String { path + "/report.html" }
+    /// The coordinator's key file.
+    public var coordinatorKey: String { keys + "/coordinator.key" }
+    /// Node `name`'s key file.
+    public func nodeKey(_ name: String) -> String { keys + "/\(name).key" }
+
+    /// Creates the folder and its logs/ and coordinator/ subfolders.
+    public func create() throws {
+        for dir in [path, logs, coordinator] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+    }
+
+    /// Generates the coordinator's and every node's CURVE key pairs; returns the configuration's keys.
+    public func writeKeys(nodes: [String]) throws -> CurveConfig {
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        func write(_ file: String) throws -> String {
+            let pair = try Curve.keypair()
+            let text = "public \(pair.publicKey)\nsecret \(pair.secretKey)\n"
+            guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw RunFolderError("cannot write the key file \(file); check that the run folder is writable")
+            }
+            return pair.publicKey
+        }
+        let server = try write(coordinatorKey)
+        let clients = try nodes.map { try write(nodeKey($0)) }
+        return CurveConfig(serverPublicKey: server, clientPublicKeys: clients)
+    }
+
+    /// Writes the configuration JSON.
+    public func writeConfig(_ config: FederationConfig) throws {
+        try config.json().write(to: URL(fileURLWithPath: self.config))
+    }
+}
+
+/// A run-folder problem, with its fix.
+public struct RunFolderError: Error, CustomStringConvertible {
+    /// What went wrong and what to do.
+    public var description: String
+    /// An error with its message.
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,115 @@
+// The launcher's summary.json. Field names are STABLE (scripts and the README read them); add
+// fields, never rename or remove them. Fractions are 0…1, percentages say so in their name.
+import Federation
+
+/// The run's headline figures.
+public struct FleetSummary: Codable, Equatable, Sendable {
+    /// Format tag: `sparsefleet.fleet-summary/1`.
+    public var schema = "sparsefleet.fleet-summary/1"
+    /// Topology name (with the compared policy appended, e.g. `policies-compared/dgsu`).
+    public var topology: String
+    /// What the topology studies.
+    public var about: String
+    /// Model and input size, e.g. `efficientnet-lite0 @ 64x64 (pretrained)`.
+    public var model: String
+    /// Data set and partition, e.g. `fashion-mnist, iid`.
+    public var data: String
+    /// Devices configured.
+    public var devices: Int
+    /// Node processes.
+    public var nodes: Int
+    /// Rounds planned, completed and skipped.
+    public var rounds: Rounds
+    /// Global test accuracy before round 1 (fraction).
+    public var initialGlobalAccuracy: Double
+    /// Global test accuracy after the last round (fraction).
+    public var finalGlobalAccuracy: Double
+    /// Personalised accuracy (each device's private test split, final model) over devices.
+    public var personalisedAccuracy: PersonalisedAccuracy
+    /// Bytes on the wire and the comparison with dense FedAvg.
+    public var bytes: Bytes
+    /// Peak SRAM of one training step against the budget, per device group (from the planner).
+    public var memory: [GroupPlan]
+    /// Conv weights changed at least once in the global model over the run, % of all conv weights.
+    public var weightsUpdatedPercent: Double
+    /// Update-layer weight tensor → fraction of its channels touched at least once over the run.
+    public var channelCoverage: [String: Double]
+    /// Mean of `channelCoverage` (0 when no layer has channel subsets).
+    public var meanChannelCoverage: Double
+    /// Real and simulated wall time.
+    public var wallTime: WallTime
+    /// Device failures by reason (deadline, disconnected, …), summed over rounds.
+    public var failures: [String: Int]
+    /// Whether the run was stopped (Ctrl-C) before its last round.
+    public var interrupted: Bool
+    /// Coordinated channel schedule: requested in the topology; implemented (false until issue 7).
+    public var coordinatedSchedule: Coordinated
+    /// Whether CURVE was on.
+    public var curve: Bool
+
+    /// Rounds of the run.
+    public struct Rounds: Codable, Equatable, Sendable {
+        /// Rounds the topology asked for.
+        public var planned: Int
+        /// Rounds completed (aggregated or skipped).
+        public var completed: Int
+        /// Rounds skipped (too few updates).
+        public var skipped: Int
+    }
+
+    /// Distribution of personalised accuracy.
+    public struct PersonalisedAccuracy: Codable, Equatable, Sendable {
+        /// Devices that reported.
+        public var count: Int
+        /// Mean.
+        public var mean: Double?
+        /// 10th percentile (nearest rank).
+        public var p10: Double?
+        /// Median.
+        public var median: Double?
+        /// Worst device.
+        public var worst: Double?
+        /// Best device.
+        public var best: Double?
+        /// Device → accuracy.
+        public var perDevice: [String: Double]
+    }
+
+    /// Traffic.
+    public struct Bytes: Codable, Equatable, Sendable {
+        /// Everything the coordinator received (updates, joins, heartbeats, metrics).
+        public var uplink: Int
+        /// Of which aggregated UPDATE messages.
+        public var uplinkUpdates: Int
+        /// What dense FedAvg would have sent up: one f32 model per aggregated update.
+        public var denseFedAvgUplink: Int
+        /// uplinkUpdates / denseFedAvgUplink.
+        public var uplinkRatioToDense: Double
+        /// Everything the coordinator sent.
+        public var downlink: Int
+        /// The dense f32 model, bytes.
+        public var denseModel: Int
+        /// Mean UPDATE bytes per device per round.
+        public var meanUpdate: Double
+    }
+
+    /// Wall time.
+    public struct WallTime: Codable, Equatable, Sendable {
+        /// Real seconds, launcher start to finish (processes starting, data loading and joins included).
+        public var realSeconds: Double
+        /// Real seconds of the rounds alone (sum of the coordinator's round times).
+        public var realRoundSeconds: Double
+        /// Simulated seconds of the rounds (FedScale-style device speed and network model).
+        public var simulatedSeconds: Double
+        /// Simulated timing per round.
+        public var simulatedRounds: [SimulatedRound]
+    }
+
+    /// The coordinated schedule flag.
+    public struct Coordinated: Codable, Equatable, Sendable {
+        /// Asked for by the topology.
+        public var requested: Bool
+        /// Whether the federation implements it (false: issue 7).
+        public var implemented: Bool
+    }
+}

@@ -1,0 +1,103 @@
+// Builds the launcher's summary from the coordinator's metrics.jsonl (and its summary.json when
+// the coordinator got to write one), the topology and the planner's per-group memory.
+import Engine
+import Federation
+import Foundation
+
+/// Turns a finished (or interrupted) run into a `FleetSummary`.
+public enum SummaryBuilder {
+    /// Reads metrics.jsonl; lines that do not decode (a line being written) are skipped.
+    public static func readMetrics(path: String) -> [RoundMetrics] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let d = JSONDecoder()
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? d.decode(RoundMetrics.self, from: Data($0)) }
+    }
+
+    /// Reads the coordinator's summary.json, if there is one.
+    public static func readCoordinatorSummary(path: String) -> RunSummary? {
+        FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder().decode(RunSummary.self, from: $0) }
+    }
+
+    /// The summary of a run of `t` (`label`: the compared policy, if any).
+    public static func build(topology t: Topology, label: String? = nil, metrics: [RoundMetrics], coordinator: RunSummary?,
+                             realSeconds: Double, interrupted: Bool) throws -> FleetSummary {
+        let plans = try BudgetCheck.plans(t)
+        let fleet = FleetPlan(t)
+        let clock = SimulatedClock(topology: t, plans: plans, fleet: fleet)
+        let sim = metrics.map(clock.round)
+        let arch = ModelZoo.architecture(t.model.name, classes: BudgetCheck.classes)
+
+        var updates = 0, denseUp = 0, updateCount = 0
+        for m in metrics {
+            updates += m.updateBytes.values.reduce(0, +)
+            updateCount += m.updateBytes.count
+            denseUp += m.updateBytes.count * m.denseModelBytes
+        }
+        let denseModel = metrics.last?.denseModelBytes ?? coordinator?.denseModelBytes ?? 0
+        var failures: [String: Int] = [:]
+        for m in metrics { for (_, why) in m.failed { failures[why, default: 0] += 1 } }
+
+        let personal = coordinator?.personalFinal ?? [:]
+        let values = personal.values.sorted()
+        let dist = Distribution(values)
+        let median: Double? = values.isEmpty ? nil : values.count % 2 == 1 ? values[values.count / 2]
+            : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
+
+        let coverage = metrics.last?.coverageCumulative ?? [:]
+        let weights = weightsUpdatedPercent(metrics, arch: arch)
+        let modelText = "\(t.model.name.rawValue) @ \(t.model.resolution)x\(t.model.resolution) (\(t.model.pretrained ? "pretrained" : "random init"))"
+        var dataText = "\(t.dataset.name.rawValue), \(t.partition.kind)"
+        if t.partition.kind == "dirichlet" { dataText += " α=\(t.partition.alpha)" }
+        if t.partition.kind == "classes" { dataText += " \(t.partition.classesPerDevice)/device" }
+
+        return FleetSummary(
+            topology: label.map { "\(t.name)/\($0)" } ?? t.name, about: t.about, model: modelText, data: dataText,
+            devices: t.deviceCount, nodes: t.nodes.count,
+            rounds: .init(planned: t.rounds.count, completed: metrics.count, skipped: metrics.filter(\.skipped).count),
+            initialGlobalAccuracy: coordinator?.initialTestAccuracy ?? .nan,
+            finalGlobalAccuracy: metrics.last?.testAccuracy ?? coordinator?.testAccuracy ?? .nan,
+            personalisedAccuracy: .init(count: values.count, mean: dist?.mean, p10: dist?.p10, median: median, worst: dist?.worst,
+                                        best: values.last, perDevice: personal),
+            bytes: .init(uplink: metrics.reduce(0) { $0 + $1.bytesUp }, uplinkUpdates: updates, denseFedAvgUplink: denseUp,
+                         uplinkRatioToDense: denseUp == 0 ? 0 : Double(updates) / Double(denseUp),
+                         downlink: metrics.reduce(0) { $0 + $1.bytesDown }, denseModel: denseModel,
+                         meanUpdate: updateCount == 0 ? 0 : Double(updates) / Double(updateCount)),
+            memory: plans, weightsUpdatedPercent: weights, channelCoverage: coverage,
+            meanChannelCoverage: coverage.isEmpty ? 0 : coverage.values.reduce(0, +) / Double(coverage.count),
+            wallTime: .init(realSeconds: realSeconds, realRoundSeconds: metrics.reduce(0) { $0 + $1.wallSeconds },
+                            simulatedSeconds: sim.reduce(0) { $0 + $1.seconds }, simulatedRounds: sim),
+            failures: failures, interrupted: interrupted || (coordinator?.interrupted ?? false) || metrics.count < t.rounds.count,
+            coordinatedSchedule: .init(requested: t.coordinatedSchedule, implemented: false), curve: t.curve)
+    }
+
+    /// Conv weights touched by at least one aggregated update over the run, % of all conv weights.
+    static func weightsUpdatedPercent(_ metrics: [RoundMetrics], arch: Architecture) -> Double {
+        var touched: [String: Set<Int>] = [:]
+        for m in metrics { for (name, chans) in m.touchedChannels { touched[name, default: []].formUnion(chans) } }
+        var n = 0
+        for u in arch.units {
+            guard let chans = touched[u.weightKey] else { continue }
+            let perChannel = u.isDepthwise ? u.kernel * u.kernel : u.outChannels * u.kernel * u.kernel
+            n += chans.count * perChannel
+        }
+        return 100 * Double(n) / Double(SparseLayout.convWeightCount(arch))
+    }
+
+    /// Writes `summary` as pretty, sorted JSON.
+    public static func write(_ summary: FleetSummary, to path: String) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try e.encode(summary).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Reads a launcher summary.
+    public static func read(path: String) throws -> FleetSummary {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RunFolderError("no \(path); run `fleet run TOPOLOGY` first (the launcher writes summary.json when the run ends)")
+        }
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try d.decode(FleetSummary.self, from: data)
+    }
+}

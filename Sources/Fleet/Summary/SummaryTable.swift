@@ -1,0 +1,61 @@
+// The plain-text summary table printed at the end of `fleet run` (and by `fleet report`).
+import Engine
+import Foundation
+
+/// Formats summaries for the terminal.
+public enum SummaryTable {
+    /// A percent with one decimal, or "-".
+    static func pct(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return "-" }
+        return String(format: "%.1f %%", 100 * x)
+    }
+
+    /// Seconds as `1m 23s`.
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "-" }
+        if s < 60 { return String(format: "%.1f s", s) }
+        if s < 3600 { return String(format: "%dm %02ds", Int(s) / 60, Int(s) % 60) }
+        return String(format: "%dh %02dm", Int(s) / 3600, (Int(s) % 3600) / 60)
+    }
+
+    /// Bytes as KB/MB.
+    static func bytes(_ n: Int) -> String { ByteSize.format(n) }
+
+    /// The table of one run.
+    public static func render(_ s: FleetSummary) -> String {
+        var rows: [(String, String)] = []
+        rows.append(("topology", s.topology))
+        rows.append(("model / data", "\(s.model); \(s.data)"))
+        rows.append(("fleet", "\(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? ", CURVE" : "")"))
+        rows.append(("rounds", "\(s.rounds.completed)/\(s.rounds.planned) (\(s.rounds.skipped) skipped)\(s.interrupted ? ", INTERRUPTED" : "")"))
+        rows.append(("global accuracy", "\(pct(s.initialGlobalAccuracy)) → \(pct(s.finalGlobalAccuracy))"))
+        let p = s.personalisedAccuracy
+        rows.append(("personalised accuracy", p.count == 0 ? "-" : "mean \(pct(p.mean)), p10 \(pct(p.p10)), worst \(pct(p.worst)) over \(p.count) devices"))
+        rows.append(("uplink (updates)", "\(bytes(s.bytes.uplinkUpdates)) = \(String(format: "%.2f", 100 * s.bytes.uplinkRatioToDense)) % of dense FedAvg (\(bytes(s.bytes.denseFedAvgUplink)))"))
+        rows.append(("uplink / downlink", "\(bytes(s.bytes.uplink)) / \(bytes(s.bytes.downlink))"))
+        for m in s.memory {
+            rows.append(("memory \(m.group)", "\(bytes(m.peakBytes)) of \(bytes(m.budgetBytes)) (\(m.policy), \(m.devices) devices, \(String(format: "%.2f", m.convWeightsPerStepPercent)) % conv weights/step)"))
+        }
+        rows.append(("conv weights updated", String(format: "%.2f %% of conv weights over the run", s.weightsUpdatedPercent)))
+        rows.append(("channel coverage", s.channelCoverage.isEmpty ? "-" : "mean \(pct(s.meanChannelCoverage)) over \(s.channelCoverage.count) update layers"))
+        if !s.failures.isEmpty {
+            rows.append(("device failures", s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
+        }
+        rows.append(("wall time", "real \(duration(s.wallTime.realSeconds)) (rounds \(duration(s.wallTime.realRoundSeconds))), simulated \(duration(s.wallTime.simulatedSeconds))"))
+        if s.coordinatedSchedule.requested { rows.append(("coordinated schedule", "requested, not implemented yet (issue 7): ignored")) }
+        let w = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    /// One line per compared run.
+    public static func comparison(_ runs: [FleetSummary]) -> String {
+        var lines = ["run                            global   pers.mean  uplink/dense  weights%  coverage  sim.time"]
+        for s in runs {
+            lines.append(String(format: "%-30@ %7@  %9@  %11.3f%%  %7.2f%%  %8@  %@",
+                                s.topology as NSString, pct(s.finalGlobalAccuracy) as NSString, pct(s.personalisedAccuracy.mean) as NSString,
+                                100 * s.bytes.uplinkRatioToDense, s.weightsUpdatedPercent, pct(s.meanChannelCoverage) as NSString,
+                                duration(s.wallTime.simulatedSeconds) as NSString))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,113 @@
+// A fleet scenario as read from a topology YAML file (see topologies/README.md for the format):
+// data, model, device groups, partitioning, rounds, aggregation, security, personalisation,
+// node processes, the simulated device speed and network, and injected faults.
+import Engine
+import Federation
+
+/// A whole fleet scenario.
+public struct Topology: Equatable, Sendable {
+    /// Short name, used for run folders.
+    public var name: String
+    /// What the scenario studies (the file's opening comment).
+    public var about: String
+    /// Master seed.
+    public var seed: UInt64
+    /// Data set and preprocessing.
+    public var dataset: DatasetConfig
+    /// Model, weights and input resolution.
+    public var model: ModelConfig
+    /// Memory model of every device.
+    public var memory: MemoryOptions
+    /// Layout search knobs of every device.
+    public var search: LayoutSearchOptions
+    /// Device groups, in file order.
+    public var groups: [DeviceGroup]
+    /// Partition of the training set.
+    public var partition: PartitionConfig
+    /// Round schedule.
+    public var rounds: RoundConfig
+    /// Server aggregation.
+    public var aggregation: AggregationConfig
+    /// Delta value encoding.
+    public var encoding: EncodingName
+    /// Whether the coordinated channel schedule (issue 7) was requested; recorded, not implemented yet.
+    public var coordinatedSchedule: Bool
+    /// Whether CURVE security is on.
+    public var curve: Bool
+    /// Personalisation settings.
+    public var personalisation: PersonalisationConfig
+    /// Node processes.
+    public var nodes: NodeLayout
+    /// Simulated network used for the simulated wall clock.
+    public var network: NetworkModel
+    /// Faults the launcher injects.
+    public var faults: Faults
+    /// Heartbeat interval, ms.
+    public var heartbeatMs: Int
+    /// Policies to run the same fleet under, one run each (empty: one run as written).
+    public var comparePolicies: [PolicyKind]
+
+    /// All devices, in id order.
+    public var deviceCount: Int { groups.reduce(0) { $0 + $1.count } }
+}
+
+/// A group of identical devices.
+public struct DeviceGroup: Equatable, Sendable {
+    /// Group name (device ids are `<name>-<index>`).
+    public var name: String
+    /// Devices in the group.
+    public var count: Int
+    /// SRAM budget, bytes.
+    public var budget: Int
+    /// Sparse-update policy.
+    public var policy: PolicyKind
+    /// Local SGD steps per round.
+    public var localSteps: Int
+    /// Samples per step.
+    public var batch: Int
+    /// SGD learning rate.
+    public var learningRate: Float
+    /// Simulated compute speed of one device, MFLOP/s (FedScale-style device profile).
+    public var mflops: Double
+    /// Line of the group's `budget` (or of the group) in the file, for budget errors.
+    public var budgetLine: Int? = nil
+
+    /// Device ids of the group.
+    public var deviceIDs: [String] {
+        let width = max(2, String(count - 1).count)
+        return (0..<count).map { i in
+            let n = String(i)
+            return "\(name)-" + String(repeating: "0", count: max(0, width - n.count)) + n
+        }
+    }
+}
+
+/// How devices are spread over node processes.
+public struct NodeLayout: Equatable, Sendable {
+    /// Node processes.
+    public var count: Int
+    /// `round-robin` (device i → node i mod count) or `contiguous` (blocks of consecutive devices).
+    public var split: String
+}
+
+/// The simulated network between devices and the coordinator.
+public struct NetworkModel: Equatable, Sendable {
+    /// One-way latency, ms.
+    public var latencyMs: Double
+    /// Link bandwidth, kbit/s (both directions).
+    public var bandwidthKbps: Double
+    /// Probability that one message is lost and must be sent again.
+    public var dropProbability: Double
+}
+
+/// Faults the launcher injects into a run.
+public struct Faults: Equatable, Sendable {
+    /// Node (1-based) the launcher kills with SIGKILL, if any.
+    public var killNode: Int?
+    /// The kill happens once this many rounds are in metrics.jsonl.
+    public var killAfterRound: Int
+    /// Node (1-based) that sends one corrupted UPDATE, if any.
+    public var corruptNode: Int?
+    /// Round of the corrupted UPDATE.
+    public var corruptRound: Int
+}

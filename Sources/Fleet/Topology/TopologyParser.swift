@@ -1,0 +1,232 @@
+// Reads a topology YAML strictly: unknown keys, wrong types and out-of-range values are refused
+// with the key, the line and what is allowed. Budgets are checked separately (BudgetCheck).
+import Engine
+import Federation
+import Foundation
+import Yams
+
+/// Parses topology files.
+public enum TopologyParser {
+    /// Top-level keys.
+    static let topKeys = ["name", "seed", "dataset", "preprocessing", "model", "memory", "search", "groups", "partition", "rounds",
+                          "aggregation", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
+                          "faults", "heartbeatMs", "compare"]
+
+    /// Reads and parses `path`.
+    public static func load(path: String) throws -> Topology {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TopologyError(file: path, line: nil, key: "", problem: "cannot read the file; check the path (topologies live in topologies/*.yaml)")
+        }
+        let fallback = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        return try parse(String(decoding: data, as: UTF8.self), file: path, defaultName: fallback)
+    }
+
+    /// Parses YAML text; `file` names it in errors.
+    public static func parse(_ text: String, file: String = "topology", defaultName: String = "fleet") throws -> Topology {
+        let root: Node
+        do {
+            guard let n = try Yams.compose(yaml: text) else {
+                throw TopologyError(file: file, line: nil, key: "", problem: "the file is empty; start from topologies/quickstart.yaml")
+            }
+            root = n
+        } catch let e as YamlError {
+            throw TopologyError(file: file, line: yamlLine(e), key: "", problem: "not valid YAML: \(e)")
+        }
+        let top = try YAMLObject(root, file: file, path: "")
+        try top.onlyKeys(topKeys)
+        let name = try top.string("name", default: defaultName)
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw top.error("name", "'\(name)' must be letters, digits, '-' or '_' (it names the run folder)")
+        }
+        let seed = try top.int("seed", default: 1, in: 0...Int.max)
+
+        var dataset = DatasetConfig()
+        if let d = try top.object("dataset") {
+            try d.onlyKeys(["name", "directory", "trainSamples", "testSamples", "syntheticCount"])
+            let n = try d.choice("name", DatasetName.allCases.map(\.rawValue), default: "synthetic")
+            dataset.name = DatasetName(rawValue: n)!
+            dataset.directory = try d.string("directory")
+            dataset.trainSamples = try d.int("trainSamples", default: 0, in: 0...10_000_000)
+            dataset.testSamples = try d.int("testSamples", default: 0, in: 0...10_000_000)
+            dataset.syntheticCount = try d.int("syntheticCount", default: 2000, in: 20...10_000_000)
+            if dataset.name == .mnist || dataset.name == .cifar10, dataset.directory == nil {
+                throw d.error("name", "\(n) has no default folder; add `directory:` with the data set's files")
+            }
+        }
+        var model = ModelConfig()
+        if let p = try top.object("preprocessing") {
+            try p.onlyKeys(["resolution", "normalisation"])
+            model.resolution = try p.int("resolution", default: 16, in: 8...512)
+            _ = try p.choice("normalisation", ["imagenet"], default: "imagenet")
+        }
+        if let m = try top.object("model") {
+            try m.onlyKeys(["name", "weights"])
+            model.name = ModelName(rawValue: try m.choice("name", ModelName.allCases.map(\.rawValue), default: "tiny"))!
+            let w = try m.string("weights", default: "pretrained")
+            switch w {
+            case "pretrained": model.pretrained = true; model.weights = nil
+            case "none", "random": model.pretrained = false; model.weights = nil
+            default:
+                guard w.hasSuffix(".safetensors") else {
+                    throw m.error("weights", "'\(w)' is not allowed; use pretrained, none, or a path to a .safetensors file")
+                }
+                model.pretrained = true; model.weights = (w as NSString).expandingTildeInPath
+            }
+        }
+        var memory = MemoryOptions()
+        if let m = try top.object("memory") {
+            try m.onlyKeys(["precision", "placement", "fused"])
+            memory.precision = Precision(rawValue: try m.choice("precision", Precision.allCases.map(\.rawValue), default: "int8"))!
+            memory.placement = WeightPlacement(rawValue: try m.choice("placement", WeightPlacement.allCases.map(\.rawValue), default: "external"))!
+            memory.fused = try m.bool("fused", default: true)
+        }
+        var search = LayoutSearchOptions()
+        if let s = try top.object("search") {
+            try s.onlyKeys(["maxBiasUnits", "maxWeightLayers", "ratio"])
+            search.maxBiasUnits = try s.int("maxBiasUnits", default: 12, in: 0...1000)
+            search.maxWeightLayers = try s.int("maxWeightLayers", default: 4, in: 0...1000)
+            search.ratio = try s.double("ratio", default: 0.125, in: 0...1, lowerOpen: true)
+        }
+        let groups = try parseGroups(top, file: file)
+
+        var partition = PartitionConfig()
+        partition.kind = "iid"
+        if let p = try top.object("partition") {
+            try p.onlyKeys(["kind", "alpha", "minShard", "classesPerDevice"])
+            partition.kind = try p.choice("kind", ["iid", "dirichlet", "classes"], default: "iid")
+            partition.alpha = try p.double("alpha", default: 0.5, in: 0...1000, lowerOpen: true)
+            partition.minShard = try p.int("minShard", default: 20, in: 2...1_000_000)
+            partition.classesPerDevice = try p.int("classesPerDevice", default: 2, in: 1...1000)
+        }
+        var rounds = RoundConfig()
+        rounds.joinWaitMs = 120_000
+        rounds.deadlineMs = 120_000
+        rounds.finalWaitMs = 60_000
+        if let r = try top.object("rounds") {
+            try r.onlyKeys(["count", "sampleFraction", "minUpdates", "deadline", "joinWait", "finalWait"])
+            rounds.count = try r.int("count", default: 3, in: 1...100_000)
+            rounds.sampleFraction = try r.double("sampleFraction", default: 1, in: 0...1, lowerOpen: true)
+            rounds.minUpdates = try r.int("minUpdates", default: 1, in: 1...1_000_000)
+            rounds.deadlineMs = try r.milliseconds("deadline", default: rounds.deadlineMs, in: 1...86_400_000)
+            rounds.joinWaitMs = try r.milliseconds("joinWait", default: rounds.joinWaitMs, in: 1...86_400_000)
+            rounds.finalWaitMs = try r.milliseconds("finalWait", default: rounds.finalWaitMs, in: 1...86_400_000)
+        }
+        var aggregation = AggregationConfig()
+        if let a = try top.object("aggregation") {
+            try a.onlyKeys(["rule", "serverLearningRate", "momentum", "trim"])
+            aggregation.rule = AggregationRuleName(rawValue: try a.choice("rule", AggregationRuleName.allCases.map(\.rawValue), default: "mean"))!
+            aggregation.serverLearningRate = Float(try a.double("serverLearningRate", default: 1, in: 0...100, lowerOpen: true))
+            aggregation.momentum = Float(try a.double("momentum", default: 0, in: 0...0.999))
+            aggregation.trim = try a.double("trim", default: 0.1, in: 0...0.49)
+        }
+        let encoding = EncodingName(rawValue: try top.choice("encoding", EncodingName.allCases.map(\.rawValue), default: "f32"))!
+        let coordinated = try top.bool("coordinatedSchedule", default: false)
+        let curve = try top.bool("curve", default: false)
+        var personalisation = PersonalisationConfig()
+        if let p = try top.object("personalisation") {
+            try p.onlyKeys(["personal", "testFraction"])
+            personalisation.personal = PersonalParameters(rawValue: try p.choice("personal", PersonalParameters.allCases.map(\.rawValue), default: "none"))!
+            personalisation.testFraction = try p.double("testFraction", default: 0.2, in: 0...0.9, lowerOpen: true)
+        }
+        var nodes = NodeLayout(count: 1, split: "round-robin")
+        if let n = try top.object("nodes") {
+            try n.onlyKeys(["count", "split"])
+            nodes.count = try n.int("count", default: 1, in: 1...256)
+            nodes.split = try n.choice("split", ["round-robin", "contiguous"], default: "round-robin")
+        }
+        let total = groups.reduce(0) { $0 + $1.count }
+        if nodes.count > total {
+            throw top.error("nodes", "\(nodes.count) node processes for \(total) devices; every node needs at least one device")
+        }
+        var network = NetworkModel(latencyMs: 50, bandwidthKbps: 1000, dropProbability: 0)
+        if let n = try top.object("network") {
+            try n.onlyKeys(["latencyMs", "bandwidthKbps", "dropProbability"])
+            network.latencyMs = try n.double("latencyMs", default: 50, in: 0...600_000)
+            network.bandwidthKbps = try n.double("bandwidthKbps", default: 1000, in: 0...100_000_000, lowerOpen: true)
+            network.dropProbability = try n.double("dropProbability", default: 0, in: 0...0.9)
+        }
+        var faults = Faults(killNode: nil, killAfterRound: 1, corruptNode: nil, corruptRound: 1)
+        if let f = try top.object("faults") {
+            try f.onlyKeys(["killNode", "killAfterRound", "corruptNode", "corruptRound"])
+            if f.value("killNode") != nil { faults.killNode = try f.int("killNode", default: 1, in: 1...nodes.count) }
+            faults.killAfterRound = try f.int("killAfterRound", default: 1, in: 1...max(1, rounds.count - 1))
+            if f.value("corruptNode") != nil { faults.corruptNode = try f.int("corruptNode", default: 1, in: 1...nodes.count) }
+            faults.corruptRound = try f.int("corruptRound", default: 1, in: 1...rounds.count)
+            if faults.killNode != nil, nodes.count < 2 {
+                throw f.error("killNode", "killing the only node leaves no devices; use nodes.count of 2 or more")
+            }
+        }
+        let heartbeat = try top.int("heartbeatMs", default: 500, in: 10...60_000)
+        var compare: [PolicyKind] = []
+        if let c = try top.object("compare") {
+            try c.onlyKeys(["policies"])
+            for (i, node) in (try c.list("policies") ?? []).enumerated() {
+                guard let s = node.scalar?.string, let p = PolicyKind(rawValue: s) else {
+                    throw TopologyError(file: file, line: node.mark?.line, key: "compare.policies[\(i)]",
+                                        problem: "\(YAMLObject.kind(node)) is not a policy; use one of head, bias, static, dgsu, random")
+                }
+                guard p != .dense else {
+                    throw TopologyError(file: file, line: node.mark?.line, key: "compare.policies[\(i)]", problem: denseRefusal)
+                }
+                compare.append(p)
+            }
+        }
+        return Topology(name: name, about: about(text), seed: UInt64(seed), dataset: dataset, model: model, memory: memory, search: search,
+                        groups: groups, partition: partition, rounds: rounds, aggregation: aggregation, encoding: encoding,
+                        coordinatedSchedule: coordinated, curve: curve, personalisation: personalisation, nodes: nodes,
+                        network: network, faults: faults, heartbeatMs: heartbeat, comparePolicies: compare)
+    }
+
+    /// Why `dense` is refused.
+    static let denseRefusal = "dense is refused by the federation (it needs BatchNorm in training mode and the whole model on each device); use head, bias, static, dgsu or random"
+
+    /// The device groups.
+    static func parseGroups(_ top: YAMLObject, file: String) throws -> [DeviceGroup] {
+        guard let list = try top.list("groups"), !list.isEmpty else {
+            throw TopologyError(file: file, line: top.node.mark?.line, key: "groups",
+                                problem: "no device groups; add `groups:` with at least one `- {name: mcu, count: 8, budget: 256KB}`")
+        }
+        var groups: [DeviceGroup] = []
+        for (i, node) in list.enumerated() {
+            let g = try YAMLObject(node, file: file, path: "groups[\(i)]")
+            try g.onlyKeys(["name", "count", "budget", "policy", "localSteps", "batch", "lr", "mflops"])
+            let name = try g.string("name", default: "group\(i)")
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw g.error("name", "'\(name)' must be letters, digits, '-' or '_' (it prefixes device ids)")
+            }
+            if groups.contains(where: { $0.name == name }) { throw g.error("name", "'\(name)' is used by two groups; names must be unique") }
+            let policyText = try g.string("policy", default: "dgsu")
+            guard let policy = PolicyKind(rawValue: policyText) else {
+                throw g.error("policy", "'\(policyText)' is not a policy; use one of head, bias, static, dgsu, random")
+            }
+            guard policy != .dense else { throw g.error("policy", denseRefusal) }
+            groups.append(DeviceGroup(
+                name: name, count: try g.int("count", default: 1, in: 1...100_000),
+                budget: try g.bytes("budget", default: 256 * 1024, in: 1024...(64 << 20)), policy: policy,
+                localSteps: try g.int("localSteps", default: 10, in: 1...100_000), batch: try g.int("batch", default: 1, in: 1...1024),
+                learningRate: Float(try g.double("lr", default: 0.05, in: 0...10, lowerOpen: true)),
+                mflops: try g.double("mflops", default: 100, in: 0...1e9, lowerOpen: true),
+                budgetLine: (g.value("budget") ?? node).mark?.line))
+        }
+        return groups
+    }
+
+    /// The opening comment block of the file, without the `#` marks.
+    static func about(_ text: String) -> String {
+        var lines: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            guard t.hasPrefix("#") else { break }
+            lines.append(String(t.dropFirst()).trimmingCharacters(in: .whitespaces))
+        }
+        return lines.joined(separator: " ").trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The line of a Yams error, when it has one.
+    static func yamlLine(_ e: YamlError) -> Int? {
+        switch e {
+        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _): return mark.line
+        default: return nil
+        }
+    }
+}
