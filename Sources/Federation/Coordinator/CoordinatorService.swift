@@ -256,7 +256,7 @@ public final class CoordinatorService {
         bytesDown = 0; bytesUp = 0; modelBytesDown = 0; roundRefused = 0
         log.info("round closed", metadata: [
             "reporting": "\(reporting.count)/\(sampled.count)", "failed": "\(r.failures.count)", "refused": "\(roundRefused)",
-            "test.accuracy": "\(fmt(eval.accuracy))", "bytes.up": "\(bytesUp)", "bytes.down": "\(bytesDown)",
+            "test.accuracy": "\(fmt(eval.accuracy))", "bytes.up": "\(m.bytesUp)", "bytes.down": "\(m.bytesDown)",
             "update.fraction": "\(String(format: "%.4f", m.updateFractionOfDense))",
             "personal.after.mean": "\(m.personalAfter.map { fmt($0.mean) } ?? "-")", "skipped": "\(agg.skipped)"])
         return m

@@ -243,6 +243,10 @@ public final class NodeService {
             if firstUnit != .max { invalidateCaches(fromUnit: firstUnit) }
         }
         heldVersion = m.version
+        if let net = global {
+            let all = Array(devices.values)
+            worker.async { for d in all { d.share(net) } }
+        }
         logger.debug("model", metadata: ["model.version": "\(m.version)", "tensors": "\(m.tensors.count)"])
     }
 

@@ -80,6 +80,12 @@ public final class VirtualDevice: @unchecked Sendable {
         if unit < startUnit { trainCache = nil; testCache = nil }
     }
 
+    /// Points the device's idle session at the node's current global model, so that no device
+    /// pins an old version between rounds (every device shares one copy-on-write model).
+    public func share(_ global: Network) {
+        session?.network = global
+    }
+
     /// `global` with this device's personal parameters laid over it.
     func personalised(_ global: Network) -> Network {
         var net = global
