@@ -85,7 +85,8 @@ public final class Launcher {
                 progress.finish()
                 print("fault       killed \(nodes[k - 1].command.name) (SIGKILL) after round \(metrics.count), as the topology asks")
             }
-            for n in nodes where !n.process.isRunning && !n.killedOnPurpose && !reportedDeaths.contains(n.command.name) {
+            for n in nodes where !n.process.isRunning && n.process.terminationStatus != 0 && !n.killedOnPurpose
+                && !reportedDeaths.contains(n.command.name) {
                 reportedDeaths.insert(n.command.name)
                 progress.finish()
                 print("warning     \(n.command.name) exited with status \(n.process.terminationStatus); see \(n.log)")

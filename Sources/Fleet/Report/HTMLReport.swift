@@ -1,4 +1,6 @@
-// The self-contained HTML report (inline SVG; no external assets).
+// The self-contained HTML report of a run: headline figures and five inline-SVG charts
+// (no scripts, no external assets; it opens from a file or an e-mail attachment).
+import Engine
 import Federation
 import Foundation
 
@@ -10,5 +12,49 @@ public enum HTMLReport {
     }
 
     /// The page.
-    public static func html(summary: FleetSummary, metrics: [RoundMetrics]) -> String { "" }
+    public static func html(summary s: FleetSummary, metrics: [RoundMetrics]) -> String {
+        let p = s.personalisedAccuracy
+        let figures: [(String, String)] = [
+            ("global accuracy", "\(SummaryTable.pct(s.initialGlobalAccuracy)) → \(SummaryTable.pct(s.finalGlobalAccuracy))"),
+            ("personalised accuracy", p.count == 0 ? "–" : "mean \(SummaryTable.pct(p.mean)), p10 \(SummaryTable.pct(p.p10)), worst \(SummaryTable.pct(p.worst))"),
+            ("uplink vs dense FedAvg", String(format: "%.2f %%", 100 * s.bytes.uplinkRatioToDense) + " (\(byteLabel(Double(s.bytes.uplinkUpdates))) vs \(byteLabel(Double(s.bytes.denseFedAvgUplink))))"),
+            ("conv weights updated", String(format: "%.2f %% over the run", s.weightsUpdatedPercent)),
+            ("channel coverage", s.channelCoverage.isEmpty ? "–" : "mean \(SummaryTable.pct(s.meanChannelCoverage)) over \(s.channelCoverage.count) layers"),
+            ("rounds", "\(s.rounds.completed)/\(s.rounds.planned), \(s.rounds.skipped) skipped\(s.interrupted ? ", interrupted" : "")"),
+            ("wall time", "real \(SummaryTable.duration(s.wallTime.realSeconds)), simulated \(SummaryTable.duration(s.wallTime.simulatedSeconds))"),
+            ("device failures", s.failures.isEmpty ? "none" : s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
+        ]
+        let cards = figures.map { "<div class=\"card\"><div class=\"k\">\(esc($0.0))</div><div class=\"v\">\(esc($0.1))</div></div>" }.joined()
+        var notes: [String] = []
+        if s.coordinatedSchedule.requested { notes.append("The topology asks for the coordinated channel schedule, which is not implemented yet (issue 7); the run ignored it.") }
+        if s.interrupted { notes.append("The run stopped before its last round; the charts show the rounds that finished.") }
+        let sections: [(String, String, String)] = [
+            ("Global accuracy per round", "Accuracy of the aggregated global model on the global test set after each round; dashed: the mean accuracy of the sampled devices on their private test splits, before and after their local steps.", ReportCharts.accuracy(s, metrics)),
+            ("Personalised accuracy distribution", "Each device's accuracy on its private test split with the final model (its personal parameters kept, if any), in 10 % bins.", ReportCharts.personalised(s)),
+            ("Bytes per round against dense", "Uplink bytes of the aggregated sparse UPDATEs against dense FedAvg, which would send the whole f32 model from every reporting device; downlink is everything the coordinator sent. 1 KB = 1024 B.", ReportCharts.bytes(metrics)),
+            ("Memory per device against its budget", "Peak SRAM of one training step from the memory planner (the arena on each device enforces it byte for byte), per device group.", ReportCharts.memory(s)),
+            ("Channel coverage per update layer", "Fraction of each update layer's channels touched by at least one aggregated update, per round and over the whole run.", ReportCharts.coverage(s, metrics)),
+        ]
+        let body = sections.map { "<section><h2>\(esc($0.0))</h2><p class=\"note\">\(esc($0.1))</p>\($0.2)</section>" }.joined(separator: "\n")
+        return """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>SparseFleet report: \(esc(s.topology))</title>
+        <style>
+        body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1000px; color: #222; }
+        h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin: 28px 0 4px; }
+        .sub { color: #555; margin: 0 0 14px; } .note { color: #555; font-size: 13px; margin: 0 0 8px; }
+        .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; }
+        .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; } .k { font-size: 12px; color: #666; } .v { font-size: 14px; font-weight: 600; }
+        .warn { background: #fff4e5; border: 1px solid #f0c080; padding: 8px 10px; border-radius: 6px; font-size: 13px; }
+        svg { font-family: inherit; }
+        </style></head><body>
+        <h1>SparseFleet run: \(esc(s.topology))</h1>
+        <p class="sub">\(esc(s.about))</p>
+        <p class="sub">\(esc(s.model)) · \(esc(s.data)) · \(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? " · CURVE" : "")</p>
+        \(notes.map { "<p class=\"warn\">\(esc($0))</p>" }.joined())
+        <div class="cards">\(cards)</div>
+        \(body)
+        </body></html>
+        """
+    }
 }

@@ -3,8 +3,9 @@
 //   compute = localSteps · batch · FLOPs per sample / device speed,
 // and a lost message (probability p, drawn from a seeded RNG so a run's clock is reproducible)
 // costs one more transfer plus a 2·latency timeout before the retransmission. The round ends when
-// the slowest reporting device is done, capped by the deadline; a round in which a sampled
-// device failed (straggler or dead node) lasted the whole deadline.
+// the slowest reporting device is done. With a simulated deadline (`rounds.simulatedDeadline`) the
+// round is capped by it, devices past it count as simulated stragglers, and a round in which a
+// sampled device really failed (straggler or dead node) lasted the whole simulated deadline.
 import Engine
 import Federation
 
@@ -20,7 +21,7 @@ public struct SimulatedRound: Codable, Equatable, Sendable {
     public var transferSeconds: Double
     /// Messages lost and sent again.
     public var retransmissions: Int
-    /// Reporting devices whose simulated time passed the deadline (real stragglers are in `failed`).
+    /// Reporting devices whose simulated time passed the simulated deadline (real stragglers are in `failures`).
     public var simulatedStragglers: Int
 }
 
@@ -28,8 +29,8 @@ public struct SimulatedRound: Codable, Equatable, Sendable {
 public struct SimulatedClock {
     /// The network model.
     public var network: NetworkModel
-    /// Deadline, seconds.
-    public var deadlineSeconds: Double
+    /// Simulated deadline, seconds (nil: none).
+    public var deadlineSeconds: Double?
     /// Device id → (compute seconds per round).
     public var computeSeconds: [String: Double]
     /// Node processes (a MODEL goes once to each node; a device downloads one copy).
@@ -40,7 +41,7 @@ public struct SimulatedClock {
     /// A clock for a fleet plan.
     public init(topology t: Topology, plans: [GroupPlan], fleet: FleetPlan) {
         network = t.network
-        deadlineSeconds = Double(t.rounds.deadlineMs) / 1000
+        deadlineSeconds = t.simulatedDeadlineMs.map { Double($0) / 1000 }
         nodes = max(1, t.nodes.count)
         seed = t.seed
         var compute: [String: Double] = [:]
@@ -75,10 +76,11 @@ public struct SimulatedClock {
         for id in m.reporting {
             let c = computeSeconds[id] ?? 0
             let x = lossyTransfer(down, &rng, &lost) + lossyTransfer(Double(m.updateBytes[id] ?? 0), &rng, &lost)
-            if c + x > deadlineSeconds { late += 1 }
+            if let d = deadlineSeconds, c + x > d { late += 1 }
             if c + x > slowest { slowest = c + x; slowCompute = c; slowTransfer = x }
         }
-        let seconds = m.failed.isEmpty ? min(slowest, deadlineSeconds) : deadlineSeconds
+        var seconds = slowest
+        if let d = deadlineSeconds { seconds = m.failed.isEmpty ? min(slowest, d) : d }
         return SimulatedRound(round: Int(m.round), seconds: seconds, computeSeconds: slowCompute, transferSeconds: slowTransfer,
                               retransmissions: lost, simulatedStragglers: late)
     }

@@ -38,6 +38,8 @@ public struct Topology: Equatable, Sendable {
     public var personalisation: PersonalisationConfig
     /// Node processes.
     public var nodes: NodeLayout
+    /// Deadline of a round on the simulated clock, ms (nil: rounds wait for the slowest device).
+    public var simulatedDeadlineMs: Int? = nil
     /// Simulated network used for the simulated wall clock.
     public var network: NetworkModel
     /// Faults the launcher injects.

@@ -99,17 +99,21 @@ public enum TopologyParser {
             partition.classesPerDevice = try p.int("classesPerDevice", default: 2, in: 1...1000)
         }
         var rounds = RoundConfig()
+        var simulatedDeadline: Int?
         rounds.joinWaitMs = 120_000
         rounds.deadlineMs = 120_000
         rounds.finalWaitMs = 60_000
         if let r = try top.object("rounds") {
-            try r.onlyKeys(["count", "sampleFraction", "minUpdates", "deadline", "joinWait", "finalWait"])
+            try r.onlyKeys(["count", "sampleFraction", "minUpdates", "deadline", "joinWait", "finalWait", "simulatedDeadline"])
             rounds.count = try r.int("count", default: 3, in: 1...100_000)
             rounds.sampleFraction = try r.double("sampleFraction", default: 1, in: 0...1, lowerOpen: true)
             rounds.minUpdates = try r.int("minUpdates", default: 1, in: 1...1_000_000)
             rounds.deadlineMs = try r.milliseconds("deadline", default: rounds.deadlineMs, in: 1...86_400_000)
             rounds.joinWaitMs = try r.milliseconds("joinWait", default: rounds.joinWaitMs, in: 1...86_400_000)
             rounds.finalWaitMs = try r.milliseconds("finalWait", default: rounds.finalWaitMs, in: 1...86_400_000)
+            if r.value("simulatedDeadline") != nil {
+                simulatedDeadline = try r.milliseconds("simulatedDeadline", default: 0, in: 1...864_000_000)
+            }
         }
         var aggregation = AggregationConfig()
         if let a = try top.object("aggregation") {
@@ -174,7 +178,8 @@ public enum TopologyParser {
         return Topology(name: name, about: about(text), seed: UInt64(seed), dataset: dataset, model: model, memory: memory, search: search,
                         groups: groups, partition: partition, rounds: rounds, aggregation: aggregation, encoding: encoding,
                         coordinatedSchedule: coordinated, curve: curve, personalisation: personalisation, nodes: nodes,
-                        network: network, faults: faults, heartbeatMs: heartbeat, comparePolicies: compare)
+                        simulatedDeadlineMs: simulatedDeadline, network: network, faults: faults, heartbeatMs: heartbeat,
+                        comparePolicies: compare)
     }
 
     /// Why `dense` is refused.

@@ -1,0 +1,116 @@
+// The launcher's summary and the HTML report, built from a recorded run of the tiny topology
+// (Fixtures/run: the coordinator's metrics.jsonl and summary.json from `fleet run Fixtures/tiny.yaml`).
+@testable import Fleet
+import Federation
+import XCTest
+
+final class SummaryReportTests: XCTestCase {
+    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    func load() throws -> (Topology, [RoundMetrics], RunSummary, FleetSummary) {
+        let t = try TopologyParser.load(path: fixtures.appendingPathComponent("tiny.yaml").path)
+        let metrics = SummaryBuilder.readMetrics(path: fixtures.appendingPathComponent("run/metrics.jsonl").path)
+        let coordinator = try XCTUnwrap(SummaryBuilder.readCoordinatorSummary(path: fixtures.appendingPathComponent("run/summary.json").path))
+        let s = try SummaryBuilder.build(topology: t, metrics: metrics, coordinator: coordinator, realSeconds: 12.5, interrupted: false)
+        return (t, metrics, coordinator, s)
+    }
+
+    func testSummaryFiguresComeFromTheMetrics() throws {
+        let (t, metrics, coordinator, s) = try load()
+        XCTAssertEqual(metrics.count, 2)
+        XCTAssertEqual(s.rounds.planned, t.rounds.count)
+        XCTAssertEqual(s.rounds.completed, 2)
+        XCTAssertEqual(s.finalGlobalAccuracy, metrics.last!.testAccuracy)
+        XCTAssertEqual(s.initialGlobalAccuracy, coordinator.initialTestAccuracy)
+        let updates = metrics.reduce(0) { $0 + $1.updateBytes.values.reduce(0, +) }
+        let dense = metrics.reduce(0) { $0 + $1.updateBytes.count * $1.denseModelBytes }
+        XCTAssertEqual(s.bytes.uplinkUpdates, updates)
+        XCTAssertEqual(s.bytes.denseFedAvgUplink, dense)
+        XCTAssertEqual(s.bytes.uplinkRatioToDense, Double(updates) / Double(dense), accuracy: 1e-12)
+        XCTAssertLessThan(s.bytes.uplinkRatioToDense, 1)
+        XCTAssertEqual(s.personalisedAccuracy.count, coordinator.personalFinal.count)
+        XCTAssertEqual(s.personalisedAccuracy.perDevice, coordinator.personalFinal)
+        XCTAssertEqual(s.memory.map(\.group), ["small", "large"])
+        for m in s.memory { XCTAssertLessThanOrEqual(m.peakBytes, m.budgetBytes) }
+        XCTAssertGreaterThan(s.weightsUpdatedPercent, 0)
+        XCTAssertLessThanOrEqual(s.weightsUpdatedPercent, 100)
+        XCTAssertEqual(s.channelCoverage, metrics.last!.coverageCumulative)
+        XCTAssertEqual(s.wallTime.realSeconds, 12.5)
+        XCTAssertEqual(s.wallTime.simulatedRounds.count, 2)
+        XCTAssertGreaterThan(s.wallTime.simulatedSeconds, 0)
+        XCTAssertFalse(s.interrupted)
+    }
+
+    func testSummaryFieldNamesAreStable() throws {
+        let (_, _, _, s) = try load()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-summary-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("summary.json").path
+        try SummaryBuilder.write(s, to: path)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        for key in ["schema", "topology", "finalGlobalAccuracy", "initialGlobalAccuracy", "personalisedAccuracy", "bytes", "memory",
+                    "weightsUpdatedPercent", "channelCoverage", "meanChannelCoverage", "rounds", "wallTime", "failures", "interrupted"] {
+            XCTAssertNotNil(json[key], key)
+        }
+        let bytes = try XCTUnwrap(json["bytes"] as? [String: Any])
+        for key in ["uplink", "uplinkUpdates", "denseFedAvgUplink", "uplinkRatioToDense", "downlink"] { XCTAssertNotNil(bytes[key], key) }
+        let wall = try XCTUnwrap(json["wallTime"] as? [String: Any])
+        for key in ["realSeconds", "simulatedSeconds"] { XCTAssertNotNil(wall[key], key) }
+        let memory = try XCTUnwrap((json["memory"] as? [[String: Any]])?.first)
+        for key in ["group", "budgetBytes", "peakBytes"] { XCTAssertNotNil(memory[key], key) }
+        XCTAssertEqual(json["schema"] as? String, "sparsefleet.fleet-summary/1")
+        XCTAssertEqual(try SummaryBuilder.read(path: path), s)
+    }
+
+    func testReportIsSelfContainedWithFiveLabelledCharts() throws {
+        let (_, metrics, _, s) = try load()
+        let html = HTMLReport.html(summary: s, metrics: metrics)
+        XCTAssertEqual(html.components(separatedBy: "<svg ").count - 1, 5)
+        for title in ["Global accuracy per round", "Personalised accuracy distribution", "Bytes per round against dense",
+                      "Memory per device against its budget", "Channel coverage per update layer"] {
+            XCTAssertTrue(html.contains(title), title)
+        }
+        for label in ["test accuracy (%)", "devices", "bytes per round (log scale", "SRAM of one training step", "channels touched"] {
+            XCTAssertTrue(html.contains(label), label)
+        }
+        // No external assets: no scripts, stylesheets, images or fonts fetched from anywhere.
+        XCTAssertFalse(html.contains("<script"))
+        XCTAssertFalse(html.contains("<link"))
+        XCTAssertFalse(html.contains("src="))
+        XCTAssertEqual(html.components(separatedBy: "http").count - 1, 5, "only the SVG namespace URIs")
+    }
+
+    func testSimulatedClockChargesComputeTransferAndLosses() throws {
+        let (t, metrics, _, _) = try load()
+        var quiet = t
+        quiet.network.dropProbability = 0
+        let plans = try BudgetCheck.plans(quiet)
+        let clock = SimulatedClock(topology: quiet, plans: plans, fleet: FleetPlan(quiet))
+        let r = clock.round(metrics[0])
+        XCTAssertEqual(r.retransmissions, 0)
+        // The slowest device: compute + two transfers, each latency + 8·bytes/bandwidth.
+        XCTAssertGreaterThan(r.computeSeconds, 0)
+        XCTAssertGreaterThanOrEqual(r.transferSeconds, 2 * quiet.network.latencyMs / 1000)
+        XCTAssertEqual(r.seconds, r.computeSeconds + r.transferSeconds, accuracy: 1e-9)
+        var capped = quiet
+        capped.simulatedDeadlineMs = 10
+        XCTAssertEqual(SimulatedClock(topology: capped, plans: plans, fleet: FleetPlan(capped)).round(metrics[0]).seconds, 0.01, accuracy: 1e-12)
+        var lossy = quiet
+        lossy.network.dropProbability = 0.5
+        let l = SimulatedClock(topology: lossy, plans: plans, fleet: FleetPlan(lossy)).round(metrics[0])
+        XCTAssertGreaterThan(l.retransmissions, 0)
+        XCTAssertGreaterThan(l.seconds, r.seconds)
+        XCTAssertEqual(l, SimulatedClock(topology: lossy, plans: plans, fleet: FleetPlan(lossy)).round(metrics[0]), "seeded: reproducible")
+    }
+
+    func testTableAndProgressText() throws {
+        let (_, metrics, _, s) = try load()
+        let table = SummaryTable.render(s)
+        XCTAssertTrue(table.contains("global accuracy"))
+        XCTAssertTrue(table.contains("% of dense FedAvg"))
+        let line = ProgressLine(planned: 2, started: Date(timeIntervalSinceNow: -5)).text(Array(metrics.prefix(1)))
+        XCTAssertTrue(line.contains("round 1/2"), line)
+        XCTAssertTrue(line.contains("devices 4/4"), line)
+        XCTAssertTrue(line.contains("ETA"), line)
+    }
+}

@@ -1,0 +1,213 @@
+// Topology parsing and every refusal: unknown key (with its line), bad values, impossible budgets.
+@testable import Fleet
+import Federation
+import XCTest
+
+final class TopologyParsingTests: XCTestCase {
+    let minimal = """
+        # Minimal: one group.
+        name: t
+        groups:
+          - {name: g, count: 2, budget: 64KB}
+        """
+
+    /// The refusal of `text`, or a failure if it parses.
+    func refusal(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> TopologyError? {
+        do {
+            let t = try TopologyParser.parse(text, file: "t.yaml")
+            _ = try BudgetCheck.plans(t, file: "t.yaml")
+            XCTFail("expected a refusal", file: file, line: line)
+            return nil
+        } catch let e as TopologyError {
+            return e
+        } catch {
+            XCTFail("unexpected error \(error)", file: file, line: line)
+            return nil
+        }
+    }
+
+    func testMinimalTopologyGetsDefaults() throws {
+        let t = try TopologyParser.parse(minimal)
+        XCTAssertEqual(t.name, "t")
+        XCTAssertEqual(t.about, "Minimal: one group.")
+        XCTAssertEqual(t.groups.count, 1)
+        XCTAssertEqual(t.groups[0].budget, 64 * 1024)
+        XCTAssertEqual(t.groups[0].policy, .dgsu)
+        XCTAssertEqual(t.groups[0].deviceIDs, ["g-00", "g-01"])
+        XCTAssertEqual(t.partition.kind, "iid")
+        XCTAssertFalse(t.curve)
+    }
+
+    func testShippedTopologiesParseAndFit() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../topologies").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertGreaterThanOrEqual(files.count, 6)
+        for f in files {
+            let path = dir.appendingPathComponent(f).path
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            XCTAssertTrue(text.hasPrefix("#"), "\(f) must open with a comment saying what it studies")
+            let t = try Topology.validated(path: path)
+            XCTAssertFalse(t.about.isEmpty, f)
+            for v in t.variants { try FleetPlan(v.topology).config.validate() }
+        }
+    }
+
+    func testFullTopologyMapsToFederationConfig() throws {
+        let t = try TopologyParser.parse("""
+            name: full
+            seed: 9
+            dataset: {name: synthetic, syntheticCount: 300}
+            preprocessing: {resolution: 16}
+            model: {name: tiny, weights: none}
+            memory: {precision: fp32, placement: flash, fused: false}
+            groups:
+              - {name: a, count: 3, budget: 128KB, policy: static, localSteps: 4, batch: 2, lr: 0.1, mflops: 50}
+              - {name: b, count: 2, budget: 1MB, policy: random}
+            partition: {kind: dirichlet, alpha: 0.1, minShard: 5}
+            rounds: {count: 4, sampleFraction: 0.5, minUpdates: 2, deadline: 2s, joinWait: 1m, finalWait: 500ms}
+            aggregation: {rule: trimmed-mean, trim: 0.2}
+            encoding: f16
+            coordinatedSchedule: on
+            curve: true
+            personalisation: {personal: head+biases, testFraction: 0.3}
+            nodes: {count: 2, split: contiguous}
+            network: {latencyMs: 10, bandwidthKbps: 100, dropProbability: 0.2}
+            faults: {killNode: 2, killAfterRound: 2}
+            heartbeatMs: 100
+            """)
+        let plan = FleetPlan(t)
+        let c = plan.config
+        XCTAssertEqual(c.seed, 9)
+        XCTAssertEqual(c.devices.map(\.id), ["a-00", "a-01", "a-02", "b-00", "b-01"])
+        XCTAssertEqual(c.device("a-01")?.policy, .static)
+        XCTAssertEqual(c.device("b-00")?.budget, 1 << 20)
+        XCTAssertEqual(c.rounds.deadlineMs, 2000)
+        XCTAssertEqual(c.rounds.joinWaitMs, 60_000)
+        XCTAssertEqual(c.rounds.finalWaitMs, 500)
+        XCTAssertEqual(c.aggregation.rule, .trimmedMean)
+        XCTAssertEqual(c.encoding, .f16)
+        XCTAssertEqual(c.personalisation.personal, .headAndBiases)
+        XCTAssertEqual(c.deviceDefaults.memory.placement, .flash)
+        XCTAssertEqual(plan.nodeDevices, [["a-00", "a-01", "a-02"], ["b-00", "b-01"]])
+        XCTAssertTrue(t.coordinatedSchedule)
+        XCTAssertEqual(t.faults.killNode, 2)
+        XCTAssertEqual(t.network.dropProbability, 0.2)
+        XCTAssertNoThrow(try c.validate())
+    }
+
+    func testRoundRobinSplit() throws {
+        var t = try TopologyParser.parse(minimal.replacingOccurrences(of: "count: 2", with: "count: 5"))
+        t.nodes.count = 2
+        XCTAssertEqual(FleetPlan(t).nodeDevices, [["g-00", "g-02", "g-04"], ["g-01", "g-03"]])
+    }
+
+    func testUnknownKeyNamesKeyLineAndAllowed() throws {
+        let e = try XCTUnwrap(refusal("""
+            name: t
+            groups:
+              - name: g
+                count: 2
+                budgte: 64KB
+            """))
+        XCTAssertEqual(e.line, 5)
+        XCTAssertEqual(e.key, "groups[0].budgte")
+        XCTAssertTrue(e.problem.contains("did you mean 'budget'"), e.problem)
+        XCTAssertTrue(e.problem.contains("allowed here: name, count, budget"), e.problem)
+        XCTAssertTrue(e.description.hasPrefix("t.yaml:5: groups[0].budgte: unknown key"), e.description)
+    }
+
+    func testUnknownTopLevelKey() throws {
+        let e = try XCTUnwrap(refusal(minimal + "\nroundz: 3\n"))
+        XCTAssertEqual(e.key, "roundz")
+        XCTAssertEqual(e.line, 5)
+        XCTAssertTrue(e.problem.contains("did you mean 'rounds'"), e.problem)
+    }
+
+    func testBadValuesAreRefusedWithWhatIsAllowed() throws {
+        let cases: [(String, String, String)] = [
+            ("rounds: {count: 0}", "rounds.count", "allowed 1...100000"),
+            ("rounds: {count: three}", "rounds.count", "expected a whole number"),
+            ("rounds: {sampleFraction: 1.5}", "rounds.sampleFraction", "out of range"),
+            ("rounds: {deadline: soon}", "rounds.deadline", "250ms, 30s or 2m"),
+            ("partition: {kind: zipf}", "partition.kind", "use one of iid, dirichlet, classes"),
+            ("partition: {kind: dirichlet, alpha: 0}", "partition.alpha", "out of range"),
+            ("aggregation: {rule: krum}", "aggregation.rule", "use one of mean, median, trimmed-mean"),
+            ("encoding: f8", "encoding", "use one of f32, f16, int8"),
+            ("curve: maybe", "curve", "expected true or false"),
+            ("model: {name: resnet50}", "model.name", "efficientnet-lite0"),
+            ("model: {weights: weights.bin}", "model.weights", "pretrained, none, or a path"),
+            ("dataset: {name: mnist}", "dataset.name", "no default folder"),
+            ("nodes: {count: 3}", "nodes", "every node needs at least one device"),
+            ("network: {dropProbability: 0.95}", "network.dropProbability", "out of range"),
+            ("faults: {killNode: 1}", "faults.killNode", "killing the only node"),
+            ("compare: {policies: [dgsu, dense]}", "compare.policies[1]", "dense is refused"),
+            ("groups: []", "groups", "no device groups"),
+        ]
+        for (extra, key, message) in cases {
+            let base = extra.hasPrefix("groups") ? "name: t\n" : minimal + "\n"
+            guard let e = refusal(base + extra) else { continue }
+            XCTAssertEqual(e.key, key, extra)
+            XCTAssertTrue(e.problem.contains(message), "\(extra): \(e.problem)")
+            XCTAssertNotNil(e.line, extra)
+        }
+    }
+
+    func testGroupValueRefusals() throws {
+        let cases: [(String, String, String)] = [
+            ("{name: g, budget: lots}", "groups[0].budget", "256KB"),
+            ("{name: g, policy: dense}", "groups[0].policy", "dense is refused"),
+            ("{name: g, policy: lora}", "groups[0].policy", "head, bias, static, dgsu, random"),
+            ("{name: g, count: 0}", "groups[0].count", "out of range"),
+            ("{name: 'a b'}", "groups[0].name", "letters, digits"),
+            ("{name: g, lr: -1}", "groups[0].lr", "out of range"),
+        ]
+        for (group, key, message) in cases {
+            guard let e = refusal("name: t\ngroups:\n  - \(group)\n") else { continue }
+            XCTAssertEqual(e.key, key, group)
+            XCTAssertEqual(e.line, 3, group)
+            XCTAssertTrue(e.problem.contains(message), "\(group): \(e.problem)")
+        }
+    }
+
+    func testDuplicateKeyAndBrokenYAML() throws {
+        let dup = try XCTUnwrap(refusal("name: t\nname: u\ngroups:\n  - {name: g}\n"))
+        XCTAssertEqual(dup.key, "name")
+        XCTAssertEqual(dup.line, 2)
+        let broken = try XCTUnwrap(refusal("name: t\ngroups: [\n"))
+        XCTAssertTrue(broken.problem.contains("not valid YAML"), broken.problem)
+    }
+
+    func testImpossibleBudgetNamesGroupLineAndMinimum() throws {
+        let e = try XCTUnwrap(refusal("""
+            name: t
+            preprocessing: {resolution: 64}
+            model: {name: efficientnet-lite0, weights: none}
+            groups:
+              - name: ok
+                budget: 256KB
+              - name: tiny
+                count: 3
+                budget: 8KB
+            """))
+        XCTAssertEqual(e.key, "groups[tiny].budget")
+        XCTAssertEqual(e.line, 9)
+        XCTAssertTrue(e.problem.contains("impossible budget for efficientnet-lite0 at 64×64"), e.problem)
+        XCTAssertTrue(e.problem.contains("Allowed: at least"), e.problem)
+    }
+
+    func testComparePoliciesMakesOneVariantPerPolicy() throws {
+        let t = try TopologyParser.parse(minimal + "\ncompare: {policies: [head, bias, static, dgsu, random]}\n")
+        let v = t.variants
+        XCTAssertEqual(v.map(\.label), ["head", "bias", "static", "dgsu", "random"])
+        XCTAssertEqual(v[2].topology.groups[0].policy, .static)
+        XCTAssertTrue(v[2].topology.comparePolicies.isEmpty)
+    }
+
+    func testDurationsAndSizes() {
+        XCTAssertEqual(YAMLObject.parseDuration("250ms"), 250)
+        XCTAssertEqual(YAMLObject.parseDuration("30s"), 30_000)
+        XCTAssertEqual(YAMLObject.parseDuration("2m"), 120_000)
+        XCTAssertEqual(YAMLObject.parseDuration("1500"), 1500)
+        XCTAssertNil(YAMLObject.parseDuration("-1s"))
+    }
+}
