@@ -16,12 +16,15 @@ deps:
 weights: deps
 	@tools/fetch-weights.sh
 
-## demo: the main job on the embedded default. Until the federated quickstart lands: the plumbing
-## check, then one 256 KB device fine-tuning pretrained EfficientNet-Lite0 on Fashion-MNIST with DGSU.
+## demo: the main job: the quickstart fleet (topologies/quickstart.yaml): 8 simulated 256 KB devices
+## federating ImageNet-pretrained EfficientNet-Lite0 to real Fashion-MNIST with DGSU over CURVE, in a
+## coordinator and 2 node processes; prints progress, the summary and where the report is.
 demo: deps weights
-	$(SWIFT) build -c release --product fleet --product node
+	$(SWIFT) build -c release --product coordinator
+	$(SWIFT) build -c release --product node
+	$(SWIFT) build -c release --product fleet
 	.build/release/fleet doctor
-	.build/release/node finetune --policy dgsu --budget 256KB --train-samples 6000 --test-samples 2000 --lr 0.0003
+	.build/release/fleet run topologies/quickstart.yaml
 
 ## test: builds and runs the whole test suite.
 test: deps weights
