@@ -17,6 +17,8 @@ enum ReportCharts {
         let before = metrics.compactMap { m in m.personalBefore.map { (Double(m.round), 100 * $0.mean) } }
         let after = metrics.compactMap { m in m.personalAfter.map { (Double(m.round), 100 * $0.mean) } }
         var svg = p.open("global accuracy per round")
+        let skipped = metrics.filter(\.skipped).map { Int($0.round) }
+        svg += p.skippedBands(skipped)
         svg += p.axes(xTicks: Plot.roundTicks(0, metrics.count), yTicks: Plot.ticks(0, 100, count: 5).map { ($0, "\(Int($0)) %") },
                       xLabel: "round (0 = pretrained start)", yLabel: "test accuracy (%)")
         svg += p.line(global, color: blue)
@@ -25,6 +27,7 @@ enum ReportCharts {
         var legend = [(blue, "global model, global test set", false)]
         if !before.isEmpty { legend.append((grey, "personal split, before local steps (mean)", true)) }
         if !after.isEmpty { legend.append((orange, "personal split, after local steps (mean)", true)) }
+        if !skipped.isEmpty { legend.append(("#dddddd", "round skipped (model unchanged)", false)) }
         svg += p.legend(legend.map { ($0.0, $0.1, $0.2) })
         return svg + "</svg>"
     }
@@ -68,13 +71,14 @@ enum ReportCharts {
 
     /// Uplink bytes per round: sparse UPDATEs against dense FedAvg (log scale).
     static func bytes(_ metrics: [RoundMetrics]) -> String {
-        let sparse = metrics.map { (Double($0.round), Double(max(1, $0.updateBytes.values.reduce(0, +)))) }
-        let dense = metrics.map { (Double($0.round), Double(max(1, $0.updateBytes.count * $0.denseModelBytes))) }
-        let down = metrics.map { (Double($0.round), Double(max(1, $0.bytesDown))) }
+        func positive(_ v: Int) -> Double? { v > 0 ? Double(v) : nil }
+        let sparse = metrics.map { (Double($0.round), positive($0.updateBytes.values.reduce(0, +))) }
+        let dense = metrics.map { (Double($0.round), positive($0.updateBytes.count * $0.denseModelBytes)) }
+        let down = metrics.map { (Double($0.round), positive($0.bytesDown)) }
         var p = Plot()
         p.logY = true
         p.x0 = 0.5; p.x1 = Double(max(1, metrics.count)) + 0.5
-        let all = (sparse + dense + down).map(\.1)
+        let all = (sparse + dense + down).compactMap(\.1)
         // Ticks at 1, 10, 100 of B, KB, MB and GB (binary units): exact positions, readable labels.
         let marks = [1.0, 1024, 1_048_576, 1_073_741_824].flatMap { u in [1.0, 10, 100].map { $0 * u } }
         let lo = all.min() ?? 1, hi = max(all.max() ?? 10, lo * 10)
@@ -82,11 +86,13 @@ enum ReportCharts {
         p.y1 = marks.first { $0 >= hi } ?? hi
         let yt = marks.filter { $0 >= p.y0 && $0 <= p.y1 }.map { ($0, byteLabel($0)) }
         var svg = p.open("uplink bytes per round against dense FedAvg")
-        svg += p.axes(xTicks: Plot.roundTicks(1, max(1, metrics.count)), yTicks: yt, xLabel: "round",
+        let skipped = metrics.filter(\.skipped).map { Int($0.round) }
+        svg += p.skippedBands(skipped)
+        svg += p.axes(xTicks: Plot.roundTicks(1, max(1, metrics.count)), yTicks: yt, xLabel: "round (no point: no bytes that round)",
                       yLabel: "bytes per round (log scale)")
-        svg += p.line(dense, color: red, dashed: true)
-        svg += p.line(sparse, color: blue)
-        svg += p.line(down, color: grey, dashed: true)
+        svg += p.lineWithGaps(dense, color: red, dashed: true)
+        svg += p.lineWithGaps(sparse, color: blue)
+        svg += p.lineWithGaps(down, color: grey, dashed: true)
         svg += p.legend([(blue, "uplink: sparse UPDATEs", false), (red, "uplink: dense FedAvg (f32 models)", true),
                          (grey, "downlink: models, patches, control", true)])
         return svg + "</svg>"

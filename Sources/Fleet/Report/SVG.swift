@@ -88,6 +88,26 @@ struct Plot {
         return s
     }
 
+    /// Polylines through the points that have a value, broken where a value is missing.
+    func lineWithGaps(_ points: [(Double, Double?)], color: String, dashed: Bool = false) -> String {
+        var out = "", run: [(Double, Double)] = []
+        for (x, y) in points {
+            if let y { run.append((x, y)) } else { out += line(run, color: color, dashed: dashed); run = [] }
+        }
+        return out + line(run, color: color, dashed: dashed)
+    }
+
+    /// Light bands behind skipped rounds, labelled at the top.
+    func skippedBands(_ rounds: [Int]) -> String {
+        var s = ""
+        for r in rounds {
+            let a = max(left, px(Double(r) - 0.5)), b = min(left + innerW, px(Double(r) + 0.5))
+            s += "<rect x=\"\(num(a))\" y=\"\(num(top))\" width=\"\(num(b - a))\" height=\"\(num(innerH))\" fill=\"#efefef\"><title>round \(r) skipped: too few updates by the deadline; model unchanged</title></rect>"
+            s += "<text x=\"\(num((a + b) / 2))\" y=\"\(num(top + 12))\" text-anchor=\"middle\" font-size=\"10\" fill=\"#777\">skipped</text>"
+        }
+        return s
+    }
+
     /// About `count` round tick values over [a, b].
     static func ticks(_ a: Double, _ b: Double, count: Int = 6) -> [Double] {
         let span = max(b - a, 1e-9)

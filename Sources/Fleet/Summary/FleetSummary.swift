@@ -40,6 +40,8 @@ public struct FleetSummary: Codable, Equatable, Sendable {
     public var wallTime: WallTime
     /// Device failures by reason (deadline, disconnected, …), summed over rounds.
     public var failures: [String: Int]
+    /// Messages the coordinator refused with an ERROR reply (corrupted, stale, duplicate, …).
+    public var refusedMessages: Int
     /// Whether the run was stopped (Ctrl-C) before its last round.
     public var interrupted: Bool
     /// Coordinated channel schedule: requested in the topology; implemented (false until issue 7).
@@ -103,6 +105,10 @@ public struct FleetSummary: Codable, Equatable, Sendable {
         public var simulatedSeconds: Double
         /// Simulated timing per round.
         public var simulatedRounds: [SimulatedRound]
+        /// Reporting devices past the simulated deadline, summed over rounds.
+        public var simulatedStragglers: Int
+        /// Simulated message losses (each retransmitted), summed over rounds.
+        public var simulatedRetransmissions: Int
     }
 
     /// The coordinated schedule flag.

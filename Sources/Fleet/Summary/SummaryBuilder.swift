@@ -65,8 +65,10 @@ public enum SummaryBuilder {
             memory: plans, weightsUpdatedPercent: weights, channelCoverage: coverage,
             meanChannelCoverage: coverage.isEmpty ? 0 : coverage.values.reduce(0, +) / Double(coverage.count),
             wallTime: .init(realSeconds: realSeconds, realRoundSeconds: metrics.reduce(0) { $0 + $1.wallSeconds },
-                            simulatedSeconds: sim.reduce(0) { $0 + $1.seconds }, simulatedRounds: sim),
-            failures: failures, interrupted: interrupted || (coordinator?.interrupted ?? false) || metrics.count < t.rounds.count,
+                            simulatedSeconds: sim.reduce(0) { $0 + $1.seconds }, simulatedRounds: sim,
+                            simulatedStragglers: sim.reduce(0) { $0 + $1.simulatedStragglers },
+                            simulatedRetransmissions: sim.reduce(0) { $0 + $1.retransmissions }),
+            failures: failures, refusedMessages: metrics.reduce(0) { $0 + $1.refusedMessages }, interrupted: interrupted || (coordinator?.interrupted ?? false) || metrics.count < t.rounds.count,
             coordinatedSchedule: .init(requested: t.coordinatedSchedule, implemented: false), curve: t.curve)
     }
 

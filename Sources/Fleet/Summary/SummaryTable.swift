@@ -41,7 +41,12 @@ public enum SummaryTable {
         if !s.failures.isEmpty {
             rows.append(("device failures", s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
         }
+        if s.refusedMessages > 0 { rows.append(("refused messages", "\(s.refusedMessages) (answered with an ERROR; never aggregated)")) }
         rows.append(("wall time", "real \(duration(s.wallTime.realSeconds)) (rounds \(duration(s.wallTime.realRoundSeconds))), simulated \(duration(s.wallTime.simulatedSeconds))"))
+        let wall = s.wallTime
+        if wall.simulatedStragglers + wall.simulatedRetransmissions > 0 {
+            rows.append(("simulated network", "\(wall.simulatedRetransmissions) message(s) lost and sent again, \(wall.simulatedStragglers) device-round(s) past the simulated deadline"))
+        }
         if s.coordinatedSchedule.requested { rows.append(("coordinated schedule", "requested, not implemented yet (issue 7): ignored")) }
         let w = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
