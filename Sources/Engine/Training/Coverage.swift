@@ -8,6 +8,8 @@ public struct CoverageTracker: Equatable, Sendable, Codable {
     public private(set) var steps = 0
     /// Sum over steps of the conv weight values updated (for the per-step average).
     public private(set) var updatedConvWeights = 0
+    /// Whether a dense step (every weight) has been recorded.
+    public private(set) var sawDenseStep = false
 
     /// An empty tracker for the units of `layout`.
     public init(layout: SparseLayout, arch: Architecture) {
@@ -19,7 +21,7 @@ public struct CoverageTracker: Equatable, Sendable, Codable {
         steps += 1
         if plan.dense {
             updatedConvWeights += SparseLayout.convWeightCount(arch)
-            for u in touched.keys { touched[u] = touched[u]!.map { _ in true } }
+            sawDenseStep = true
             return
         }
         for (u, chans) in plan.weightChannels {
@@ -37,14 +39,16 @@ public struct CoverageTracker: Equatable, Sendable, Codable {
         touched.mapValues { flags in flags.isEmpty ? 0 : Double(flags.filter { $0 }.count) / Double(flags.count) }
     }
 
-    /// Fraction of all update-layer channels trained at least once.
+    /// Fraction of all update-layer channels trained at least once (1 once a dense step ran).
     public var overall: Double {
+        if sawDenseStep { return 1 }
         let all = touched.values.reduce(0) { $0 + $1.count }
         return all == 0 ? 0 : Double(touched.values.reduce(0) { $0 + $1.filter { $0 }.count }) / Double(all)
     }
 
     /// Fraction of the network's conv weights that were updated at least once.
     public func convWeightsEverUpdated(arch: Architecture) -> Double {
+        if sawDenseStep { return 1 }
         var n = 0
         for (u, flags) in touched {
             let s = arch.units[u]
