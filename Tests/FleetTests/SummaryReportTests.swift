@@ -103,6 +103,15 @@ final class SummaryReportTests: XCTestCase {
         XCTAssertEqual(l, SimulatedClock(topology: lossy, plans: plans, fleet: FleetPlan(lossy)).round(metrics[0]), "seeded: reproducible")
     }
 
+    func testComparisonColumnsLineUp() throws {
+        let (_, _, _, s) = try load()
+        var other = s
+        other.topology = "tiny/a-much-longer-name"
+        let lines = SummaryTable.comparison([s, other]).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertEqual(Set(lines.map(\.count)).count, 1, "\(lines)")
+    }
+
     func testTableAndProgressText() throws {
         let (_, metrics, _, s) = try load()
         let table = SummaryTable.render(s)

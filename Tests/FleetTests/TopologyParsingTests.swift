@@ -46,7 +46,7 @@ final class TopologyParsingTests: XCTestCase {
             let path = dir.appendingPathComponent(f).path
             let text = try String(contentsOfFile: path, encoding: .utf8)
             XCTAssertTrue(text.hasPrefix("#"), "\(f) must open with a comment saying what it studies")
-            let t = try Topology.validated(path: path)
+            let t = try Topology.validated(path: path, checkFiles: false)
             XCTAssertFalse(t.about.isEmpty, f)
             for v in t.variants { try FleetPlan(v.topology).config.validate() }
         }
@@ -193,6 +193,20 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(e.line, 9)
         XCTAssertTrue(e.problem.contains("impossible budget for efficientnet-lite0 at 64×64"), e.problem)
         XCTAssertTrue(e.problem.contains("Allowed: at least"), e.problem)
+    }
+
+    func testMissingWeightsAndDataAreRefusedWithTheFix() throws {
+        let weights = try TopologyParser.parse(minimal + "\nmodel: {name: tiny, weights: /nonexistent/w.safetensors}\n")
+        XCTAssertThrowsError(try InputFiles.check(weights, file: "t.yaml")) { e in
+            let e = e as? TopologyError
+            XCTAssertEqual(e?.key, "model.weights")
+            XCTAssertTrue(e?.problem.contains("/nonexistent/w.safetensors") ?? false, "\(String(describing: e))")
+        }
+        let data = try TopologyParser.parse(minimal + "\ndataset: {name: fashion-mnist, directory: /nonexistent/fm}\n")
+        XCTAssertThrowsError(try InputFiles.check(data, file: "t.yaml")) { e in
+            XCTAssertEqual((e as? TopologyError)?.key, "dataset")
+        }
+        XCTAssertNoThrow(try InputFiles.check(try TopologyParser.parse(minimal), file: "t.yaml"), "synthetic data, random tiny net")
     }
 
     func testComparePoliciesMakesOneVariantPerPolicy() throws {

@@ -13,7 +13,7 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let t: Topology
-        do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw ValidationError(e.description) }
+        do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw failure(e) }
         print("\(t.name): \(t.about)")
         for v in t.variants {
             if let l = v.label { print("-- policy \(l)") }

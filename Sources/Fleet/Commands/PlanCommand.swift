@@ -42,9 +42,9 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let t: Topology
-        do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw ValidationError(e.description) }
+        do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw failure(e) }
         if t.variants.count > 1 {
-            throw ValidationError("\(topology) compares \(t.comparePolicies.count) policies (compare.policies); plan one of them: copy the file without `compare:` and set the groups' policy")
+            throw failure("\(topology) compares \(t.comparePolicies.count) policies (compare.policies); plan one of them: copy the file without `compare:` and set the groups' policy")
         }
         let folder = RunFolder(path: URL(fileURLWithPath: out ?? "runs/\(t.name)-plan").standardizedFileURL.path)
         try folder.create()

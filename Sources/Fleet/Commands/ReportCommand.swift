@@ -33,7 +33,7 @@ struct ReportCommand: ParsableCommand {
                                                coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
                                                realSeconds: .nan, interrupted: true)
         } else {
-            throw ValidationError("\(runFolder) has neither summary.json nor topology.yaml; is it a run folder from `fleet run`?")
+            throw failure("\(runFolder) has neither summary.json nor topology.yaml; is it a run folder from `fleet run`?")
         }
         let path = out ?? folder.report
         try HTMLReport.write(summary: summary, metrics: SummaryBuilder.readMetrics(path: folder.metrics), to: path)

@@ -18,7 +18,7 @@ struct ResumeCommand: ParsableCommand {
         }
         let rounds = SummaryBuilder.readMetrics(path: folder.metrics).count
         let model = FileManager.default.fileExists(atPath: folder.coordinator + "/model-final.safetensors")
-        throw ValidationError("""
+        throw failure("""
             cannot resume \(runFolder): the coordinator has no --resume yet (issue 7), so a restarted run would begin again at round 1 \
             with fresh device state instead of continuing. The folder keeps \(rounds) finished round(s) in coordinator/metrics.jsonl\
             \(model ? " and the last global model in coordinator/model-final.safetensors" : ""); `fleet report \(runFolder)` charts them. \

@@ -49,7 +49,7 @@ struct RunCommand: ParsableCommand {
         }
         let logger = Logger(label: "sparsefleet.fleet")
         let t: Topology
-        do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw ValidationError(e.description) }
+        do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw failure(e) }
         let stop = ShutdownFlag.install()
         var options = LaunchOptions(binDir: binDir ?? LaunchCommands.defaultBinDir)
         options.grace = grace
@@ -64,7 +64,9 @@ struct RunCommand: ParsableCommand {
             do {
                 results.append(try launcher.run(v.topology, label: v.label, folder: folder, source: source))
             } catch let e as RunFolderError {
-                throw ValidationError(e.description)
+                throw failure(e)
+            } catch let e as ConfigError {
+                throw failure(e)
             }
             let r = results.last!
             print(SummaryTable.render(r.summary))

@@ -91,6 +91,13 @@ public final class Launcher {
                 progress.finish()
                 print("warning     \(n.command.name) exited with status \(n.process.terminationStatus); see \(n.log)")
             }
+            // Every node failed on its own: nothing can join, so stop now and show why.
+            if !nodes.isEmpty, nodes.allSatisfy({ !$0.process.isRunning && $0.process.terminationStatus != 0 && !$0.killedOnPurpose }) {
+                progress.finish()
+                children.stopAll(grace: options.grace)
+                throw RunFolderError("every node process failed; \(nodes[0].command.name)'s log:\n" + Self.tail(nodes[0].log, lines: 12)
+                                     + "\n(logs in \(folder.logs))")
+            }
             usleep(200_000)
         }
         progress.draw(SummaryBuilder.readMetrics(path: folder.metrics))

@@ -54,13 +54,19 @@ public enum SummaryTable {
 
     /// One line per compared run.
     public static func comparison(_ runs: [FleetSummary]) -> String {
-        var lines = ["run                            global   pers.mean  uplink/dense  weights%  coverage  sim.time"]
+        let header = ["run", "global acc", "personal mean", "uplink/dense", "conv weights", "coverage", "simulated"]
+        var rows = [header]
         for s in runs {
-            lines.append(String(format: "%-30@ %7@  %9@  %11.3f%%  %7.2f%%  %8@  %@",
-                                s.topology as NSString, pct(s.finalGlobalAccuracy) as NSString, pct(s.personalisedAccuracy.mean) as NSString,
-                                100 * s.bytes.uplinkRatioToDense, s.weightsUpdatedPercent, pct(s.meanChannelCoverage) as NSString,
-                                duration(s.wallTime.simulatedSeconds) as NSString))
+            rows.append([s.topology, pct(s.finalGlobalAccuracy), pct(s.personalisedAccuracy.mean),
+                         String(format: "%.2f %%", 100 * s.bytes.uplinkRatioToDense), String(format: "%.2f %%", s.weightsUpdatedPercent),
+                         s.channelCoverage.isEmpty ? "-" : pct(s.meanChannelCoverage), duration(s.wallTime.simulatedSeconds)])
         }
-        return lines.joined(separator: "\n")
+        let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { c, cell in
+                c == 0 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[c] - cell.count) + cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
     }
 }

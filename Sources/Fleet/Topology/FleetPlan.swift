@@ -66,10 +66,11 @@ extension Topology {
         }
     }
 
-    /// Parses, checks budgets of every variant and checks the generated configuration.
-    public static func validated(path: String) throws -> Topology {
+    /// Parses, checks budgets of every variant, the files the run needs, and the generated configuration.
+    public static func validated(path: String, checkFiles: Bool = true) throws -> Topology {
         let t = try TopologyParser.load(path: path)
         for v in t.variants { _ = try BudgetCheck.plans(v.topology, file: path) }
+        if checkFiles { try InputFiles.check(t, file: path) }
         do {
             try FleetPlan(t.variants[0].topology).config.validate()
         } catch let e as ConfigError {
