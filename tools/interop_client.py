@@ -19,8 +19,8 @@ Requires pyzmq and the protobuf runtime 4.21.x (tools/requirements-interop.txt) 
 generated tools/sparsefleet_pb2.py (tools/gen-proto.sh).
 
     python3 tools/interop_client.py --connect tcp://127.0.0.1:5555 --device py-0
-    python3 tools/interop_client.py --connect tcp://host:5555 --server-key <Z85> \
-        --public-key <Z85> --secret-key <Z85>        # with CURVE
+    python3 tools/interop_client.py --connect tcp://host:5555 --server-key=<Z85> \
+        --public-key=<Z85> --secret-key=<Z85>        # with CURVE; use "=": a Z85 key may start with "-"
 """
 
 import argparse

@@ -135,8 +135,9 @@ final class InteropTests: XCTestCase {
         try router.makeCurveServer(secretKey: serverKeys.secretKey)
         try router.bind("tcp://127.0.0.1:*")
         let (process, output) = try launchClient([
-            "--connect", router.lastEndpoint, "--server-key", serverKeys.publicKey,
-            "--public-key", nodeKeys.publicKey, "--secret-key", nodeKeys.secretKey,
+            // `--opt=value`: a Z85 key may start with "-", which argparse would take for an option.
+            "--connect", router.lastEndpoint, "--server-key=\(serverKeys.publicKey)",
+            "--public-key=\(nodeKeys.publicKey)", "--secret-key=\(nodeKeys.secretKey)",
         ])
         try converse(router: router, process: process, output: output)
         XCTAssertEqual(zap.admittedCount, 1)
