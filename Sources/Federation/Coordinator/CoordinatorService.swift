@@ -176,7 +176,13 @@ public final class CoordinatorService {
     /// One round: sample, send, collect, aggregate, evaluate.
     private func runRound(_ round: UInt64) throws -> RoundMetrics {
         let started = Date()
-        reapDead()
+        // Hear everyone first; with no live device, wait (up to joinWaitMs) for one to (re)join.
+        try pump(until: { true }, deadline: 0)
+        if registry.liveDevices.isEmpty {
+            logger.warning("no live devices; waiting for a node to join", metadata: ["round": "\(round)"])
+            try pump(until: { !self.registry.liveDevices.isEmpty },
+                     deadline: MonotonicClock.nowMilliseconds() + Int64(config.rounds.joinWaitMs))
+        }
         let live = registry.liveDevices
         var rng = SplitMix64(seed: config.seed ^ (round &* 0x9E37_79B9_7F4A_7C15))
         let k = live.isEmpty ? 0 : min(live.count, max(1, Int((config.rounds.sampleFraction * Double(live.count)).rounded())))
@@ -264,7 +270,7 @@ public final class CoordinatorService {
 
     /// Sends every node the final model and asks each device for its personalised accuracy.
     private func finalEvaluation(round: UInt64) throws {
-        reapDead()
+        try pump(until: { true }, deadline: 0)
         for identity in registry.peers.keys {
             try sendModelIfNeeded(identity)
             var m = PBMetrics()
@@ -284,14 +290,23 @@ public final class CoordinatorService {
 
     // MARK: - Messages
 
-    /// Handles messages until `done()` holds, the deadline passes, or a signal arrives.
+    /// Handles messages until `done()` holds, the deadline passes, or a signal arrives. Messages
+    /// already queued are always read first, so that a coordinator that was busy (aggregating,
+    /// evaluating, descheduled) hears its peers before it judges them dead.
     private func pump(until done: () -> Bool, deadline: Int64) throws {
-        while !stop.isSet && !done() && MonotonicClock.nowMilliseconds() < deadline {
+        while true {
+            try drain()
             tick()
+            if stop.isSet || done() || MonotonicClock.nowMilliseconds() >= deadline { return }
             guard let router = socket, try router.poll(milliseconds: 20) else { continue }
-            let frames = try router.receive()
-            try handle(frames)
+            try handle(try router.receive())
         }
+    }
+
+    /// Handles every message that is already waiting.
+    private func drain() throws {
+        guard let router = socket else { return }
+        while try router.poll(milliseconds: 0) { try handle(try router.receive()) }
     }
 
     /// Heartbeats to idle peers, dead-peer reaping, and ZAP refusals in the log.

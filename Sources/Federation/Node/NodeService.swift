@@ -98,6 +98,8 @@ public final class NodeService {
         let s = try ZmqSocket(context: context, type: .dealer)
         try s.setIdentity(Array("\(options.name)#\(attempt)".utf8))
         try s.setHighWaterMarks(send: 1000, receive: 1000)
+        // A DEALER whose connection is gone (e.g. refused by ZAP) would block sends forever.
+        try s.setSendTimeout(milliseconds: 2000)
         try s.setMaxMessageSize(bytes: WireLimits.default.maxMessageBytes)
         if let curve = config.curve {
             guard let pair = options.keyPair else {
@@ -137,7 +139,7 @@ public final class NodeService {
         var heartbeat = HeartbeatSchedule(intervalMilliseconds: Int64(config.heartbeatMs))
         var coordinatorInterval = Int64(config.heartbeatMs)
         func send(_ m: WireMessage) throws {
-            try socket.send(try codec.encode(m, schema: schema))
+            try transmit(socket, try codec.encode(m, schema: schema))
             heartbeat.sent(at: MonotonicClock.nowMilliseconds())
         }
         try send(.join(join()))
@@ -169,7 +171,7 @@ public final class NodeService {
                 var h = PBHeartbeat()
                 h.intervalMs = UInt32(config.heartbeatMs)
                 h.sequence = heartbeat.heartbeatSent(at: now)
-                try socket.send(try codec.encode(.heartbeat(h)))
+                try transmit(socket, try codec.encode(.heartbeat(h)))
             }
             for work in takeFinished() { try deliver(work, send: send, socket: socket) }
             guard try socket.poll(milliseconds: 20) else { continue }
@@ -180,7 +182,7 @@ public final class NodeService {
             switch codec.inbound(frames, schema: schema) {
             case let .refused(error, reply):
                 logger.warning("refused a message from the coordinator", metadata: ["error": "\(error)"])
-                if let reply { try socket.send(reply) }
+                if let reply { try transmit(socket, reply) }
             case let .message(message):
                 switch message {
                 case let .model(m): try receiveModel(m, send: send)
@@ -199,7 +201,7 @@ public final class NodeService {
                     }
                 case .join, .update:
                     let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "only a node sends this"), refusedKind: message.kind)
-                    try socket.send(reply)
+                    try transmit(socket, reply)
                 }
             }
         }
@@ -211,6 +213,16 @@ public final class NodeService {
         bye.deviceIds = options.deviceIDs.sorted()
         try? send(.bye(bye))
         logger.info("node stopped", metadata: ["model.version": "\(heldVersion)"])
+    }
+
+    /// Sends frames; a send that times out (no connection to the coordinator) is logged and
+    /// dropped: liveness then reconnects, and the coordinator counts the device as failed.
+    private func transmit(_ socket: ZmqSocket, _ frames: [[UInt8]]) throws {
+        do {
+            try socket.send(frames)
+        } catch let error as ZmqError where error.isTimeout {
+            logger.warning("send timed out; the coordinator is unreachable, message dropped", metadata: ["frames": "\(frames.count)"])
+        }
     }
 
     /// Applies a MODEL (snapshot, or patch against the held version).
@@ -321,9 +333,9 @@ public final class NodeService {
                 var bad = frames
                 bad[bad.count - 1][bad[bad.count - 1].count - 1] ^= 0xFF
                 logger.notice("fault injection: sending a corrupted UPDATE first", metadata: ["device.id": "\(o.update.deviceID)", "round": "\(r)"])
-                try socket.send(bad)
+                try transmit(socket, bad)
             }
-            try socket.send(frames)
+            try transmit(socket, frames)
         case let .failed(id, round, reason):
             var e = PBError()
             e.code = .internal
