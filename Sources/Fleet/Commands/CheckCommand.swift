@@ -3,6 +3,7 @@ import ArgumentParser
 import Engine
 import Foundation
 
+/// `fleet check`: validate a topology and print its memory plans.
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",

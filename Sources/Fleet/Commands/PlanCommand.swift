@@ -4,6 +4,7 @@ import ArgumentParser
 import Federation
 import Foundation
 
+/// `fleet plan`: command lines and keys for a multi-host run.
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
@@ -62,6 +63,7 @@ struct PlanCommand: ParsableCommand {
         }
         print("# \(t.name): \(t.deviceCount) devices in \(t.nodes.count) node process(es); files in \(folder.path)")
         if t.curve { print("# CURVE is on: keys in \(folder.keys) (give each machine only its own .key file; the config holds the public keys)") }
+        print("# every machine needs the built `coordinator`/`node`, the data set and the weights (`make deps weights` there)")
         if t.faults.killNode != nil { print("# faults.killNode is applied by `fleet run` only; kill that node by hand to reproduce it") }
         print("\n# on the coordinator machine:")
         print(commands.coordinator.shellLine)

@@ -3,6 +3,7 @@ import ArgumentParser
 import Federation
 import Foundation
 
+/// `fleet report`: write a run folder's HTML report.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",

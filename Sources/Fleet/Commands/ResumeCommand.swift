@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 
+/// `fleet resume`: refuses until the coordinator can resume (issue 7).
 struct ResumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume",

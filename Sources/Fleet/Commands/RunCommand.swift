@@ -5,6 +5,7 @@ import Federation
 import Foundation
 import Logging
 
+/// `fleet run`: run a topology on this machine.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
