@@ -116,6 +116,30 @@ final class FederationEndToEndTests: XCTestCase {
         XCTAssertEqual(try fleet.summary()["interrupted"] as? Bool, true)
     }
 
+    func testFleetSurvivesAStalledCoordinator() throws {
+        var config = TestFleet.smallConfig(rounds: 5)
+        config["deviceDefaults"] = ["localSteps": 30, "batch": 4, "learningRate": 0.05]
+        config["rounds"] = ["count": 5, "deadlineMs": 8000, "joinWaitMs": 20000, "finalWaitMs": 5000]
+        let fleet = try TestFleet("stall", config: config)
+        let endpoint = "ipc://\(NSTemporaryDirectory())sf-stall-\(getpid()).sock"
+        let coordinator = try fleet.coordinator(endpoint)
+        let a = try fleet.node(endpoint, name: "node-a", devices: ["dev-0", "dev-1"])
+        let b = try fleet.node(endpoint, name: "node-b", devices: ["dev-2", "dev-3"])
+        let deadline = Date().addingTimeInterval(30)
+        while !coordinator.stderr.contains("round=2 sampled") && Date() < deadline { usleep(20_000) }
+        // Freeze the coordinator for more than 3 heartbeat intervals: both sides time each other out.
+        kill(coordinator.process.processIdentifier, SIGSTOP)
+        usleep(2_000_000)
+        kill(coordinator.process.processIdentifier, SIGCONT)
+        XCTAssertEqual(coordinator.wait(), 0, coordinator.stderr)
+        XCTAssertEqual(a.wait(timeout: 10), 0, a.stderr)
+        XCTAssertEqual(b.wait(timeout: 10), 0, b.stderr)
+        XCTAssertTrue(a.stderr.contains("reconnecting") || b.stderr.contains("reconnecting"), "a node should have noticed the silence")
+        let rounds = try fleet.metrics()
+        XCTAssertEqual(rounds.count, 5)
+        XCTAssertEqual(rounds.last?["reporting"] as? [String], ["dev-0", "dev-1", "dev-2", "dev-3"], coordinator.stderr)
+    }
+
     func testBadEndpointIsRefusedWithFix() throws {
         let c = try ProcessHarness.run("coordinator", ["--config", "x.json", "--bind", "http://x"])
         XCTAssertNotEqual(c.status, 0)

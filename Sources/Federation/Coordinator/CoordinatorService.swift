@@ -380,7 +380,7 @@ public final class CoordinatorService {
     /// Dispatches one inbound message (`frames[0]` is the routing identity).
     private func handle(_ all: [[UInt8]]) throws {
         guard all.count >= 2 else { return }
-        let identity = all[0]
+        let identity = registry.resolve(all[0])
         let frames = Array(all.dropFirst())
         let size = frames.reduce(0) { $0 + $1.count }
         bytesUp += size; totalUp += size
@@ -421,8 +421,8 @@ public final class CoordinatorService {
         for id in ids {
             guard let other = registry.owner[id], other != identity else { continue }
             if registry.peers[other]?.name == j.nodeName {
-                logger.info("node reconnected; dropping its old connection", metadata: ["node": "\(j.nodeName)"])
-                fail(registry.remove(other), .disconnected)
+                logger.info("node reconnected; its old connection's messages count as its own", metadata: ["node": "\(j.nodeName)"])
+                registry.retire(other, replacedBy: identity)
             } else {
                 return try refuse(identity, .unexpected(kind: .join, reason: "device '\(id)' already joined from node '\(registry.peers[other]?.name ?? "?")'"),
                                   kind: .join, deviceID: id)

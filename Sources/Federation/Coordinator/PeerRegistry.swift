@@ -24,6 +24,9 @@ public struct PeerRegistry {
     public private(set) var owner: [String: [UInt8]] = [:]
     /// Liveness of the peers.
     public var liveness: PeerLiveness<[UInt8]>
+    /// Old identity → the identity the same node reconnected with (messages still in flight on
+    /// the old connection are taken as the node's).
+    public private(set) var aliases: [[UInt8]: [UInt8]] = [:]
 
     /// An empty registry; peers that announce no interval get `defaultInterval` ms.
     public init(defaultInterval: Int64) {
@@ -45,6 +48,17 @@ public struct PeerRegistry {
         liveness.forget(identity)
         return p.devices
     }
+
+    /// Moves a reconnected node from `old` to `new` without failing its devices' open tasks.
+    public mutating func retire(_ old: [UInt8], replacedBy new: [UInt8]) {
+        peers[old] = nil
+        liveness.forget(old)
+        aliases[old] = new
+        for (k, v) in aliases where v == old { aliases[k] = new }
+    }
+
+    /// The current identity of the node that used `identity`.
+    public func resolve(_ identity: [UInt8]) -> [UInt8] { aliases[identity] ?? identity }
 
     /// Updates a peer in place.
     public mutating func update(_ identity: [UInt8], _ body: (inout PeerInfo) -> Void) {
