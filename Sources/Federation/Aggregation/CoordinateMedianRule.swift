@@ -21,18 +21,6 @@ public struct CoordinateMedianRule: AggregationRule {
 
     /// Applies η_s times the per-coordinate median to the touched coordinates.
     public func aggregate(_ input: AggregationInput) -> AggregationOutcome {
-        let tables = CoordinateTable.build(results: input.results, schema: input.schema)
-        var model = input.model
-        var scratch: [Float] = []
-        for (i, table) in tables {
-            for j in 0..<table.count {
-                scratch.removeAll(keepingCapacity: true)
-                for r in table.values.indices where table.masks[r][j] { scratch.append(table.values[r][j]) }
-                guard !scratch.isEmpty else { continue }
-                scratch.sort()
-                model[i][j] += serverLearningRate * Self.median(scratch)
-            }
-        }
-        return AggregationOutcome(model: model, state: input.state, touchedChannels: CoordinateTable.touched(tables, schema: input.schema))
+        CoordinateTable.applySortedStatistic(input, scale: serverLearningRate, Self.median)
     }
 }

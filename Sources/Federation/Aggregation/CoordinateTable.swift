@@ -62,4 +62,23 @@ public struct CoordinateTable {
     public static func touched(_ tables: [Int: CoordinateTable], schema: ModelSchema) -> [Int: [Int]] {
         tables.mapValues { $0.touchedChannels(schema.tensors[$0.tensor]) }
     }
+
+    /// Adds `scale · statistic(sorted touching values)` to every touched coordinate: the shared
+    /// body of the order-statistic rules (median, trimmed mean).
+    public static func applySortedStatistic(_ input: AggregationInput, scale: Float,
+                                            _ statistic: ([Float]) -> Float) -> AggregationOutcome {
+        let tables = build(results: input.results, schema: input.schema)
+        var model = input.model
+        var scratch: [Float] = []
+        for (i, table) in tables {
+            for j in 0..<table.count {
+                scratch.removeAll(keepingCapacity: true)
+                for r in table.values.indices where table.masks[r][j] { scratch.append(table.values[r][j]) }
+                guard !scratch.isEmpty else { continue }
+                scratch.sort()
+                model[i][j] += scale * statistic(scratch)
+            }
+        }
+        return AggregationOutcome(model: model, state: input.state, touchedChannels: touched(tables, schema: input.schema))
+    }
 }

@@ -24,21 +24,11 @@ public struct TrimmedMeanRule: AggregationRule {
 
     /// Applies η_s times the per-coordinate trimmed mean to the touched coordinates.
     public func aggregate(_ input: AggregationInput) -> AggregationOutcome {
-        let tables = CoordinateTable.build(results: input.results, schema: input.schema)
-        var model = input.model
-        var scratch: [Float] = []
-        for (i, table) in tables {
-            for j in 0..<table.count {
-                scratch.removeAll(keepingCapacity: true)
-                for r in table.values.indices where table.masks[r][j] { scratch.append(table.values[r][j]) }
-                guard !scratch.isEmpty else { continue }
-                scratch.sort()
-                let t = cut(scratch.count)
-                var sum = 0.0
-                for v in scratch[t..<(scratch.count - t)] { sum += Double(v) }
-                model[i][j] += serverLearningRate * Float(sum / Double(scratch.count - 2 * t))
-            }
+        CoordinateTable.applySortedStatistic(input, scale: serverLearningRate) { sorted in
+            let t = cut(sorted.count)
+            var sum = 0.0
+            for v in sorted[t..<(sorted.count - t)] { sum += Double(v) }
+            return Float(sum / Double(sorted.count - 2 * t))
         }
-        return AggregationOutcome(model: model, state: input.state, touchedChannels: CoordinateTable.touched(tables, schema: input.schema))
     }
 }
