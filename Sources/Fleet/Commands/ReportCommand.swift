@@ -29,8 +29,12 @@ struct ReportCommand: ParsableCommand {
             summary = try SummaryBuilder.read(path: folder.summary)
         } else if FileManager.default.fileExists(atPath: folder.topology) {
             // An interrupted launcher: rebuild the summary from what the coordinator wrote.
-            let t = try TopologyParser.load(path: folder.topology)
-            summary = try SummaryBuilder.build(topology: t, metrics: SummaryBuilder.readMetrics(path: folder.metrics),
+            // A compared policy's folder is named after the policy: rebuild that variant.
+            let all = try TopologyParser.load(path: folder.topology)
+            let name = (runFolder as NSString).lastPathComponent
+            let variant = all.variants.first { $0.label == name } ?? all.variants[0]
+            summary = try SummaryBuilder.build(topology: variant.topology, label: variant.label,
+                                               metrics: SummaryBuilder.readMetrics(path: folder.metrics),
                                                coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
                                                realSeconds: .nan, interrupted: true)
         } else {
