@@ -48,10 +48,57 @@ final class FleetRunEndToEndTests: XCTestCase {
         let report = try ProcessHarness.run("fleet", ["report", folder.path, "--out", folder.appendingPathComponent("again.html").path])
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("again.html").path))
-        // Resume is refused honestly until the coordinator can resume (issue 7).
-        let resume = try ProcessHarness.run("fleet", ["resume", folder.path])
-        XCTAssertNotEqual(resume.status, 0)
-        XCTAssertTrue(resume.stderr.contains("issue 7"), resume.stderr)
+    }
+
+    func testResumeContinuesFromTheCheckpointOrRefusesWithoutOne() throws {
+        let dir = try scratch()
+        let text = try String(contentsOf: Self.fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "rounds: {count: 2,", with: "rounds: {count: 40,")
+            .replacingOccurrences(of: "localSteps: 3", with: "localSteps: 30")
+        let topology = dir.appendingPathComponent("resumable.yaml")
+        try text.write(to: topology, atomically: true, encoding: .utf8)
+        let runs = dir.appendingPathComponent("runs")
+        let (p, out, err) = ProcessHarness.process("fleet", ["run", topology.path, "--runs", runs.path])
+        try p.run()
+        let drained = DispatchGroup()
+        for pipe in [out, err] {
+            drained.enter()
+            DispatchQueue.global().async { _ = pipe.fileHandleForReading.readDataToEndOfFile(); drained.leave() }
+        }
+        var folder: URL?
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && p.isRunning {
+            if folder == nil, let name = try? FileManager.default.contentsOfDirectory(atPath: runs.path).first {
+                folder = runs.appendingPathComponent(name)
+            }
+            if let f = folder, let m = try? String(contentsOf: f.appendingPathComponent("coordinator/metrics.jsonl"), encoding: .utf8),
+               m.split(separator: "\n").count >= 2 { break }
+            usleep(50_000)
+        }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        drained.wait()
+        let f = try XCTUnwrap(folder)
+        let done = try String(contentsOf: f.appendingPathComponent("coordinator/metrics.jsonl"), encoding: .utf8).split(separator: "\n").count
+        try XCTSkipIf(done >= 40, "the run finished before the interrupt landed")
+
+        let r = try ProcessHarness.run("fleet", ["resume", f.path], timeout: 120)
+        let help = try ProcessHarness.run("coordinator", ["--help"])
+        if !help.stdout.contains("--resume") {
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains("issue 7"), r.stderr)
+            return
+        }
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("resuming"), r.stdout)
+        let metrics = try String(contentsOf: f.appendingPathComponent("coordinator/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let rounds = metrics.compactMap { line -> Int? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["round"] as? Int
+        }
+        XCTAssertEqual(rounds, Array(1...40), "every round once, in order, across the interruption")
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: f.appendingPathComponent("summary.json"))) as? [String: Any])
+        XCTAssertEqual(summary["interrupted"] as? Bool, false)
+        XCTAssertEqual((summary["rounds"] as? [String: Any])?["completed"] as? Int, 40)
     }
 
     func testCtrlCStopsEveryProcessAndKeepsTheFinishedRounds() throws {

@@ -83,7 +83,12 @@ struct RunCommand: ParsableCommand {
             print("comparison  \(root.path)/comparison.json")
         }
         if stop.isSet {
-            print("interrupted: the run folder keeps every finished round; `fleet resume` needs the coordinator's --resume (issue 7)")
+            let last = results.last?.folder.path ?? root.path
+            if ResumeCommand.supportsResume((binDir ?? LaunchCommands.defaultBinDir) + "/coordinator") {
+                print("interrupted: continue with `fleet resume \(last)`")
+            } else {
+                print("interrupted: the run folder keeps every finished round; `fleet resume` needs the coordinator's --resume (issue 7)")
+            }
             throw ExitCode(130)
         }
     }

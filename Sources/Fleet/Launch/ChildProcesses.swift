@@ -26,10 +26,10 @@ final class ChildProcesses {
 
     init(logger: Logger) { self.logger = logger }
 
-    /// Starts `command` with stdout and stderr appended to `logDir/<name>.log`.
+    /// Starts `command` with stdout and stderr in `logDir/<name><suffix>.log`.
     @discardableResult
-    func start(_ command: ProcessCommand, logDir: String, environment: [String: String] = [:]) throws -> Child {
-        let log = logDir + "/\(command.name).log"
+    func start(_ command: ProcessCommand, logDir: String, suffix: String = "", environment: [String: String] = [:]) throws -> Child {
+        let log = logDir + "/\(command.name)\(suffix).log"
         _ = FileManager.default.createFile(atPath: log, contents: Data(("$ " + command.shellLine + "\n").utf8))
         guard let handle = FileHandle(forWritingAtPath: log) else { throw RunFolderError("cannot write \(log)") }
         handle.seekToEndOfFile()

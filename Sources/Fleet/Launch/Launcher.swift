@@ -50,16 +50,38 @@ public final class Launcher {
                                       corruptNode: t.faults.corruptNode, corruptRound: t.faults.corruptRound, logLevel: options.logLevel)
         let script = ([commands.coordinator] + commands.nodes).map { $0.shellLine + " &" }.joined(separator: "\n") + "\nwait\n"
         try ("#!/bin/sh\n# The processes `fleet run` started for this run.\n" + script).write(toFile: folder.path + "/commands.sh", atomically: true, encoding: .utf8)
-
         print("run folder  \(folder.path)")
         print("fleet       \(t.deviceCount) devices (\(t.groups.map { "\($0.count)× \($0.name) \($0.policy.rawValue) @ \(SummaryTable.bytes($0.budget))" }.joined(separator: ", "))) in \(t.nodes.count) node process\(t.nodes.count == 1 ? "" : "es"), \(t.rounds.count) rounds, coordinator at \(endpoint)")
         if t.coordinatedSchedule { print("note        coordinatedSchedule is on in the topology but not implemented yet (issue 7): recorded, ignored") }
+        return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: true, logSuffix: "", priorSeconds: 0)
+    }
 
+    /// Continues the stopped run in `folder` (its config.json and keys) with `coordinator --resume`;
+    /// nodes start afresh and rejoin. Injected faults are not repeated.
+    public func resume(_ t: Topology, label: String?, folder: RunFolder) throws -> LaunchResult {
+        let started = Date()
+        let config = try FederationConfig.load(path: folder.config)
+        var plan = FleetPlan(t, curve: config.curve)
+        plan.config = config
+        let endpoint = "tcp://127.0.0.1:\(LaunchCommands.freePort())"
+        var commands = LaunchCommands(plan: plan, folder: folder, binDir: options.binDir, bind: endpoint, connect: endpoint,
+                                      curve: config.curve != nil, logLevel: options.logLevel)
+        commands.coordinator.arguments.append("--resume")
+        let stamp = Int(started.timeIntervalSince1970)
+        print("resuming    \(folder.path) (\(SummaryBuilder.readMetrics(path: folder.metrics).count) round(s) on record; logs *-resumed-\(stamp).log)")
+        let prior = (try? SummaryBuilder.read(path: folder.summary))?.wallTime.realSeconds ?? 0
+        return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: false,
+                           logSuffix: "-resumed-\(stamp)", priorSeconds: prior.isFinite ? prior : 0)
+    }
+
+    /// Starts the processes, follows the run, stops them, and writes the summary and the report.
+    private func execute(_ t: Topology, label: String?, folder: RunFolder, commands: LaunchCommands, started: Date,
+                         faults: Bool, logSuffix: String, priorSeconds: Double) throws -> LaunchResult {
         let children = ChildProcesses(logger: logger)
-        let coordinator = try children.start(commands.coordinator, logDir: folder.logs)
+        let coordinator = try children.start(commands.coordinator, logDir: folder.logs, suffix: logSuffix)
         var nodes: [Child] = []
         do {
-            for c in commands.nodes { nodes.append(try children.start(c, logDir: folder.logs)) }
+            for c in commands.nodes { nodes.append(try children.start(c, logDir: folder.logs, suffix: logSuffix)) }
         } catch {
             children.stopAll(grace: options.grace)
             throw error
@@ -79,7 +101,7 @@ public final class Launcher {
             }
             let metrics = SummaryBuilder.readMetrics(path: folder.metrics)
             progress.draw(metrics)
-            if let k = t.faults.killNode, !killed, metrics.count >= t.faults.killAfterRound, nodes.indices.contains(k - 1) {
+            if faults, let k = t.faults.killNode, !killed, metrics.count >= t.faults.killAfterRound, nodes.indices.contains(k - 1) {
                 killed = true
                 children.kill(nodes[k - 1])
                 progress.finish()
@@ -111,7 +133,7 @@ public final class Launcher {
         let metrics = SummaryBuilder.readMetrics(path: folder.metrics)
         let summary = try SummaryBuilder.build(topology: t, label: label, metrics: metrics,
                                                coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
-                                               realSeconds: Date().timeIntervalSince(started), interrupted: interrupted)
+                                               realSeconds: priorSeconds + Date().timeIntervalSince(started), interrupted: interrupted)
         try SummaryBuilder.write(summary, to: folder.summary)
         try HTMLReport.write(summary: summary, metrics: metrics, to: folder.report)
         return LaunchResult(folder: folder, summary: summary)
