@@ -15,6 +15,9 @@ struct CoordinatorCommand: ParsableCommand {
         Example:
           coordinator --config fleet.json --bind tcp://127.0.0.1:5555 --run-dir runs/demo
         Writes metrics.jsonl (one line per round), summary.json and model checkpoints into the run folder.
+        After every round it writes checkpoint.safetensors atomically; after a crash, start it again with the
+        same --config and --run-dir plus --resume: it continues after the last checkpointed round, and the
+        nodes (which reconnect on their own) carry on.
         SIGINT/SIGTERM stop after the current message, save the model and say BYE to the nodes.
         """)
 
@@ -30,6 +33,12 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "The coordinator's CURVE key file (from `fleet keys --out`); required when the configuration has `curve`.")
     var keyFile: String?
 
+    @Flag(help: "Continue the run in --run-dir from its last checkpoint (same --config); starts at round 1 when there is none.")
+    var resume = false
+
+    @Option(help: "Fault injection for tests: SIGKILL this process at ROUND:PHASE, PHASE one of sending, collecting, aggregating, checkpointing.")
+    var crashAt: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -39,6 +48,9 @@ struct CoordinatorCommand: ParsableCommand {
             throw ValidationError("unknown --log-level '\(logLevel)'; use one of trace, debug, info, notice, warning, error, critical")
         }
         if runDir.isEmpty { throw ValidationError("--run-dir must not be empty") }
+        if let c = crashAt, CrashPoint(c) == nil {
+            throw ValidationError("--crash-at '\(c)' must be ROUND:PHASE with PHASE one of \(CrashPoint.Phase.allCases.map(\.rawValue).joined(separator: ", ")), e.g. 2:collecting")
+        }
     }
 
     func run() throws {
@@ -53,7 +65,9 @@ struct CoordinatorCommand: ParsableCommand {
         do {
             let cfg = try FederationConfig.load(path: config)
             let keys = try keyFile.map { try KeyFile.load(path: $0) }
-            let service = try CoordinatorService(config: cfg, options: CoordinatorOptions(endpoint: bind, runFolder: runDir, keyPair: keys),
+            var options = CoordinatorOptions(endpoint: bind, runFolder: runDir, keyPair: keys, resume: resume)
+            options.crashAt = crashAt.flatMap(CrashPoint.init)
+            let service = try CoordinatorService(config: cfg, options: options,
                                                  logger: logger, stop: stop)
             try service.run()
         } catch let error as ConfigError {

@@ -276,6 +276,9 @@ public struct RoundConfig: Codable, Equatable, Sendable {
     public var keepVersions = 4
     /// Milliseconds to wait after the last round for the devices' final personalised evaluation.
     public var finalWaitMs = 10_000
+    /// Whether the coordinator assigns each sampled device its input channels per update layer
+    /// (disjoint rotating blocks, fleet-level coverage) instead of letting its policy choose.
+    public var coordinatedSchedule = false
     /// 3 rounds, everyone sampled, 30 s deadline.
     public init() {}
 }

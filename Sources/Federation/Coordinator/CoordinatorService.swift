@@ -24,10 +24,14 @@ public struct CoordinatorOptions: Sendable {
     public var runFolder: String
     /// The coordinator's CURVE key pair (required when the configuration has `curve`).
     public var keyPair: CurveKeyPair?
+    /// Continue from the run folder's checkpoint (a fresh start when there is none).
+    public var resume = false
+    /// Fault injection for tests: SIGKILL this process at this point of a round.
+    public var crashAt: CrashPoint?
 
     /// Options.
-    public init(endpoint: String, runFolder: String, keyPair: CurveKeyPair? = nil) {
-        self.endpoint = endpoint; self.runFolder = runFolder; self.keyPair = keyPair
+    public init(endpoint: String, runFolder: String, keyPair: CurveKeyPair? = nil, resume: Bool = false) {
+        self.endpoint = endpoint; self.runFolder = runFolder; self.keyPair = keyPair; self.resume = resume
     }
 }
 
@@ -47,6 +51,10 @@ struct OpenRound {
 
 /// Runs a federation from a configuration.
 public final class CoordinatorService {
+    /// The ERROR reason given to a peer that has not joined (a node that hears it after a
+    /// coordinator restart joins again).
+    public static let joinFirst = "send JOIN first"
+
     private let config: FederationConfig
     private let options: CoordinatorOptions
     private var logger: Logger
@@ -71,6 +79,7 @@ public final class CoordinatorService {
     private var personalFinal: [String: Double] = [:]
     private var everTouched: [Int: Set<Int>] = [:]
     private var roundRefused = 0
+    private var assigner: TaskAssignments?
 
     /// Loads the test set and the initial model, fits every device's layout, and caches the test
     /// features at the earliest block any device trains.
@@ -95,6 +104,9 @@ public final class CoordinatorService {
             trainable[d.id] = ModelTensors.trainableTensors(layout, arch: net.arch)
             firstBlock = min(firstBlock, DevicePlans.startBlock(layout, arch: net.arch))
         }
+        if config.rounds.coordinatedSchedule {
+            assigner = TaskAssignments(layouts: layouts, arch: net.arch, seed: config.seed ^ 0xC0_0D_1A_7E)
+        }
         testCache = FeatureCache(net: net, data: test, preprocessing: .imageNet(size: resolution), block: firstBlock)
     }
 
@@ -108,11 +120,34 @@ public final class CoordinatorService {
     public func run() throws -> RunSummary {
         let started = Date()
         try FileManager.default.createDirectory(atPath: options.runFolder, withIntermediateDirectories: true)
-        try config.json().write(to: URL(fileURLWithPath: options.runFolder + "/config.json"))
-        try model.network.stateDict().write(path: options.runFolder + "/model-initial.safetensors")
-        let metrics = try JSONLinesWriter(path: options.runFolder + "/metrics.jsonl")
-        let initial = evaluate()
-        logger.info("initial model", metadata: ["test.accuracy": "\(fmt(initial.accuracy))", "parameters": "\(model.schema.parameterCount)"])
+        let restored = options.resume ? try Checkpoint.load(folder: options.runFolder, schema: model.schema, config: config) : nil
+        let metrics: JSONLinesWriter
+        let initial: (accuracy: Double, loss: Double)
+        var skipped = 0, completed = 0
+        var updateBytesSum = 0, updateCount = 0
+        var last: (accuracy: Double, loss: Double)
+        if let c = restored {
+            let s = c.state
+            model = GlobalModel(model.network, keep: config.rounds.keepVersions, restoring: c.model, version: s.modelVersion)
+            state = c.server
+            everTouched = Dictionary(uniqueKeysWithValues: s.everTouched.compactMap { k, v in Int(k).map { ($0, Set(v)) } })
+            personalFinal = s.personalFinal
+            (completed, skipped, updateBytesSum, updateCount, totalDown, totalUp) =
+                (s.completed, s.skipped, s.updateBytesSum, s.updateCount, s.totalDown, s.totalUp)
+            initial = (s.initialAccuracy, s.initialLoss)
+            last = (s.lastAccuracy, s.lastLoss)
+            metrics = try JSONLinesWriter(path: options.runFolder + "/metrics.jsonl", keepLines: s.completed)
+            logger.notice("resuming from checkpoint", metadata: ["round": "\(s.round)", "model.version": "\(s.modelVersion)"])
+        } else {
+            if options.resume { logger.notice("--resume: no checkpoint in the run folder yet; starting from round 1") }
+            try config.json().write(to: URL(fileURLWithPath: options.runFolder + "/config.json"))
+            try model.network.stateDict().write(path: options.runFolder + "/model-initial.safetensors")
+            metrics = try JSONLinesWriter(path: options.runFolder + "/metrics.jsonl")
+            let e = evaluate()
+            initial = (e.accuracy, e.loss)
+            last = initial
+            logger.info("initial model", metadata: ["test.accuracy": "\(fmt(initial.accuracy))", "parameters": "\(model.schema.parameterCount)"])
+        }
 
         let context = try ZmqContext()
         let router = try ZmqSocket(context: context, type: .router)
@@ -140,10 +175,7 @@ public final class CoordinatorService {
         try pump(until: { Set(self.registry.liveDevices) == all }, deadline: joinDeadline)
         logger.info("devices joined", metadata: ["live": "\(registry.liveDevices.count)", "configured": "\(all.count)"])
 
-        var skipped = 0, completed = 0
-        var updateBytesSum = 0, updateCount = 0
-        var last = (accuracy: initial.accuracy, loss: initial.loss)
-        for round in 1...UInt64(config.rounds.count) where !stop.isSet {
+        for round in stride(from: UInt64(completed + 1), through: UInt64(config.rounds.count), by: 1) where !stop.isSet {
             let m = try runRound(round)
             last = (accuracy: m.testAccuracy, loss: m.testLoss)
             try metrics.append(m)
@@ -151,6 +183,16 @@ public final class CoordinatorService {
             if m.skipped { skipped += 1 }
             updateBytesSum += m.updateBytes.values.reduce(0, +)
             updateCount += m.updateBytes.count
+            // The commit point of the round: a crash before the rename replays the round (the
+            // metrics line just written is dropped on resume), a crash after it does not.
+            let cs = CheckpointState(
+                round: round, modelVersion: model.version, completed: completed, skipped: skipped, updateBytesSum: updateBytesSum,
+                updateCount: updateCount, totalDown: totalDown, totalUp: totalUp, initialAccuracy: initial.accuracy,
+                initialLoss: initial.loss, lastAccuracy: last.accuracy, lastLoss: last.loss,
+                everTouched: Dictionary(uniqueKeysWithValues: everTouched.map { ("\($0.key)", $0.value.sorted()) }), personalFinal: personalFinal)
+            try Checkpoint(state: cs, model: model.values, server: state).write(folder: options.runFolder, schema: model.schema, config: config) {
+                options.crashAt?.fire(round: round, phase: .checkpointing)
+            }
         }
         try model.network.stateDict().write(path: options.runFolder + "/model-final.safetensors")
         if !stop.isSet { try finalEvaluation(round: UInt64(completed)) }
@@ -192,6 +234,8 @@ public final class CoordinatorService {
         open = OpenRound(round: round, version: model.version, sampled: sampled, pending: Set(sampled))
         // MODEL first (once per node process), then one TASK per sampled device.
         let byPeer = Dictionary(grouping: sampled) { registry.owner[$0]! }
+        var tasksSent = 0
+        let assignments = assigner?.assignments(round: round, sampled: sampled, schema: model.schema) ?? [:]
         for (identity, devices) in byPeer.sorted(by: { $0.value[0] < $1.value[0] }) {
             try sendModelIfNeeded(identity)
             for id in devices {
@@ -209,7 +253,10 @@ public final class CoordinatorService {
                 t.deltaEncoding = config.encoding.encoding.pb
                 t.deadlineMs = UInt64(config.rounds.deadlineMs)
                 t.seed = config.seed &+ round
+                t.assignments = assignments[id] ?? []
                 try send(identity, .task(t))
+                tasksSent += 1
+                if tasksSent * 2 >= sampled.count { options.crashAt?.fire(round: round, phase: .sending) }
             }
         }
         log.info("round open", metadata: ["sampled": "\(sampled.count)", "live": "\(live.count)", "model.version": "\(model.version)"])
@@ -223,6 +270,7 @@ public final class CoordinatorService {
         let input = AggregationInput(round: round, schema: model.schema, model: model.values, results: Array(r.results.values),
                                      failures: r.failures.map { DeviceFailure(deviceID: $0.key, reason: $0.value) }, state: state)
         let agg = RoundAggregation.run(rule, input, minUpdates: config.rounds.minUpdates)
+        options.crashAt?.fire(round: round, phase: .aggregating)
         if agg.skipped {
             log.warning("round skipped: too few updates; model unchanged",
                         metadata: ["updates": "\(r.results.count)", "needed": "\(config.rounds.minUpdates)"])
@@ -395,7 +443,7 @@ public final class CoordinatorService {
             if case let .join(j) = message { return try handleJoin(identity, j, now: now) }
             guard registry.peers[identity] != nil else {
                 if case .error = message { return }
-                return try refuse(identity, .unexpected(kind: message.kind, reason: "send JOIN first"), kind: message.kind)
+                return try refuse(identity, .unexpected(kind: message.kind, reason: Self.joinFirst), kind: message.kind)
             }
             switch message {
             case let .update(u): try handleUpdate(identity, u, bytes: size)
@@ -418,9 +466,11 @@ public final class CoordinatorService {
         if let unknown = ids.first(where: { config.device($0) == nil }) {
             return try refuse(identity, .unknownDevice(deviceID: unknown), kind: .join, deviceID: unknown)
         }
+        var retired = Set<[UInt8]>()  // a node's old connection, retired once for all its devices
         for id in ids {
-            guard let other = registry.owner[id], other != identity else { continue }
+            guard let other = registry.owner[id], other != identity, !retired.contains(other) else { continue }
             if registry.peers[other]?.name == j.nodeName {
+                retired.insert(other)
                 logger.info("node reconnected; its old connection's messages count as its own", metadata: ["node": "\(j.nodeName)"])
                 registry.retire(other, replacedBy: identity)
             } else {
@@ -471,6 +521,7 @@ public final class CoordinatorService {
         r.updateBytes[id] = bytes
         r.pending.remove(id)
         open = r
+        options.crashAt?.fire(round: r.round, phase: .collecting)
         logger.debug("update accepted", metadata: ["device.id": "\(id)", "round": "\(u.round)", "bytes": "\(bytes)", "values": "\(u.delta.valueCount)"])
     }
 

@@ -28,6 +28,15 @@ public struct GlobalModel {
         history[1] = values
     }
 
+    /// Restores version `version` with `values` (from a checkpoint); no past versions are kept,
+    /// so nodes holding an older version get a SNAPSHOT.
+    public init(_ net: Network, keep: Int, restoring values: [[Float]], version: UInt64) {
+        self.init(net, keep: keep)
+        history = [version: values]
+        self.values = values
+        self.version = version
+    }
+
     /// The current weights as a network.
     public var network: Network { ModelTensors.network(arch, values: values, template: template) }
 

@@ -95,6 +95,18 @@ public final class JSONLinesWriter {
         handle = h
     }
 
+    /// Opens `path` for appending after keeping only its first `keepLines` lines (a resumed
+    /// run drops the lines of rounds after its checkpoint, which will be run again).
+    public init(path: String, keepLines: Int) throws {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let kept = text.split(separator: "\n", omittingEmptySubsequences: true).prefix(keepLines).map { $0 + "\n" }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data(kept.utf8)), let h = FileHandle(forWritingAtPath: path) else {
+            throw ConfigError.invalid(path: path, reason: "cannot open the metrics file; check that the run folder is writable")
+        }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
     /// Appends one value as a line (sorted keys) and flushes.
     public func append<T: Encodable>(_ value: T) throws {
         let e = JSONEncoder()

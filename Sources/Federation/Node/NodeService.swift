@@ -71,6 +71,12 @@ public final class NodeService {
     private var finished: [NodeWork] = []
     private var pending = 0
     private var corrupted = false
+    /// Tasks being trained, as "device|round|version" (guarded by `lock`).
+    private var inFlight: Set<String> = []
+    /// Each device's last outcome (guarded by `lock`): a coordinator that restarted from its
+    /// checkpoint sends the same task again, and gets this answer instead of a second training
+    /// run (which would advance the device's policy and RNG twice).
+    private var replay: [String: TaskOutcome] = [:]
 
     /// Loads the data and builds the hosted devices (their shards are computed from the configuration).
     public init(config: FederationConfig, options: NodeOptions, logger: Logger, stop: ShutdownFlag) throws {
@@ -147,6 +153,7 @@ public final class NodeService {
         var admitted = false
         var lastHeard = joinedAt
         var done = false
+        var rejoin = false
         logger.info("joined", metadata: ["endpoint": "\(options.endpoint)", "devices": "\(options.deviceIDs.joined(separator: ","))"])
         defer { socket.close() }
         while !stop.isSet && !done {
@@ -166,6 +173,15 @@ public final class NodeService {
                 lastHeard = joinedAt
                 admitted = false
                 continue
+            }
+            if rejoin {
+                // A restarted coordinator does not know this connection: JOIN again on it.
+                rejoin = false
+                if now - joinedAt > coordinatorInterval {
+                    logger.notice("coordinator does not know this node (restarted?); joining again")
+                    try send(.join(join()))
+                    joinedAt = now
+                }
             }
             if heartbeat.isDue(at: now) {
                 var h = PBHeartbeat()
@@ -199,6 +215,7 @@ public final class NodeService {
                     if e.code == .unknownDevice || (e.code == .unexpectedMessage && e.refusedKind == UInt32(MessageKind.join.rawValue)) {
                         throw NodeError.refused(e.message)
                     }
+                    if e.code == .unexpectedMessage && e.message.contains(CoordinatorService.joinFirst) { rejoin = true }
                 case .join, .update:
                     let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "only a node sends this"), refusedKind: message.kind)
                     try transmit(socket, reply)
@@ -280,11 +297,25 @@ public final class NodeService {
             return
         }
         let version = heldVersion
+        let key = "\(t.deviceID)|\(t.round)|\(version)"
+        let (training, replayed) = lock.withLock { () -> (Bool, TaskOutcome?) in
+            let o = replay[t.deviceID]
+            return (inFlight.contains(key), o.flatMap { $0.update.round == t.round && $0.update.baseModelVersion == version ? $0 : nil })
+        }
+        if training {
+            logger.info("task repeated while training it; the update follows", metadata: ["device.id": "\(t.deviceID)", "round": "\(t.round)"])
+            return
+        }
+        if let o = replayed {
+            logger.info("task repeated (coordinator resumed?); resending its update", metadata: ["device.id": "\(t.deviceID)", "round": "\(t.round)"])
+            lock.withLock { finished.append(.outcome(o)) }
+            return
+        }
         var tagged = logger
         tagged[metadataKey: "device.id"] = "\(t.deviceID)"
         tagged[metadataKey: "round"] = "\(t.round)"
         let log = tagged
-        lock.withLock { pending += 1 }
+        lock.withLock { pending += 1; inFlight.insert(key) }
         worker.async { [self] in
             let work: NodeWork
             do {
@@ -298,7 +329,10 @@ public final class NodeService {
                 log.error("task failed", metadata: ["error": "\(error)"])
                 work = .failed(deviceID: t.deviceID, round: t.round, reason: "\(error)")
             }
-            lock.withLock { finished.append(work); pending -= 1 }
+            lock.withLock {
+                finished.append(work); pending -= 1; inFlight.remove(key)
+                if case let .outcome(o) = work { replay[t.deviceID] = o }
+            }
         }
     }
 

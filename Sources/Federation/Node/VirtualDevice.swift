@@ -18,6 +18,16 @@ public struct TaskOutcome: Sendable {
     public var trainLoss: Double
 }
 
+/// A TASK's channel assignment that does not fit the device.
+public struct AssignmentError: Error, CustomStringConvertible {
+    /// The device.
+    public var device: String
+    /// What is wrong.
+    public var reason: String
+    /// The problem.
+    public var description: String { "device '\(device)': channel assignment refused: \(reason)" }
+}
+
 /// A device: data, budget, layout, policy state, RNG and personal parameters.
 public final class VirtualDevice: @unchecked Sendable {
     /// Device id.
@@ -113,6 +123,26 @@ public final class VirtualDevice: @unchecked Sendable {
         return evaluate(personalised(global), testCache: test)
     }
 
+    /// The task's channel assignment as unit → channels, nil when it has none. Throws when it
+    /// does not cover exactly the layout's update layers or exceeds their channel budget.
+    func assignment(_ task: PBTask) throws -> [Int: [Int32]]? {
+        guard !task.assignments.isEmpty else { return nil }
+        var out: [Int: [Int32]] = [:]
+        for a in task.assignments {
+            guard let i = schema.position(of: a.tensor), i % 2 == 0, let k = layout.weightChannels[i / 2] else {
+                throw AssignmentError(device: id, reason: "tensor '\(a.tensor)' is not the weight of one of this device's update layers")
+            }
+            guard a.channels.count <= k, !a.channels.isEmpty else {
+                throw AssignmentError(device: id, reason: "\(a.channels.count) channels assigned for '\(a.tensor)'; the memory plan allows 1 to \(k)")
+            }
+            out[i / 2] = a.channels.map { Int32($0) }
+        }
+        guard Set(out.keys) == Set(layout.weightChannels.keys) else {
+            throw AssignmentError(device: id, reason: "the assignment covers \(out.count) update layers; this device's layout has \(layout.weightChannels.count) (same configuration on coordinator and node?)")
+        }
+        return out
+    }
+
     /// Runs `task` from `global` (version `version`) and returns the UPDATE of its touched
     /// channels in the task's encoding. Throws `MemoryOverflow` when a step exceeds the budget.
     public func run(task: PBTask, global: Network, version: UInt64) throws -> TaskOutcome {
@@ -128,10 +158,13 @@ public final class VirtualDevice: @unchecked Sendable {
         }
         let s = session!
         s.network = startNet
-        let recorder = RecordingPolicy(inner: s.policy)
-        s.policy = recorder
+        // A coordinated task trains the assigned channels; the device's own policy sits it out
+        // (its state does not advance).
+        let assigned = try assignment(task)
+        let own = s.policy
+        s.policy = RecordingPolicy(inner: assigned.map { AssignedPolicy(layout: layout, assignment: $0) } ?? own)
         defer {
-            if let r = s.policy as? RecordingPolicy { s.policy = r.inner }
+            if assigned == nil, let r = s.policy as? RecordingPolicy { s.policy = r.inner } else { s.policy = own }
             s.network = global  // drop the trained copy; share the global model again
         }
         let cfg = LocalTrainingConfig(batch: Int(task.batchSize), learningRate: task.learningRate, memory: settings.memory,
