@@ -7,6 +7,6 @@ struct NodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "SparseFleet node: simulated 256 KB devices that train with sparse updates.",
-        subcommands: [RunCommand.self, FinetuneCommand.self, PlanCommand.self],
+        subcommands: [RunCommand.self, FinetuneCommand.self, PlanCommand.self, BenchCommand.self],
         defaultSubcommand: RunCommand.self)
 }

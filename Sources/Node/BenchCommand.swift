@@ -1,0 +1,91 @@
+// `node bench`: the scale benchmark of issue 7 — N virtual devices in this one process train
+// rounds of DGSU tasks one after another (as `node run` does), with no network; prints
+// simulated device-steps per second, time per round and resident memory per virtual device.
+import ArgumentParser
+import Engine
+import Federation
+import Foundation
+import Wire
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Scale benchmark: N virtual devices in one process, device-steps/s, time per round, RSS per device.",
+        discussion: """
+        Example (release build):
+          node bench --devices 8 --rounds 2
+        EfficientNet-Lite0 (pretrained weights from `make weights`) at 64x64 on synthetic images, DGSU within 256 KB,
+        batch 8, 20 local steps per device per round. The first round includes building each device's frozen-prefix cache.
+        """)
+
+    @Option(help: "Virtual devices hosted by this process.")
+    var devices: Int = 8
+
+    @Option(help: "Rounds (every device trains one task per round).")
+    var rounds: Int = 2
+
+    @Option(help: "Local steps per task.")
+    var steps: Int = 20
+
+    @Option(help: "Batch size.")
+    var batch: Int = 8
+
+    @Option(help: "Training images per device (synthetic).")
+    var samplesPerDevice: Int = 100
+
+    func validate() throws {
+        if devices < 1 || rounds < 1 || steps < 1 || batch < 1 || samplesPerDevice < batch {
+            throw ValidationError("--devices, --rounds, --steps and --batch must be at least 1, --samples-per-device at least --batch")
+        }
+    }
+
+    /// Resident set size of this process, bytes (Linux /proc/self/status VmRSS).
+    static func rss() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+    }
+
+    func run() throws {
+        var c = FederationConfig()
+        c.model.name = .efficientNetLite0
+        c.model.resolution = 64
+        c.dataset.name = .synthetic
+        c.dataset.syntheticCount = Int(Double(devices * samplesPerDevice) / (1 - c.personalisation.testFraction)) + 10
+        c.partition.kind = "iid"
+        c.deviceDefaults.batch = batch
+        c.deviceDefaults.localSteps = steps
+        c.deviceDefaults.policy = .dgsu
+        c.devices = (0..<devices).map { DeviceConfig(id: "dev-\($0)") }
+        try c.validate()
+        let train = try FederatedData.trainingSet(c)
+        let arch = DevicePlans.architecture(c, classes: train.classes)
+        let net = try DevicePlans.initialModel(c, classes: train.classes)
+        let shards = try FederatedData.shards(c, labels: train.labels, classes: train.classes)
+        let base = Self.rss()
+        var hosted: [VirtualDevice] = []
+        for (i, d) in c.resolvedDevices.enumerated() {
+            hosted.append(try VirtualDevice(settings: d, index: i, shard: shards[d.id]!, train: train, config: c, arch: arch))
+        }
+        print("devices \(devices), EfficientNet-Lite0 64x64, DGSU 256 KB, batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")
+        var total = 0.0
+        for r in 1...rounds {
+            let start = Date()
+            for d in hosted {
+                var t = PBTask()
+                t.round = UInt64(r); t.deviceID = d.id; t.modelVersion = 1; t.localSteps = UInt32(steps)
+                t.learningRate = 0.05; t.batchSize = UInt32(batch)
+                _ = try d.run(task: t, global: net, version: 1)
+            }
+            let s = Date().timeIntervalSince(start)
+            if r > 1 { total += s }
+            let perDevice = Double(Self.rss() - base) / Double(devices)
+            print(String(format: "round %d: %.2f s, %.1f device-steps/s, RSS %d MiB, %.2f MB per virtual device beyond the shared model and data",
+                         r, s, Double(devices * steps) / s, Self.rss() / 1_048_576, perDevice / 1_000_000))
+        }
+        if rounds > 1 {
+            print(String(format: "steady state (rounds 2-%d): %.2f s per round, %.1f device-steps/s", rounds, total / Double(rounds - 1),
+                         Double(devices * steps * (rounds - 1)) / total))
+        }
+    }
+}
