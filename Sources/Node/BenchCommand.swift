@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Example (release build):
           node bench --devices 8 --rounds 2
-        EfficientNet-Lite0 (pretrained weights from `make weights`) at 64x64 on synthetic images, DGSU within 256 KB,
+        EfficientNet-Lite0 (pretrained weights from `make weights`) at 64x64 on synthetic images, DGSU within --budget (default 256 KB),
         batch 8, 20 local steps per device per round. The first round includes building each device's frozen-prefix cache.
         """)
 
@@ -29,6 +29,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Batch size.")
     var batch: Int = 8
+
+    @Option(help: "SRAM budget of every device, e.g. 256KB or 1MB. At batch 8 a 256 KB plan has room for biases only; 1MB lets DGSU train weight channels.")
+    var budget: ByteSizeArgument = ByteSizeArgument(argument: "256KB")!
 
     @Option(help: "Training images per device (synthetic).")
     var samplesPerDevice: Int = 100
@@ -56,6 +59,7 @@ struct BenchCommand: ParsableCommand {
         c.deviceDefaults.batch = batch
         c.deviceDefaults.localSteps = steps
         c.deviceDefaults.policy = .dgsu
+        c.deviceDefaults.budget = budget.bytes
         c.devices = (0..<devices).map { DeviceConfig(id: "dev-\($0)") }
         try c.validate()
         let train = try FederatedData.trainingSet(c)
@@ -67,7 +71,8 @@ struct BenchCommand: ParsableCommand {
         for (i, d) in c.resolvedDevices.enumerated() {
             hosted.append(try VirtualDevice(settings: d, index: i, shard: shards[d.id]!, train: train, config: c, arch: arch))
         }
-        print("devices \(devices), EfficientNet-Lite0 64x64, DGSU 256 KB, batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")
+        let layout = hosted.first.map { "\($0.layout.biasUnits.count) bias units, \($0.layout.weightChannels.count) weight layers" } ?? ""
+        print("devices \(devices), EfficientNet-Lite0 64x64, DGSU \(ByteSize.format(budget.bytes)) (\(layout)), batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")
         var total = 0.0
         for r in 1...rounds {
             let start = Date()
