@@ -52,7 +52,7 @@ public final class Launcher {
         try ("#!/bin/sh\n# The processes `fleet run` started for this run.\n" + script).write(toFile: folder.path + "/commands.sh", atomically: true, encoding: .utf8)
         print("run folder  \(folder.path)")
         print("fleet       \(t.deviceCount) devices (\(t.groups.map { "\($0.count)× \($0.name) \($0.policy.rawValue) @ \(SummaryTable.bytes($0.budget))" }.joined(separator: ", "))) in \(t.nodes.count) node process\(t.nodes.count == 1 ? "" : "es"), \(t.rounds.count) rounds, coordinator at \(endpoint)")
-        if t.coordinatedSchedule { print("note        coordinatedSchedule is on in the topology but not implemented yet (issue 7): recorded, ignored") }
+        if t.coordinatedSchedule { print("note        coordinated channel schedule on: the coordinator deals each device its channels") }
         return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: true, logSuffix: "", priorSeconds: 0)
     }
 

@@ -26,7 +26,7 @@ public enum HTMLReport {
         ]
         let cards = figures.map { "<div class=\"card\"><div class=\"k\">\(esc($0.0))</div><div class=\"v\">\(esc($0.1))</div></div>" }.joined()
         var notes: [String] = []
-        if s.coordinatedSchedule.requested { notes.append("The topology asks for the coordinated channel schedule, which is not implemented yet (issue 7); the run ignored it.") }
+        if s.coordinatedSchedule.requested { notes.append("Coordinated channel schedule on: each round the coordinator dealt every sampled device a disjoint block of channels per update layer.") }
         if s.interrupted { notes.append("The run stopped before its last round; the charts show the rounds that finished.") }
         let sections: [(String, String, String)] = [
             ("Global accuracy per round", "Accuracy of the aggregated global model on the global test set after each round; dashed: the mean accuracy of the sampled devices on their private test splits, before and after their local steps.", ReportCharts.accuracy(s, metrics)),

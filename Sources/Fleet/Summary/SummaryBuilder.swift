@@ -69,7 +69,7 @@ public enum SummaryBuilder {
                             simulatedStragglers: sim.reduce(0) { $0 + $1.simulatedStragglers },
                             simulatedRetransmissions: sim.reduce(0) { $0 + $1.retransmissions }),
             failures: failures, refusedMessages: metrics.reduce(0) { $0 + $1.refusedMessages }, interrupted: interrupted || (coordinator?.interrupted ?? false) || metrics.count < t.rounds.count,
-            coordinatedSchedule: .init(requested: t.coordinatedSchedule, implemented: false), curve: t.curve)
+            coordinatedSchedule: .init(requested: t.coordinatedSchedule, implemented: true), curve: t.curve)
     }
 
     /// Conv weights touched by at least one aggregated update over the run, % of all conv weights.

@@ -22,6 +22,7 @@ public struct FleetPlan: Equatable, Sendable {
         c.deviceDefaults.memory = t.memory
         c.deviceDefaults.search = t.search
         c.rounds = t.rounds
+        c.rounds.coordinatedSchedule = t.coordinatedSchedule
         c.aggregation = t.aggregation
         c.encoding = t.encoding
         c.personalisation = t.personalisation

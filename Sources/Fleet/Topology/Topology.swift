@@ -30,7 +30,7 @@ public struct Topology: Equatable, Sendable {
     public var aggregation: AggregationConfig
     /// Delta value encoding.
     public var encoding: EncodingName
-    /// Whether the coordinated channel schedule (issue 7) was requested; recorded, not implemented yet.
+    /// Whether the coordinator deals each device its channel blocks (the coordinated schedule).
     public var coordinatedSchedule: Bool
     /// Whether CURVE security is on.
     public var curve: Bool
