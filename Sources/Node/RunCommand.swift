@@ -37,6 +37,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Fault injection for tests: in this round, send one corrupted UPDATE (bad checksum) before the real one.")
     var corruptUpdateRound: UInt64?
 
+    @Option(help: "Fault injection for tests: SIGKILL this node on receiving the first TASK of this round.")
+    var crashAtRound: UInt64?
+
+    @Option(help: "Folder where each device's state (policy, batch order, coverage, personal parameters, last update) is saved after every task and restored from when the node starts again; default: no persistence.")
+    var stateDir: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -70,6 +76,8 @@ struct RunCommand: ParsableCommand {
             var options = NodeOptions(endpoint: connect, name: name, deviceIDs: deviceIDs, keyPair: try keyFile.map { try KeyFile.load(path: $0) })
             options.joinTimeoutMs = joinTimeoutMs
             options.corruptUpdateInRound = corruptUpdateRound
+            options.stateDirectory = stateDir
+            options.crashAtRound = crashAtRound
             try NodeService(config: cfg, options: options, logger: logger, stop: stop).run()
         } catch let error as ConfigError {
             throw ValidationError(error.description)

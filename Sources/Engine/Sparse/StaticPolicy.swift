@@ -31,6 +31,9 @@ public struct StaticPolicy: UpdatePolicy {
         plan = UpdatePlan(biasUnits: Set(layout.biasUnits), weightChannels: chans, trainClassifier: layout.trainClassifier)
     }
 
+    /// A static policy with an already chosen `plan` (e.g. restored from saved device state).
+    public init(plan: UpdatePlan) { self.plan = plan }
+
     /// The same plan every step.
     public mutating func nextPlan() -> UpdatePlan { plan }
 }

@@ -97,6 +97,13 @@ public final class DeviceSession {
         return out
     }
 
+    /// Where the batch order stands: the generator, the current pass's order and the cursor in it.
+    /// Saving it and setting it on a fresh session continues the exact same sequence of batches.
+    public var batchPosition: BatchPosition {
+        get { BatchPosition(rng: rng, order: order, cursor: cursor) }
+        set { rng = newValue.rng; order = newValue.order; cursor = newValue.cursor }
+    }
+
     /// Runs `steps` local SGD steps. Throws `MemoryOverflow` if a step exceeds the budget.
     @discardableResult
     public func train(steps: Int, config: LocalTrainingConfig, source: TrainingSource, trainer: Trainer) throws -> LocalStats {
@@ -127,5 +134,20 @@ public final class DeviceSession {
         return LocalStats(steps: steps, meanLoss: steps == 0 ? 0 : lossSum / Double(steps),
                           accuracy: steps == 0 ? 0 : Double(correct) / Double(steps * config.batch),
                           samples: steps * config.batch, peakBytes: peak)
+    }
+}
+
+/// A `DeviceSession`'s position in its batch order (see `DeviceSession.batchPosition`).
+public struct BatchPosition: Equatable, Sendable, Codable {
+    /// The batch-order generator.
+    public var rng: SplitMix64
+    /// The current pass's shuffled order of sample indices.
+    public var order: [Int]
+    /// The next position in `order`.
+    public var cursor: Int
+
+    /// A position from its parts.
+    public init(rng: SplitMix64, order: [Int], cursor: Int) {
+        self.rng = rng; self.order = order; self.cursor = cursor
     }
 }

@@ -21,6 +21,11 @@ public struct NodeOptions: Sendable {
     public var joinTimeoutMs: Int = 15_000
     /// Fault injection for tests: in this round, send one corrupted UPDATE before the real one.
     public var corruptUpdateInRound: UInt64?
+    /// Fault injection for tests: SIGKILL this process on receiving the first TASK of this round.
+    public var crashAtRound: UInt64?
+    /// Folder where each device's state is saved after every task and restored from at start
+    /// (`--state-dir`); nil: no persistence.
+    public var stateDirectory: String?
 
     /// Options with the defaults above.
     public init(endpoint: String, name: String, deviceIDs: [String], keyPair: CurveKeyPair? = nil) {
@@ -77,6 +82,8 @@ public final class NodeService {
     /// checkpoint sends the same task again, and gets this answer instead of a second training
     /// run (which would advance the device's policy and RNG twice).
     private var replay: [String: TaskOutcome] = [:]
+    /// Where device state is saved (`options.stateDirectory`), if anywhere.
+    private let store: DeviceStateStore?
 
     /// Loads the data and builds the hosted devices (their shards are computed from the configuration).
     public init(config: FederationConfig, options: NodeOptions, logger: Logger, stop: ShutdownFlag) throws {
@@ -96,6 +103,16 @@ public final class NodeService {
             devices[id] = try VirtualDevice(settings: settings, index: index, shard: shard, train: train, config: config, arch: arch)
             logger.info("device ready", metadata: ["device.id": "\(id)", "train": "\(shard.train.count)", "test": "\(shard.test.count)",
                                                    "policy": "\(settings.policy.rawValue)", "budget": "\(settings.budget)"])
+        }
+        store = try options.stateDirectory.map { try DeviceStateStore(folder: $0) }
+        if let store {
+            for id in options.deviceIDs.sorted() {
+                guard let state = try store.load(id) else { continue }
+                try devices[id]!.restore(state)
+                if let last = state.lastResult { replay[id] = last.outcome }
+                logger.info("device state restored", metadata: ["device.id": "\(id)", "last.round": "\(state.lastResult.map { "\($0.round)" } ?? "-")",
+                                                               "trained": "\(state.batch != nil)"])
+            }
         }
     }
 
@@ -287,6 +304,10 @@ public final class NodeService {
 
     /// Checks a TASK and queues it on the training thread.
     private func receiveTask(_ t: PBTask, send: (WireMessage) throws -> Void) throws {
+        if let r = options.crashAtRound, r == t.round {
+            FileHandle.standardError.write(Data("fault injection: node SIGKILL at round \(r)\n".utf8))
+            kill(getpid(), SIGKILL)
+        }
         guard let device = devices[t.deviceID] else {
             try send(ErrorReply.message(for: .unknownDevice(deviceID: t.deviceID), refusedKind: .task, deviceID: t.deviceID, round: t.round))
             return
@@ -328,6 +349,10 @@ public final class NodeService {
             } catch {
                 log.error("task failed", metadata: ["error": "\(error)"])
                 work = .failed(deviceID: t.deviceID, round: t.round, reason: "\(error)")
+            }
+            // Save before the update can leave, so a node killed after sending it restarts past it.
+            if let store, case let .outcome(o) = work {
+                do { try store.save(device.state(lastResult: o)) } catch { log.error("device state not saved", metadata: ["error": "\(error)"]) }
             }
             lock.withLock {
                 finished.append(work); pending -= 1; inFlight.remove(key)

@@ -54,6 +54,8 @@ public final class VirtualDevice: @unchecked Sendable {
     private var trainCache: FeatureCache?
     private var testCache: FeatureCache?
     private let pre: Preprocessing
+    /// Saved state waiting for the session it restores (built at the first task).
+    private var restored: DeviceState?
 
     /// A device over its shard of `train`.
     public init(settings: ResolvedDevice, index: Int, shard: DeviceShard, train: ImageDataset, config: FederationConfig,
@@ -152,9 +154,13 @@ public final class VirtualDevice: @unchecked Sendable {
         for i in personalTensors where personal[i] == nil { personal[i] = ModelTensors.tensor(global, i) }
         let before = evaluate(startNet, testCache: testC)
         if session == nil {
-            let policy = PolicyFactory.make(settings.policy, layout: layout, network: startNet, seed: seed)
-            session = DeviceSession(id: 0, shard: Array(0..<trainData.count), network: startNet, policy: policy, layout: layout,
-                                    dynamic: settings.search.dynamic, seed: seed)
+            let policy = restored?.policy?.policy ?? PolicyFactory.make(settings.policy, layout: layout, network: startNet, seed: seed)
+            let s = DeviceSession(id: 0, shard: Array(0..<trainData.count), network: startNet, policy: policy, layout: layout,
+                                  dynamic: settings.search.dynamic, seed: seed)
+            if let batch = restored?.batch { s.batchPosition = batch }
+            if let coverage = restored?.coverage { s.coverage = coverage }
+            session = s
+            restored = nil
         }
         let s = session!
         s.network = startNet
@@ -206,5 +212,42 @@ public final class VirtualDevice: @unchecked Sendable {
         let update = UpdateMessage(deviceID: id, round: task.round, baseModelVersion: version, sampleCount: UInt64(sampleCount),
                                    metrics: m, delta: SparseDelta(tensors))
         return TaskOutcome(update: update, personalBefore: before, personalAfter: after, trainLoss: stats.meanLoss)
+    }
+
+    /// What a restarted node needs to carry this device on (call on the training thread).
+    func state(lastResult: TaskOutcome?) -> DeviceState {
+        if let r = restored {  // not trained since the restore: keep what was restored
+            var out = r
+            out.personal = personal
+            out.lastResult = lastResult.map(SavedOutcome.init) ?? r.lastResult
+            return out
+        }
+        return DeviceState(format: DeviceState.currentFormat, deviceID: id, policyKind: settings.policy.rawValue,
+                           policy: session.map { SavedPolicy($0.policy) }, batch: session?.batchPosition, coverage: session?.coverage,
+                           personal: personal, lastResult: lastResult.map(SavedOutcome.init))
+    }
+
+    /// Takes up `state` (saved by a previous run of this node); the policy, batch position and
+    /// coverage apply when the first task builds the session. Throws when the state does not fit.
+    func restore(_ state: DeviceState) throws {
+        func refuse(_ reason: String) -> ConfigError {
+            .invalid(path: "--state-dir (device '\(id)')", reason: "saved state refused: \(reason); delete its file in --state-dir to start the device afresh")
+        }
+        guard state.policyKind == settings.policy.rawValue else {
+            throw refuse("it is for policy '\(state.policyKind)', the configuration says '\(settings.policy.rawValue)'")
+        }
+        switch state.policy {
+        case let .dgsu(p)? where p.layout != layout: throw refuse("its DGSU layout differs from this configuration's")
+        case let .random(p)? where p.layout != layout: throw refuse("its random-policy layout differs from this configuration's")
+        default: break
+        }
+        guard Set(state.personal.keys).isSubset(of: personalTensors) else {
+            throw refuse("it has personal tensors \(state.personal.keys.sorted()), this configuration keeps \(personalTensors.sorted())")
+        }
+        if let b = state.batch, b.cursor > b.order.count || b.order.contains(where: { $0 < 0 || $0 >= trainData.count }) {
+            throw refuse("its batch order does not fit the device's \(trainData.count) training samples")
+        }
+        personal = state.personal
+        restored = state
     }
 }
