@@ -176,7 +176,11 @@ public final class CoordinatorService {
         logger.info("devices joined", metadata: ["live": "\(registry.liveDevices.count)", "configured": "\(all.count)"])
 
         for round in stride(from: UInt64(completed + 1), through: UInt64(config.rounds.count), by: 1) where !stop.isSet {
-            let m = try runRound(round)
+            guard let m = try runRound(round) else {
+                logger.notice("second signal: round abandoned, not aggregated; the checkpoint stays at the last finished round (--resume replays it)",
+                              metadata: ["round": "\(round)", "checkpoint.round": "\(completed)"])
+                break
+            }
             last = (accuracy: m.testAccuracy, loss: m.testLoss)
             try metrics.append(m)
             completed += 1
@@ -192,6 +196,9 @@ public final class CoordinatorService {
                 everTouched: Dictionary(uniqueKeysWithValues: everTouched.map { ("\($0.key)", $0.value.sorted()) }), personalFinal: personalFinal)
             try Checkpoint(state: cs, model: model.values, server: state).write(folder: options.runFolder, schema: model.schema, config: config) {
                 options.crashAt?.fire(round: round, phase: .checkpointing)
+            }
+            if stop.isSet {
+                logger.notice("signal: round finished and checkpointed; stopping (coordinator --resume continues)", metadata: ["round": "\(round)"])
             }
         }
         try model.network.stateDict().write(path: options.runFolder + "/model-final.safetensors")
@@ -215,8 +222,9 @@ public final class CoordinatorService {
         return summary
     }
 
-    /// One round: sample, send, collect, aggregate, evaluate.
-    private func runRound(_ round: UInt64) throws -> RoundMetrics {
+    /// One round: sample, send, collect, aggregate, evaluate. A first SIGINT/SIGTERM during the
+    /// round lets it finish (every update or the deadline); a second abandons it: nil, nothing applied.
+    private func runRound(_ round: UInt64) throws -> RoundMetrics? {
         let started = Date()
         // Hear everyone first; with no live device, wait (up to joinWaitMs) for one to (re)join.
         try pump(until: { true }, deadline: 0)
@@ -261,9 +269,10 @@ public final class CoordinatorService {
         }
         log.info("round open", metadata: ["sampled": "\(sampled.count)", "live": "\(live.count)", "model.version": "\(model.version)"])
         let deadline = MonotonicClock.nowMilliseconds() + Int64(config.rounds.deadlineMs)
-        try pump(until: { self.open?.pending.isEmpty ?? true }, deadline: deadline)
+        try pump(until: { self.open?.pending.isEmpty ?? true }, deadline: deadline, stopAfterSignals: 2)
         var r = open!
         open = nil
+        if stop.requests >= 2 { return nil }
         for id in r.pending { r.failures[id] = .deadline }
         if !r.pending.isEmpty { log.warning("stragglers dropped", metadata: ["devices": "\(r.pending.sorted().joined(separator: ","))"]) }
 
@@ -341,11 +350,12 @@ public final class CoordinatorService {
     /// Handles messages until `done()` holds, the deadline passes, or a signal arrives. Messages
     /// already queued are always read first, so that a coordinator that was busy (aggregating,
     /// evaluating, descheduled) hears its peers before it judges them dead.
-    private func pump(until done: () -> Bool, deadline: Int64) throws {
+    /// `stopAfterSignals`: how many SIGINT/SIGTERMs end the wait early.
+    private func pump(until done: () -> Bool, deadline: Int64, stopAfterSignals: Int = 1) throws {
         while true {
             try drain()
             tick()
-            if stop.isSet || done() || MonotonicClock.nowMilliseconds() >= deadline { return }
+            if stop.requests >= stopAfterSignals || done() || MonotonicClock.nowMilliseconds() >= deadline { return }
             guard let router = socket, try router.poll(milliseconds: 20) else { continue }
             try handle(try router.receive())
         }

@@ -5,16 +5,19 @@ import Foundation
 public final class ShutdownFlag: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     private let lock = NSLock()
-    private var set = false
+    private var count = 0
 
     /// A flag no signal sets (tests call `request()`).
     public init() {}
 
     /// Whether a shutdown was requested.
-    public var isSet: Bool { lock.withLock { set } }
+    public var isSet: Bool { lock.withLock { count > 0 } }
+
+    /// How many shutdowns were requested (a second signal can mean "now, not after this round").
+    public var requests: Int { lock.withLock { count } }
 
     /// Requests a shutdown.
-    public func request() { lock.withLock { set = true } }
+    public func request() { lock.withLock { count += 1 } }
 
     /// Installs handlers for SIGINT and SIGTERM and returns the flag they set.
     public static func install() -> ShutdownFlag {
