@@ -17,21 +17,66 @@ final class CoordinatorSignalEndToEndTests: XCTestCase {
         return (c, a, b)
     }
 
-    func testSigtermFinishesTheRoundCheckpointsAndResumesBitwiseEqual() throws {
+    /// The final model of an uninterrupted run.
+    func referenceModel() throws -> Data {
         let reference = try TestFleet("signal-ref", config: TestFleet.smallConfig(rounds: Self.rounds))
         let refEndpoint = "tcp://127.0.0.1:\(Int.random(in: 20000..<40000))"
         let (rc, ra, rb) = try start(reference, refEndpoint, resume: false)
         XCTAssertEqual(rc.wait(), 0, rc.stderr)
         XCTAssertEqual(ra.wait(timeout: 15), 0, ra.stderr)
         XCTAssertEqual(rb.wait(timeout: 15), 0, rb.stderr)
+        return try Data(contentsOf: URL(fileURLWithPath: reference.runFolder + "/model-final.safetensors"))
+    }
+
+    /// Waits until node `a` has trained a round-2 task (the coordinator is then collecting round 2).
+    func waitForRound2(_ c: RunningProcess, _ a: RunningProcess) {
+        let deadline = Date().addingTimeInterval(60)
+        func trained() -> Bool { a.stderr.split(separator: "\n").contains { $0.contains("round=2") && $0.contains("trained") } }
+        while c.process.isRunning && Date() < deadline && !trained() { usleep(2_000) }
+    }
+
+    /// Resumes `fleet` (coordinator --resume, nodes on their state folders) to the end; returns the nodes' logs.
+    func resume(_ fleet: TestFleet, _ endpoint: String) throws -> String {
+        let (c2, a2, b2) = try start(fleet, endpoint, resume: true)
+        XCTAssertEqual(c2.wait(), 0, c2.stderr)
+        XCTAssertEqual(a2.wait(timeout: 15), 0, a2.stderr)
+        XCTAssertEqual(b2.wait(timeout: 15), 0, b2.stderr)
+        XCTAssertTrue(c2.stderr.contains("resuming from checkpoint"), c2.stderr)
+        XCTAssertTrue(a2.stderr.contains("device state restored"), a2.stderr)
+        XCTAssertEqual(try fleet.metrics().map { $0["round"] as? Int }, Array(1...Self.rounds))
+        return a2.stderr + b2.stderr
+    }
+
+    func testSecondSigtermAbandonsTheRoundAndResumeReplaysItBitwiseEqual() throws {
+        let ref = try referenceModel()
+        let fleet = try TestFleet("signal2", config: TestFleet.smallConfig(rounds: Self.rounds))
+        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20000..<40000))"
+        let (c, a, b) = try start(fleet, endpoint, resume: false)
+        waitForRound2(c, a)
+        kill(c.process.processIdentifier, SIGTERM)
+        usleep(30_000)
+        kill(c.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(c.wait(), 0, c.stderr)
+        XCTAssertEqual(a.wait(timeout: 15), 0, a.stderr)
+        XCTAssertEqual(b.wait(timeout: 15), 0, b.stderr)
+        XCTAssertTrue(c.stderr.contains("round abandoned"), c.stderr)
+        XCTAssertEqual(try fleet.metrics().count, 1, "round 2 is abandoned, not written")
+
+        // The resumed coordinator repeats round 2; the restarted nodes answer from their saved last update.
+        let nodes = try resume(fleet, endpoint)
+        XCTAssertTrue(nodes.contains("resending its update"), nodes)
+        let got = try Data(contentsOf: URL(fileURLWithPath: fleet.runFolder + "/model-final.safetensors"))
+        XCTAssertEqual(ref, got, "the abandoned and replayed round must leave the final model bitwise equal to the uninterrupted run's")
+    }
+
+    func testSigtermFinishesTheRoundCheckpointsAndResumesBitwiseEqual() throws {
+        let refModel = try referenceModel()
 
         let fleet = try TestFleet("signal", config: TestFleet.smallConfig(rounds: Self.rounds))
         let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20000..<40000))"
         let (c, a, b) = try start(fleet, endpoint, resume: false)
         // SIGTERM as soon as node-a has trained a round-2 task: the coordinator is collecting round 2.
-        let deadline = Date().addingTimeInterval(60)
-        func trainedRound2() -> Bool { a.stderr.split(separator: "\n").contains { $0.contains("round=2") && $0.contains("trained") } }
-        while c.process.isRunning && Date() < deadline && !trainedRound2() { usleep(2_000) }
+        waitForRound2(c, a)
         c.process.terminate()
         XCTAssertEqual(c.wait(), 0, c.stderr)
         XCTAssertEqual(a.wait(timeout: 15), 0, a.stderr)
@@ -44,15 +89,8 @@ final class CoordinatorSignalEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(try fleet.summary()["interrupted"] as? Bool, true)
 
-        let (c2, a2, b2) = try start(fleet, endpoint, resume: true)
-        XCTAssertEqual(c2.wait(), 0, c2.stderr)
-        XCTAssertEqual(a2.wait(timeout: 15), 0, a2.stderr)
-        XCTAssertEqual(b2.wait(timeout: 15), 0, b2.stderr)
-        XCTAssertTrue(c2.stderr.contains("resuming from checkpoint"), c2.stderr)
-        XCTAssertTrue(a2.stderr.contains("device state restored"), a2.stderr)
-        let rounds = try fleet.metrics()
-        XCTAssertEqual(rounds.map { $0["round"] as? Int }, Array(1...Self.rounds))
-        let ref = try Data(contentsOf: URL(fileURLWithPath: reference.runFolder + "/model-final.safetensors"))
+        _ = try resume(fleet, endpoint)
+        let ref = refModel
         let got = try Data(contentsOf: URL(fileURLWithPath: fleet.runFolder + "/model-final.safetensors"))
         XCTAssertEqual(ref, got, "stopped by SIGTERM and resumed (nodes restored from --state-dir), the final model must be bitwise equal to the uninterrupted run's")
     }

@@ -25,7 +25,11 @@ public final class ShutdownFlag: @unchecked Sendable {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { flag.request() }
+            // Signals that arrive together are coalesced into one event; `data` counts them.
+            // (The handler holds its source: both live as long as the process.)
+            source.setEventHandler {
+                for _ in 0..<max(1, Int(source.data)) { flag.request() }
+            }
             source.resume()
             flag.sources.append(source)
         }
