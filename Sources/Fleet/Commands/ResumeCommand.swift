@@ -21,21 +21,7 @@ struct ResumeCommand: ParsableCommand {
     @Argument(help: "Run folder written by `fleet run` (for a policy comparison: the policy's subfolder).")
     var runFolder: String
 
-    @Option(help: "Folder holding the `coordinator` and `node` executables (default: next to this `fleet`).")
-    var binDir: String?
-
-    @Option(help: "Seconds the processes get to stop after SIGINT before SIGKILL.")
-    var grace: Double = 20
-
-    @Option(help: "Log level of the launched processes: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
-
-    func validate() throws {
-        guard grace >= 0 else { throw ValidationError("--grace must be >= 0 seconds") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("unknown --log-level '\(logLevel)'; use one of trace, debug, info, notice, warning, error, critical")
-        }
-    }
+    @OptionGroup var process: ProcessOptions
 
     /// The checkpoint the coordinator writes after every round.
     static func checkpoint(_ folder: RunFolder) -> String { folder.coordinator + "/checkpoint.safetensors" }
@@ -65,7 +51,7 @@ struct ResumeCommand: ParsableCommand {
             throw failure("\(runFolder) is not a run folder (no config.json and topology.yaml); give a folder under runs/ written by `fleet run`")
         }
         let rounds = SummaryBuilder.readMetrics(path: folder.metrics).count
-        let bin = binDir ?? LaunchCommands.defaultBinDir
+        let bin = process.bin
         guard Self.supportsResume(bin + "/coordinator") else {
             throw failure("""
                 cannot resume \(runFolder): \(bin)/coordinator has no --resume (issue 7), so a restarted run would begin again \
@@ -85,8 +71,8 @@ struct ResumeCommand: ParsableCommand {
         let name = (runFolder as NSString).lastPathComponent
         let variant = all.variants.first { $0.label == name } ?? all.variants[0]
         var options = LaunchOptions(binDir: bin)
-        options.grace = grace
-        options.logLevel = logLevel
+        options.grace = process.grace
+        options.logLevel = process.logLevel
         let stop = ShutdownFlag.install()
         let launcher = Launcher(options: options, logger: Logger(label: "sparsefleet.fleet"), stop: stop)
         let result: LaunchResult

@@ -23,22 +23,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Folder that holds run folders.")
     var runs: String = "runs"
 
-    @Option(help: "Folder holding the `coordinator` and `node` executables (default: next to this `fleet`).")
-    var binDir: String?
-
-    @Option(help: "Seconds the processes get to stop after SIGINT before SIGKILL.")
-    var grace: Double = 20
-
-    @Option(help: "Log level of the launched processes: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @OptionGroup var process: ProcessOptions
 
     func validate() throws {
         guard FileManager.default.fileExists(atPath: topology) else {
             throw ValidationError("no topology file '\(topology)'; see topologies/*.yaml")
-        }
-        guard grace >= 0 else { throw ValidationError("--grace must be >= 0 seconds") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("unknown --log-level '\(logLevel)'; use one of trace, debug, info, notice, warning, error, critical")
         }
     }
 
@@ -52,9 +41,9 @@ struct RunCommand: ParsableCommand {
         let t: Topology
         do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw failure(e) }
         let stop = ShutdownFlag.install()
-        var options = LaunchOptions(binDir: binDir ?? LaunchCommands.defaultBinDir)
-        options.grace = grace
-        options.logLevel = logLevel
+        var options = LaunchOptions(binDir: process.bin)
+        options.grace = process.grace
+        options.logLevel = process.logLevel
         let launcher = Launcher(options: options, logger: logger, stop: stop)
         let source = try String(contentsOfFile: topology, encoding: .utf8)
         let root = RunFolder.fresh(parent: runs, name: t.name)
@@ -84,7 +73,7 @@ struct RunCommand: ParsableCommand {
         }
         if stop.isSet {
             let last = results.last?.folder.path ?? root.path
-            if ResumeCommand.supportsResume((binDir ?? LaunchCommands.defaultBinDir) + "/coordinator") {
+            if ResumeCommand.supportsResume(process.bin + "/coordinator") {
                 print("interrupted: continue with `fleet resume \(last)`")
             } else {
                 print("interrupted: the run folder keeps every finished round; `fleet resume` needs the coordinator's --resume (issue 7)")
