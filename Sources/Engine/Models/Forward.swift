@@ -92,7 +92,6 @@ public final class ForwardRunner {
     private func run<T>(_ net: Network, input: [Float], geos: [ConvGeometry], blocks: Range<Int>,
                         finish: (UnsafePointer<Float>, Int) -> T) -> T {
         let arch = net.arch
-        precondition(!blocks.isEmpty || true)
         let firstUnit = blocks.isEmpty ? arch.units.count : arch.blocks[blocks.lowerBound].units.lowerBound
         let inCount = firstUnit < geos.count ? geos[firstUnit].inputCount : geos[geos.count - 1].outputCount
         precondition(input.count == inCount, "forward: input has \(input.count) values, block \(blocks.lowerBound) needs \(inCount)")
