@@ -13,6 +13,7 @@ public final class InMemoryNetwork: @unchecked Sendable {
     var toRouter: [(identity: [UInt8], frames: [[UInt8]])] = []
     var pendingFrom: [[UInt8]: Int] = [:]
     var toDealer: [[UInt8]: [[[UInt8]]]] = [:]
+    var keys: [[UInt8]: String] = [:]
 
     /// A network whose queues hold at most `highWaterMark` messages per peer.
     public init(highWaterMark: Int = 1000) {
@@ -23,13 +24,23 @@ public final class InMemoryNetwork: @unchecked Sendable {
     /// The router end (the coordinator's side).
     public func router() -> InMemoryRouter { InMemoryRouter(network: self) }
 
-    /// A dealer connected with routing `identity` (a node's side); identities must be unique.
-    public func dealer(identity: [UInt8]) -> InMemoryDealer {
+    /// A dealer connected with routing `identity` (a node's side); identities must be unique
+    /// among connected dealers. `key` stands for the CURVE public key ZAP authenticated: the
+    /// router reports it with every message of this dealer (nil: unauthenticated).
+    public func dealer(identity: [UInt8], key: String? = nil) -> InMemoryDealer {
         condition.lock()
         defer { condition.unlock() }
         precondition(toDealer[identity] == nil, "InMemoryNetwork: identity \(identity) is already connected")
         toDealer[identity] = []
+        keys[identity] = key
         return InMemoryDealer(network: self, identity: identity)
+    }
+
+    /// Whether a dealer with `identity` is connected now.
+    public func isConnected(_ identity: [UInt8]) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return toDealer[identity] != nil
     }
 
     /// Waits until `ready()` holds or the timeout passes; called with the lock held.
@@ -65,6 +76,11 @@ public final class InMemoryRouter: MessageChannel {
 
     /// The next message as `[identity, frames...]`, or nil after the timeout.
     public func receive(timeoutMilliseconds: Int) throws -> [[UInt8]]? {
+        try receiveAuthenticated(timeoutMilliseconds: timeoutMilliseconds)?.frames
+    }
+
+    /// The next message with the sending dealer's key, or nil after the timeout.
+    public func receiveAuthenticated(timeoutMilliseconds: Int) throws -> InboundMessage? {
         network.condition.lock()
         defer { network.condition.unlock() }
         guard network.wait(timeoutMilliseconds: timeoutMilliseconds, until: { !network.toRouter.isEmpty }) else {
@@ -73,8 +89,11 @@ public final class InMemoryRouter: MessageChannel {
         let (identity, frames) = network.toRouter.removeFirst()
         network.pendingFrom[identity, default: 1] -= 1
         network.condition.broadcast()
-        return [identity] + frames
+        return InboundMessage(frames: [identity] + frames, peerKey: network.keys[identity])
     }
+
+    /// The router end stays open as long as the network lives.
+    public func close() {}
 
     /// Whether a message is waiting (after up to `milliseconds`).
     public func poll(milliseconds: Int) throws -> Bool {

@@ -12,6 +12,29 @@ public protocol MessageChannel: AnyObject {
     func receive(timeoutMilliseconds: Int) throws -> [[UInt8]]?
     /// Waits up to `milliseconds` for an inbound message without taking it; true when one is ready.
     func poll(milliseconds: Int) throws -> Bool
+    /// Like `receive`, with the sender's authenticated public key (Z85) when the transport
+    /// authenticates peers (CURVE with the ZAP allow list), nil otherwise.
+    func receiveAuthenticated(timeoutMilliseconds: Int) throws -> InboundMessage?
+    /// Closes the channel; further sends fail.
+    func close()
+}
+
+/// One received multipart message and who sent it.
+public struct InboundMessage: Sendable {
+    /// The frames (a ROUTER-like channel puts the routing identity first).
+    public var frames: [[UInt8]]
+    /// The sender's authenticated CURVE public key (Z85), or nil when unauthenticated.
+    public var peerKey: String?
+
+    /// A message from `peerKey`.
+    public init(frames: [[UInt8]], peerKey: String?) { self.frames = frames; self.peerKey = peerKey }
+}
+
+extension MessageChannel {
+    /// Unauthenticated transports: the frames, no key.
+    public func receiveAuthenticated(timeoutMilliseconds: Int) throws -> InboundMessage? {
+        try receive(timeoutMilliseconds: timeoutMilliseconds).map { InboundMessage(frames: $0, peerKey: nil) }
+    }
 }
 
 /// Failures of a transport that are not libzmq errors.
@@ -36,5 +59,13 @@ extension ZmqSocket: MessageChannel {
     public func receive(timeoutMilliseconds: Int) throws -> [[UInt8]]? {
         guard try poll(milliseconds: timeoutMilliseconds) else { return nil }
         return try receive()
+    }
+
+    /// Receives one message with the ZAP handler's User-Id for its connection (the client's
+    /// CURVE public key, see ZapAuthenticator); nil key on a socket without ZAP.
+    public func receiveAuthenticated(timeoutMilliseconds: Int) throws -> InboundMessage? {
+        guard try poll(milliseconds: timeoutMilliseconds) else { return nil }
+        let (frames, user) = try receiveWithUserID()
+        return InboundMessage(frames: frames, peerKey: user.isEmpty ? nil : user)
     }
 }

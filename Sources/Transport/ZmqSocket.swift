@@ -113,8 +113,13 @@ public final class ZmqSocket: @unchecked Sendable {
     }
 
     /// Receives one whole multipart message, waiting at most the receive timeout.
-    public func receive() throws -> [[UInt8]] {
+    public func receive() throws -> [[UInt8]] { try receiveWithUserID().frames }
+
+    /// Receives one whole multipart message and the "User-Id" metadata of its connection (what
+    /// the ZAP handler returned for it; empty without ZAP).
+    public func receiveWithUserID() throws -> (frames: [[UInt8]], userID: String) {
         var frames: [[UInt8]] = []
+        var user = ""
         var msg = zmq_msg_t()
         zmq_msg_init(&msg)
         defer { zmq_msg_close(&msg) }
@@ -123,8 +128,10 @@ public final class ZmqSocket: @unchecked Sendable {
             let size = zmq_msg_size(&msg)
             let bytes = [UInt8](UnsafeRawBufferPointer(start: zmq_msg_data(&msg), count: size))
             frames.append(bytes)
+            // A ROUTER's identity frame carries no metadata; the message frames do.
+            if user.isEmpty, let p = zmq_msg_gets(&msg, "User-Id") { user = String(cString: p) }
         } while zmq_msg_more(&msg) == 1
-        return frames
+        return (frames, user)
     }
 
     /// Waits up to `milliseconds` for an inbound message; true when one is ready.

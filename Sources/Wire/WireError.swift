@@ -1,5 +1,5 @@
 // The typed reasons a message is refused, each mapped to the ERROR code the peer receives
-// (PROTOCOL.md §7). Thrown by decoders, encoders, schema validation and the update gate.
+// (PROTOCOL.md §7). Thrown by decoders, encoders, schema validation and the coordinator's admission checks.
 
 /// Why a message (incoming or outgoing) was refused.
 public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -27,6 +27,12 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownDevice(deviceID: String)
     /// A valid message that is not allowed in the current state or direction.
     case unexpected(kind: MessageKind, reason: String)
+    /// A message other than JOIN from a connection that has not joined.
+    case notJoined(kind: MessageKind)
+    /// The sender's authenticated key may not serve this node name or device.
+    case forbidden(reason: String)
+    /// A finite value outside its allowed range (an update's L2 norm, an accuracy).
+    case outOfRange(field: String, reason: String)
 
     /// The ERROR code the peer receives for this refusal.
     public var code: PBErrorCode {
@@ -42,6 +48,9 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .stale: return .stale
         case .unknownDevice: return .unknownDevice
         case .unexpected: return .unexpectedMessage
+        case .notJoined: return .notJoined
+        case .forbidden: return .forbidden
+        case .outOfRange: return .outOfRange
         }
     }
 
@@ -76,6 +85,12 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
             return "unknown device '\(deviceID)'; declare it in this connection's JOIN first"
         case let .unexpected(kind, reason):
             return "unexpected \(kind) message: \(reason)"
+        case let .notJoined(kind):
+            return "\(kind) from a connection that has not joined; send JOIN first (after a coordinator restart, JOIN again)"
+        case let .forbidden(reason):
+            return "forbidden: \(reason); the coordinator's allow list binds each CURVE key to one node name and its devices (fleet keys writes it)"
+        case let .outOfRange(field, reason):
+            return "\(field) out of range: \(reason)"
         }
     }
 }

@@ -85,8 +85,11 @@ final class FederationEndToEndTests: XCTestCase {
         let scratch = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sf-curve-\(getpid())")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let server = try keys("coordinator", in: scratch), good = try keys("good", in: scratch), bad = try keys("bad", in: scratch)
+        let owner = try keys("owner", in: scratch)  // dev-1's real node: listed, never started
         var config = TestFleet.smallConfig(rounds: 1, devices: ["dev-0", "dev-1"])
-        config["curve"] = ["serverPublicKey": server.pub, "clientPublicKeys": [good.pub]]
+        config["curve"] = ["serverPublicKey": server.pub,
+                           "clients": [["publicKey": good.pub, "node": "good", "devices": ["dev-0"]],
+                                       ["publicKey": owner.pub, "node": "owner", "devices": ["dev-1"]]]]
         config["rounds"] = ["count": 1, "deadlineMs": 20000, "joinWaitMs": 4000, "finalWaitMs": 3000]
         let fleet = try TestFleet("curve", config: config)
         let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20000..<40000))"

@@ -123,16 +123,42 @@ final class AggregationTests: XCTestCase {
 
     func testMedianMatchesNaiveReference() {
         let m = model(5), rs = results(6, seed: 6)
-        let got = CoordinateMedianRule().aggregate(AggregationInput(round: 1, schema: schema, model: m, results: rs)).model
+        let out = CoordinateMedianRule().aggregate(AggregationInput(round: 1, schema: schema, model: m, results: rs))
+        let got = out.model
         var want = m
+        var held = 0
         for (i, coords) in contributions(rs).enumerated() {
             for (j, list) in coords {
+                guard list.count >= 3 else { held += 1; continue }  // minContributors (default 3)
                 let v = list.map { Double($0.1) }.sorted()
                 let med = v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
                 want[i][j] += Float(med)
             }
         }
+        XCTAssertGreaterThan(held, 0, "the fixture has coordinates with fewer than 3 contributors")
+        XCTAssertEqual(out.heldBackCoordinates, held)
         for i in m.indices { for j in m[i].indices { XCTAssertEqual(got[i][j], want[i][j], accuracy: 1e-6) } }
+    }
+
+    /// Issue 11: a device alone on a coordinate is its own median; robust rules leave such a
+    /// coordinate unchanged and count it, and move it once enough devices touch it.
+    func testRobustRulesHoldBackCoordinatesWithTooFewContributors() {
+        let m = [[Float]](schema.tensors.map { [Float](repeating: 0, count: $0.elementCount) })
+        func bias(_ id: String, _ values: [Float], channels: [Int]) -> DeviceResult {
+            DeviceResult(deviceID: id, sampleCount: 1, baseVersion: 1,
+                         delta: SparseDelta([TensorDelta(name: "conv.bias", channels: .subset(channels), values: values)]))
+        }
+        // Channel 0: three honest devices; channel 3: the attacker alone, with 1e30.
+        let rs = [bias("a", [1], channels: [0]), bias("b", [2], channels: [0]), bias("c", [3], channels: [0]),
+                  bias("rogue", [1, 1e30], channels: [0, 3])]
+        for rule in [CoordinateMedianRule() as any AggregationRule, TrimmedMeanRule(trim: 0.25)] {
+            let out = rule.aggregate(AggregationInput(round: 1, schema: schema, model: m, results: rs))
+            XCTAssertEqual(out.model[2][3], 0, "\(rule.name): the lone contribution must not move the model")
+            XCTAssertEqual(out.heldBackCoordinates, 1, rule.name)
+            XCTAssertLessThanOrEqual(abs(out.model[2][0]), 3, rule.name)
+        }
+        let permissive = CoordinateMedianRule(minContributors: 1).aggregate(AggregationInput(round: 1, schema: schema, model: m, results: rs))
+        XCTAssertEqual(permissive.model[2][3], 1e30, "with minContributors 1 the attacker is the median: the reason for the default")
     }
 
     func testTrimmedMeanMatchesNaiveReference() {
@@ -141,6 +167,7 @@ final class AggregationTests: XCTestCase {
         var want = m
         for (i, coords) in contributions(rs).enumerated() {
             for (j, list) in coords {
+                guard list.count >= 3 else { continue }  // minContributors (default 3)
                 let v = list.map { Double($0.1) }.sorted()
                 var t = Int(0.2 * Double(v.count))
                 while v.count - 2 * t < 1 { t -= 1 }

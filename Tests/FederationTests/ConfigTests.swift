@@ -28,7 +28,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try parse(#"{"devices": [{"id": "a"}, {"id": "a"}]}"#).validate()) { XCTAssertTrue("\($0)".contains("appears twice"), "\($0)") }
         XCTAssertThrowsError(try parse(#"{"devices": [{"id": "a", "policy": "dense"}]}"#).validate()) { XCTAssertTrue("\($0)".contains("dense"), "\($0)") }
         XCTAssertThrowsError(try parse(#"{"devices": [{"id": "a"}], "partition": {"kind": "zipf"}}"#).validate()) { XCTAssertTrue("\($0)".contains("zipf"), "\($0)") }
-        XCTAssertThrowsError(try parse(#"{"devices": [{"id": "a"}], "curve": {"serverPublicKey": "short", "clientPublicKeys": []}}"#).validate()) {
+        XCTAssertThrowsError(try parse(#"{"devices": [{"id": "a"}], "curve": {"serverPublicKey": "short", "clients": []}}"#).validate()) {
             XCTAssertTrue("\($0)".contains("fleet keys"), "\($0)")
         }
         XCTAssertThrowsError(try parse(#"{"rounds": {"count": "three"}}"#)) { XCTAssertTrue("\($0)".contains("rounds.count"), "\($0)") }

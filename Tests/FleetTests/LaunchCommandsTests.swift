@@ -41,8 +41,22 @@ final class LaunchCommandsTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-keys-\(getpid())").path
         let folder = RunFolder(path: dir)
         try folder.create()
-        let curve = try folder.writeKeys(nodes: ["node-1", "node-2"])
+        let t = try TopologyParser.parse("""
+            name: t
+            groups:
+              - {name: g, count: 5, budget: 64KB}
+            curve: on
+            nodes: {count: 2}
+            """)
+        let plan = FleetPlan(t)
+        let curve = try folder.writeKeys(plan: plan)
         XCTAssertEqual(curve.clientPublicKeys.count, 2)
+        // The allow list binds each key to its node's name and exactly its devices.
+        XCTAssertEqual(curve.clients.map(\.node), ["node-1", "node-2"])
+        XCTAssertEqual(curve.clients.map(\.devices), plan.nodeDevices)
+        var config = plan.config
+        config.curve = curve
+        XCTAssertNoThrow(try config.validate())
         for path in [folder.coordinatorKey, folder.nodeKey("node-1"), folder.nodeKey("node-2")] {
             let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
             XCTAssertEqual(mode, 0o600, path)

@@ -82,6 +82,13 @@ public struct AggregationOutcome: Sendable {
     public var state: ServerState
     /// Schema position → channels (sorted) touched by at least one accepted update.
     public var touchedChannels: [Int: [Int]]
+    /// Touched coordinates left unchanged for fewer than the rule's minimum contributors.
+    public var heldBackCoordinates: Int = 0
+
+    /// An outcome.
+    public init(model: [[Float]], state: ServerState, touchedChannels: [Int: [Int]], heldBackCoordinates: Int = 0) {
+        self.model = model; self.state = state; self.touchedChannels = touchedChannels; self.heldBackCoordinates = heldBackCoordinates
+    }
 }
 
 /// A server-side aggregation rule.

@@ -6,12 +6,19 @@
 public struct CoordinateMedianRule: AggregationRule {
     /// Server learning rate η_s.
     public var serverLearningRate: Float
+    /// Fewest touching devices for a coordinate to move (fewer: it keeps its value).
+    public var minContributors: Int
 
     /// `median`.
     public var name: String { "median" }
 
-    /// A rule with server learning rate `serverLearningRate`.
-    public init(serverLearningRate: Float = 1) { self.serverLearningRate = serverLearningRate }
+    /// A rule with server learning rate `serverLearningRate`, moving coordinates that at least
+    /// `minContributors` devices touched.
+    public init(serverLearningRate: Float = 1, minContributors: Int = 3) {
+        precondition(minContributors >= 1, "CoordinateMedianRule: minContributors must be at least 1")
+        self.serverLearningRate = serverLearningRate
+        self.minContributors = minContributors
+    }
 
     /// The median of `sorted` (ascending, non-empty).
     static func median(_ sorted: [Float]) -> Float {
@@ -21,6 +28,6 @@ public struct CoordinateMedianRule: AggregationRule {
 
     /// Applies η_s times the per-coordinate median to the touched coordinates.
     public func aggregate(_ input: AggregationInput) -> AggregationOutcome {
-        CoordinateTable.applySortedStatistic(input, scale: serverLearningRate, Self.median)
+        CoordinateTable.applySortedStatistic(input, scale: serverLearningRate, minContributors: minContributors, Self.median)
     }
 }

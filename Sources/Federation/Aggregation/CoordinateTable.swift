@@ -63,22 +63,27 @@ public struct CoordinateTable {
         tables.mapValues { $0.touchedChannels(schema.tensors[$0.tensor]) }
     }
 
-    /// Adds `scale · statistic(sorted touching values)` to every touched coordinate: the shared
-    /// body of the order-statistic rules (median, trimmed mean).
-    public static func applySortedStatistic(_ input: AggregationInput, scale: Float,
+    /// Adds `scale · statistic(sorted touching values)` to every coordinate at least
+    /// `minContributors` devices touched: the shared body of the order-statistic rules (median,
+    /// trimmed mean). A coordinate with fewer contributors keeps its value (one device alone is
+    /// its own median, so it would not be robust there) and is counted as held back.
+    public static func applySortedStatistic(_ input: AggregationInput, scale: Float, minContributors: Int,
                                             _ statistic: ([Float]) -> Float) -> AggregationOutcome {
         let tables = build(results: input.results, schema: input.schema)
         var model = input.model
         var scratch: [Float] = []
+        var heldBack = 0
         for (i, table) in tables {
             for j in 0..<table.count {
                 scratch.removeAll(keepingCapacity: true)
                 for r in table.values.indices where table.masks[r][j] { scratch.append(table.values[r][j]) }
                 guard !scratch.isEmpty else { continue }
+                guard scratch.count >= minContributors else { heldBack += 1; continue }
                 scratch.sort()
                 model[i][j] += scale * statistic(scratch)
             }
         }
-        return AggregationOutcome(model: model, state: input.state, touchedChannels: touched(tables, schema: input.schema))
+        return AggregationOutcome(model: model, state: input.state, touchedChannels: touched(tables, schema: input.schema),
+                                  heldBackCoordinates: heldBack)
     }
 }

@@ -1,5 +1,6 @@
 // The round-level decision around a rule: enough updates → aggregate; too few → skip, model
 // unchanged. And the rule a configuration names.
+import Wire
 
 /// What a round's aggregation did.
 public struct RoundAggregationResult: Sendable {
@@ -19,6 +20,15 @@ public enum RoundAggregation {
         return RoundAggregationResult(skipped: false, outcome: rule.aggregate(input))
     }
 
+    /// The first tensor of `outcome`'s model with a NaN or infinite value: such a round must not
+    /// be applied (every tensor is checked, since momentum moves untouched ones too).
+    public static func nonFiniteTensor(_ outcome: AggregationOutcome, schema: ModelSchema) -> String? {
+        for i in outcome.model.indices where outcome.model[i].contains(where: { !$0.isFinite }) {
+            return schema.tensors[i].name
+        }
+        return nil
+    }
+
     /// The rule `config` names.
     public static func rule(_ config: AggregationConfig) -> any AggregationRule {
         switch config.rule {
@@ -26,8 +36,9 @@ public enum RoundAggregation {
             return config.momentum > 0
                 ? ServerMomentumRule(serverLearningRate: config.serverLearningRate, momentum: config.momentum)
                 : WeightedMeanRule(serverLearningRate: config.serverLearningRate)
-        case .median: return CoordinateMedianRule(serverLearningRate: config.serverLearningRate)
-        case .trimmedMean: return TrimmedMeanRule(trim: config.trim, serverLearningRate: config.serverLearningRate)
+        case .median: return CoordinateMedianRule(serverLearningRate: config.serverLearningRate, minContributors: config.minContributors)
+        case .trimmedMean:
+            return TrimmedMeanRule(trim: config.trim, serverLearningRate: config.serverLearningRate, minContributors: config.minContributors)
         }
     }
 }

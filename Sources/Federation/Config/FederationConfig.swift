@@ -13,10 +13,12 @@
 //     "devices": [{"id": "dev-0"}, {"id": "dev-1", "budget": 131072, "policy": "static", "localSteps": 5}],
 //     "rounds": {"count": 3, "sampleFraction": 1.0, "minUpdates": 1, "deadlineMs": 30000, "joinWaitMs": 30000,
 //                "keepVersions": 4, "finalWaitMs": 10000},
-//     "aggregation": {"rule": "mean", "serverLearningRate": 1.0, "momentum": 0.0, "trim": 0.1},  // or median, trimmed-mean
+//     "aggregation": {"rule": "mean", "serverLearningRate": 1.0, "momentum": 0.0, "trim": 0.1,  // or median, trimmed-mean
+//                     "maxUpdateNorm": null, "minContributors": 3},  // null: lr · localSteps · 100 per device
 //     "encoding": "f32",                                                       // or f16, int8
 //     "personalisation": {"testFraction": 0.2, "personal": "none"},          // or head, biases, head+biases
-//     "curve": {"serverPublicKey": "<Z85>", "clientPublicKeys": ["<Z85>", ...]},
+//     "curve": {"serverPublicKey": "<Z85>",
+//               "clients": [{"publicKey": "<Z85>", "node": "node-1", "devices": ["dev-0", "dev-1"]}, ...]},
 //     "heartbeatMs": 500 }
 import Engine
 import Foundation
@@ -118,16 +120,15 @@ public struct FederationConfig: Codable, Equatable, Sendable {
         }
         guard aggregation.momentum >= 0, aggregation.momentum < 1 else { throw bad("aggregation.momentum", "must be in [0, 1)") }
         guard aggregation.trim >= 0, aggregation.trim < 0.5 else { throw bad("aggregation.trim", "must be in [0, 0.5)") }
+        if let n = aggregation.maxUpdateNorm, !(n.isFinite && n > 0) {
+            throw bad("aggregation.maxUpdateNorm", "must be finite and > 0 (or null: learningRate · localSteps · \(Int(AggregationConfig.gradientNormBound)) per device)")
+        }
+        guard aggregation.minContributors >= 1 else { throw bad("aggregation.minContributors", "must be at least 1 (3 keeps median and trimmed mean robust)") }
         guard personalisation.testFraction > 0, personalisation.testFraction < 1 else {
             throw bad("personalisation.testFraction", "must be in (0, 1)")
         }
         guard heartbeatMs >= 10 else { throw bad("heartbeatMs", "must be at least 10 ms") }
-        if let curve {
-            for key in [curve.serverPublicKey] + curve.clientPublicKeys where key.utf8.count != 40 {
-                throw bad("curve", "key '\(key.prefix(8))…' is not a 40-character Z85 key; generate keys with `fleet keys`")
-            }
-            guard !curve.clientPublicKeys.isEmpty else { throw bad("curve.clientPublicKeys", "list the public key of every node") }
-        }
+        if let curve { try curve.validate(configured: seen) }
         guard partition.rule != nil else { throw bad("partition.kind", "'\(partition.kind)' is not iid, dirichlet or classes") }
         if partition.kind == "classes", partition.classesPerDevice < 1 { throw bad("partition.classesPerDevice", "must be at least 1") }
         if partition.kind == "dirichlet", !(partition.alpha > 0) { throw bad("partition.alpha", "must be > 0") }
@@ -303,8 +304,36 @@ public struct AggregationConfig: Codable, Equatable, Sendable {
     public var momentum: Float = 0
     /// Fraction trimmed from each end by `trimmed-mean`.
     public var trim = 0.1
+    /// Largest L2 norm an UPDATE's delta may have; a larger one is refused (OUT_OF_RANGE) and
+    /// never aggregated. nil: per device, learningRate · localSteps · `gradientNormBound`.
+    public var maxUpdateNorm: Double? = nil
+    /// Fewest devices that must touch a coordinate for `median` / `trimmed-mean` to move it;
+    /// elsewhere it keeps its value for the round (one device alone is its own median).
+    public var minContributors = 3
     /// Plain per-coordinate FedAvg.
     public init() {}
+
+    /// The gradient-norm bound behind the default `maxUpdateNorm`: SGD moves a device by at most
+    /// lr · ‖g‖ per step, and honest gradients of the models here stay far below this.
+    public static let gradientNormBound = 100.0
+
+    /// The largest update norm admitted from `device`.
+    public func maxUpdateNorm(for device: ResolvedDevice) -> Double {
+        maxUpdateNorm ?? Double(device.learningRate) * Double(device.localSteps) * Self.gradientNormBound
+    }
+
+    private enum CodingKeys: String, CodingKey { case rule, serverLearningRate, momentum, trim, maxUpdateNorm, minContributors }
+
+    /// Encodes every field, `maxUpdateNorm` as null when it is derived.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rule, forKey: .rule)
+        try c.encode(serverLearningRate, forKey: .serverLearningRate)
+        try c.encode(momentum, forKey: .momentum)
+        try c.encode(trim, forKey: .trim)
+        try c.encode(maxUpdateNorm, forKey: .maxUpdateNorm)
+        try c.encode(minContributors, forKey: .minContributors)
+    }
 }
 
 /// Delta value encodings by name.
@@ -348,15 +377,60 @@ public struct PersonalisationConfig: Codable, Equatable, Sendable {
     public init() {}
 }
 
-/// CURVE keys: the coordinator's public key and the allow list of node keys.
+/// CURVE keys: the coordinator's public key and the allow list, which binds each node key to
+/// the one node name and the devices it may serve.
 public struct CurveConfig: Codable, Equatable, Sendable {
     /// The coordinator's public key (Z85); its secret key is given to the coordinator separately.
     public var serverPublicKey: String
-    /// Public keys of the nodes allowed in.
-    public var clientPublicKeys: [String]
+    /// The nodes allowed in, one entry per key.
+    public var clients: [CurveClient]
     /// Keys as given.
-    public init(serverPublicKey: String, clientPublicKeys: [String]) {
-        self.serverPublicKey = serverPublicKey; self.clientPublicKeys = clientPublicKeys
+    public init(serverPublicKey: String, clients: [CurveClient]) {
+        self.serverPublicKey = serverPublicKey; self.clients = clients
+    }
+
+    /// Public keys of the nodes allowed in.
+    public var clientPublicKeys: [String] { clients.map(\.publicKey) }
+
+    /// The allow-list entry of `key`, if it has one.
+    public func client(key: String) -> CurveClient? { clients.first { $0.publicKey == key } }
+
+    /// Keys well-formed and unique, node names unique, every device served by exactly one key
+    /// and configured (`configured`).
+    func validate(configured: Set<String>) throws {
+        func bad(_ field: String, _ reason: String) -> ConfigError { .invalid(path: field, reason: reason) }
+        for key in [serverPublicKey] + clientPublicKeys where key.utf8.count != 40 {
+            throw bad("curve", "key '\(key.prefix(8))…' is not a 40-character Z85 key; generate keys with `fleet keys`")
+        }
+        guard !clients.isEmpty else { throw bad("curve.clients", "list every node: {\"publicKey\", \"node\", \"devices\"}") }
+        var keys = Set<String>(), names = Set<String>(), served: [String: String] = [:]
+        for c in clients {
+            guard keys.insert(c.publicKey).inserted else { throw bad("curve.clients", "key '\(c.publicKey.prefix(8))…' is listed twice; give every node its own key") }
+            guard !c.node.isEmpty, names.insert(c.node).inserted else { throw bad("curve.clients", "node name '\(c.node)' is empty or listed twice") }
+            for d in c.devices {
+                guard configured.contains(d) else { throw bad("curve.clients[\(c.node)]", "device '\(d)' is not configured; fix the device list") }
+                if let other = served.updateValue(c.node, forKey: d) {
+                    throw bad("curve.clients[\(c.node)]", "device '\(d)' is already served by node '\(other)'; a device belongs to one node")
+                }
+            }
+        }
+        if let orphan = configured.sorted().first(where: { served[$0] == nil }) {
+            throw bad("curve.clients", "device '\(orphan)' is served by no node key, so it could never join; add it to one node's devices")
+        }
+    }
+}
+
+/// One allow-list entry: a node's CURVE public key, its name and the devices it may serve.
+public struct CurveClient: Codable, Equatable, Sendable {
+    /// The node's public key (Z85).
+    public var publicKey: String
+    /// The only node name this key may JOIN as.
+    public var node: String
+    /// The only devices this key may serve.
+    public var devices: [String]
+    /// An entry.
+    public init(publicKey: String, node: String, devices: [String]) {
+        self.publicKey = publicKey; self.node = node; self.devices = devices
     }
 }
 

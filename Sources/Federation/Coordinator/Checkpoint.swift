@@ -40,6 +40,10 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var everTouched: [String: [Int]]
     /// Device → its last personalised accuracy report.
     public var personalFinal: [String: Double]
+    /// Rounds whose aggregate was refused and not applied (nil in checkpoints from before it was counted).
+    public var refusedRounds: Int? = nil
+    /// Coordinates held back by the robust rules so far.
+    public var heldBackCoordinates: Int? = nil
 }
 
 /// What a checkpoint holds.

@@ -6,6 +6,8 @@ import Transport
 public struct PeerInfo: Sendable {
     /// Node name from its JOIN.
     public var name: String
+    /// Its authenticated CURVE public key (nil without CURVE).
+    public var key: String? = nil
     /// Devices it hosts (sorted).
     public var devices: [String]
     /// The global version the coordinator believes it holds (0: none).
@@ -14,6 +16,12 @@ public struct PeerInfo: Sendable {
     public var interval: Int64
     /// When the coordinator last sent it anything, ms.
     public var lastSent: Int64
+
+    /// A peer.
+    public init(name: String, key: String?, devices: [String], heldVersion: UInt64, interval: Int64, lastSent: Int64) {
+        self.name = name; self.key = key; self.devices = devices; self.heldVersion = heldVersion
+        self.interval = interval; self.lastSent = lastSent
+    }
 }
 
 /// Peers by routing identity, devices by owner, and liveness.

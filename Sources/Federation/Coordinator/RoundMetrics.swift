@@ -49,6 +49,12 @@ public struct RoundMetrics: Codable, Equatable, Sendable {
     public var personalAfter: Distribution?
     /// Wall time of the round, seconds.
     public var wallSeconds: Double
+    /// Why the round's aggregate was refused and not applied (a non-finite value); nil: applied or skipped.
+    public var notApplied: String? = nil
+    /// Coordinates median / trimmed mean left unchanged for fewer than `minContributors` touching devices.
+    public var heldBackCoordinates: Int? = nil
+    /// Training loss of the last local step, over the reporting devices (UPDATE.metrics).
+    public var trainLoss: Distribution? = nil
 }
 
 /// The run's final figures, written to summary.json.
@@ -81,6 +87,13 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var interrupted: Bool
     /// Wall time, seconds.
     public var wallSeconds: Double
+    /// Rounds whose aggregate was refused (non-finite) and not applied.
+    public var refusedRounds: Int? = nil
+    /// Coordinates held back by the robust rules over the run.
+    public var heldBackCoordinates: Int? = nil
+    /// Whether node identities were authenticated (CURVE keys bound to node names and devices);
+    /// false for plain tcp/ipc, where any peer may claim any configured name.
+    public var identityAuthenticated: Bool? = nil
 }
 
 /// Appends JSON lines to a file.
@@ -107,10 +120,12 @@ public final class JSONLinesWriter {
         handle = h
     }
 
-    /// Appends one value as a line (sorted keys) and flushes.
+    /// Appends one value as a line (sorted keys) and flushes; a non-finite number is written
+    /// as the string "nan", "inf" or "-inf" rather than losing the line.
     public func append<T: Encodable>(_ value: T) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         var data = try e.encode(value)
         data.append(UInt8(ascii: "\n"))
         handle.write(data)

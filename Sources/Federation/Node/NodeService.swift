@@ -55,9 +55,12 @@ public enum NodeError: Error, CustomStringConvertible {
 /// Work finished on the training thread, waiting to be sent.
 enum NodeWork {
     case outcome(TaskOutcome)
-    case failed(deviceID: String, round: UInt64, reason: String)
+    case failed(deviceID: String, round: UInt64, reason: String, code: PBErrorCode)
     case final([(String, Double)], round: UInt64)
 }
+
+/// Opens a node's connection to the coordinator; `attempt` counts reconnects from 0.
+public typealias NodeConnector = (_ attempt: Int) throws -> MessageChannel
 
 /// A node: devices, the shared global model, and the conversation with the coordinator.
 public final class NodeService {
@@ -116,24 +119,6 @@ public final class NodeService {
         }
     }
 
-    /// Opens a DEALER socket to the coordinator (CURVE when configured).
-    private func connect(_ context: ZmqContext, attempt: Int) throws -> ZmqSocket {
-        let s = try ZmqSocket(context: context, type: .dealer)
-        try s.setIdentity(Array("\(options.name)#\(attempt)".utf8))
-        try s.setHighWaterMarks(send: 1000, receive: 1000)
-        // A DEALER whose connection is gone (e.g. refused by ZAP) would block sends forever.
-        try s.setSendTimeout(milliseconds: 2000)
-        try s.setMaxMessageSize(bytes: WireLimits.default.maxMessageBytes)
-        if let curve = config.curve {
-            guard let pair = options.keyPair else {
-                throw ConfigError.invalid(path: "curve", reason: "the configuration asks for CURVE; give this node its key file with --key-file")
-            }
-            try s.makeCurveClient(serverPublicKey: curve.serverPublicKey, keyPair: pair)
-        }
-        try s.connect(options.endpoint)
-        return s
-    }
-
     /// The JOIN of this node.
     private func join() -> PBJoin {
         var j = PBJoin()
@@ -153,11 +138,18 @@ public final class NodeService {
         return j
     }
 
-    /// Runs until the coordinator says BYE or a signal arrives.
+    /// Connects over ZeroMQ (CURVE when configured) and runs until the coordinator says BYE or a signal arrives.
     public func run() throws {
         let context = try ZmqContext()
+        try run(connect: NodeEndpoint.zmq(context: context, config: config, options: options))
+    }
+
+    /// Runs over the channels `connect` opens (one per connection attempt) until the coordinator
+    /// says BYE or a signal arrives. A JOIN refused because another connection holds a device
+    /// (a squatter, or this node's own old connection) is retried with backoff, never fatal.
+    public func run(connect: NodeConnector) throws {
         var attempt = 0
-        var socket = try connect(context, attempt: attempt)
+        var socket = try connect(attempt)
         var backoff = ReconnectBackoff()
         var heartbeat = HeartbeatSchedule(intervalMilliseconds: Int64(config.heartbeatMs))
         var coordinatorInterval = Int64(config.heartbeatMs)
@@ -171,6 +163,7 @@ public final class NodeService {
         var lastHeard = joinedAt
         var done = false
         var rejoin = false
+        var refusedJoin = false
         logger.info("joined", metadata: ["endpoint": "\(options.endpoint)", "devices": "\(options.deviceIDs.joined(separator: ","))"])
         defer { socket.close() }
         while !stop.isSet && !done {
@@ -178,13 +171,19 @@ public final class NodeService {
             if !admitted && now - joinedAt > Int64(options.joinTimeoutMs) && heldVersion == 0 {
                 throw NodeError.noAnswer(endpoint: options.endpoint, milliseconds: options.joinTimeoutMs, curve: config.curve != nil)
             }
-            if admitted && now - lastHeard > 3 * coordinatorInterval || !admitted && heldVersion > 0 && now - joinedAt > Int64(options.joinTimeoutMs) {
+            if refusedJoin || admitted && now - lastHeard > 3 * coordinatorInterval || !admitted && heldVersion > 0 && now - joinedAt > Int64(options.joinTimeoutMs) {
                 let wait = backoff.nextDelayMilliseconds()
-                logger.warning("coordinator silent; reconnecting", metadata: ["silent.ms": "\(now - lastHeard)", "wait.ms": "\(wait)"])
+                if refusedJoin {
+                    logger.warning("JOIN refused; retrying on a new connection", metadata: ["wait.ms": "\(wait)"])
+                } else {
+                    logger.warning("coordinator silent; reconnecting", metadata: ["silent.ms": "\(now - lastHeard)", "wait.ms": "\(wait)"])
+                }
+                refusedJoin = false
                 socket.close()
-                Thread.sleep(forTimeInterval: Double(wait) / 1000)
+                sleep(milliseconds: wait)
+                if stop.isSet { break }
                 attempt += 1
-                socket = try connect(context, attempt: attempt)
+                socket = try connect(attempt)
                 try send(.join(join()))
                 joinedAt = MonotonicClock.nowMilliseconds()
                 lastHeard = joinedAt
@@ -208,31 +207,38 @@ public final class NodeService {
             }
             for work in takeFinished() { try deliver(work, send: send, socket: socket) }
             guard try socket.poll(milliseconds: 20) else { continue }
-            let frames = try socket.receive()
+            guard let frames = try socket.receive(timeoutMilliseconds: 0) else { continue }
             lastHeard = MonotonicClock.nowMilliseconds()
             admitted = true
-            backoff.reset()
             switch codec.inbound(frames, schema: schema) {
             case let .refused(error, reply):
                 logger.warning("refused a message from the coordinator", metadata: ["error": "\(error)"])
                 if let reply { try transmit(socket, reply) }
             case let .message(message):
+                if case .error = message {} else { backoff.reset() }
                 switch message {
                 case let .model(m): try receiveModel(m, send: send)
                 case let .task(t): try receiveTask(t, send: send)
                 case let .heartbeat(h): coordinatorInterval = Int64(max(1, h.intervalMs))
                 case let .metrics(m):
-                    if m.values["final_evaluation"] != nil { scheduleFinal(round: m.round) }
+                    if m.values[MetricKey.finalEvaluation] != nil { scheduleFinal(round: m.round) }
                 case let .bye(b):
                     logger.info("coordinator said bye", metadata: ["reason": "\(b.reason)"])
                     done = true
                 case let .error(e):
                     logger.warning("coordinator sent ERROR", metadata: ["code": "\(e.code)", "device.id": "\(e.deviceID)",
                                                                         "round": "\(e.round)", "message": "\(e.message)"])
-                    if e.code == .unknownDevice || (e.code == .unexpectedMessage && e.refusedKind == UInt32(MessageKind.join.rawValue)) {
-                        throw NodeError.refused(e.message)
+                    let aboutJoin = e.refusedKind == UInt32(MessageKind.join.rawValue)
+                    if aboutJoin && e.code == .unknownDevice {
+                        throw NodeError.refused(e.message)  // the configurations differ: retrying cannot help
                     }
-                    if e.code == .unexpectedMessage && e.message.contains(CoordinatorService.joinFirst) { rejoin = true }
+                    if aboutJoin {
+                        // Another connection holds a device (a squatter, or our own old connection
+                        // the coordinator has not reaped), or the key does not fit: report, retry.
+                        logger.error("the coordinator refused this node's JOIN", metadata: ["code": "\(e.code)", "message": "\(e.message.prefix(300))"])
+                        refusedJoin = true
+                    }
+                    if e.code == .notJoined { rejoin = true }
                 case .join, .update:
                     let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "only a node sends this"), refusedKind: message.kind)
                     try transmit(socket, reply)
@@ -249,14 +255,23 @@ public final class NodeService {
         logger.info("node stopped", metadata: ["model.version": "\(heldVersion)"])
     }
 
-    /// Sends frames; a send that times out (no connection to the coordinator) is logged and
-    /// dropped: liveness then reconnects, and the coordinator counts the device as failed.
-    private func transmit(_ socket: ZmqSocket, _ frames: [[UInt8]]) throws {
+    /// Sends frames; a send that times out or meets a full queue (no connection to the
+    /// coordinator) is logged and dropped: liveness then reconnects, and the coordinator counts
+    /// the device as failed.
+    private func transmit(_ socket: MessageChannel, _ frames: [[UInt8]]) throws {
         do {
             try socket.send(frames)
         } catch let error as ZmqError where error.isTimeout {
             logger.warning("send timed out; the coordinator is unreachable, message dropped", metadata: ["frames": "\(frames.count)"])
+        } catch TransportError.queueFull {
+            logger.warning("send queue full; the coordinator is not reading, message dropped", metadata: ["frames": "\(frames.count)"])
         }
+    }
+
+    /// Sleeps `milliseconds` in slices, waking early on a signal.
+    private func sleep(milliseconds: Int64) {
+        let until = MonotonicClock.nowMilliseconds() + milliseconds
+        while !stop.isSet && MonotonicClock.nowMilliseconds() < until { Thread.sleep(forTimeInterval: 0.02) }
     }
 
     /// Applies a MODEL (snapshot, or patch against the held version).
@@ -337,8 +352,19 @@ public final class NodeService {
         tagged[metadataKey: "round"] = "\(t.round)"
         let log = tagged
         lock.withLock { pending += 1; inFlight.insert(key) }
+        let received = MonotonicClock.nowMilliseconds()
         worker.async { [self] in
             let work: NodeWork
+            let waited = MonotonicClock.nowMilliseconds() - received
+            if t.deadlineMs > 0, waited >= Int64(t.deadlineMs) {
+                // The round has closed: training now would only be refused as STALE.
+                log.warning("task dropped: its deadline passed while it waited", metadata: ["waited.ms": "\(waited)", "deadline.ms": "\(t.deadlineMs)"])
+                lock.withLock {
+                    finished.append(.failed(deviceID: t.deviceID, round: t.round, reason: "deadline of \(t.deadlineMs) ms passed before training started", code: .stale))
+                    pending -= 1; inFlight.remove(key)
+                }
+                return
+            }
             do {
                 let outcome = try device.run(task: t, global: net, version: version)
                 log.info("trained", metadata: ["loss": "\(String(format: "%.4f", outcome.trainLoss))",
@@ -348,7 +374,7 @@ public final class NodeService {
                 work = .outcome(outcome)
             } catch {
                 log.error("task failed", metadata: ["error": "\(error)"])
-                work = .failed(deviceID: t.deviceID, round: t.round, reason: "\(error)")
+                work = .failed(deviceID: t.deviceID, round: t.round, reason: "\(error)", code: .internal)
             }
             // Save before the update can leave, so a node killed after sending it restarts past it.
             if let store, case let .outcome(o) = work {
@@ -377,16 +403,24 @@ public final class NodeService {
     }
 
     /// Sends finished work: METRICS then UPDATE for a task, ERROR for a failed one.
-    private func deliver(_ work: NodeWork, send: (WireMessage) throws -> Void, socket: ZmqSocket) throws {
+    private func deliver(_ work: NodeWork, send: (WireMessage) throws -> Void, socket: MessageChannel) throws {
         switch work {
         case let .outcome(o):
             var m = PBMetrics()
             m.deviceID = o.update.deviceID
             m.round = o.update.round
             m.modelVersion = o.update.baseModelVersion
-            m.values = ["personal_before": o.personalBefore, "personal_after": o.personalAfter, "train_loss": o.trainLoss]
+            m.values = [MetricKey.personalBefore: o.personalBefore, MetricKey.personalAfter: o.personalAfter].filter { $0.value.isFinite }
+            let frames: [[UInt8]]
+            do {
+                frames = try codec.encode(.update(o.update), schema: schema)
+            } catch let error as WireError {
+                // This device's fault stays this device's: it reports an ERROR, the node goes on.
+                logger.error("update cannot be encoded; reporting the device's failure", metadata: ["device.id": "\(o.update.deviceID)", "error": "\(error)"])
+                return try deliver(.failed(deviceID: o.update.deviceID, round: o.update.round, reason: "its update cannot be encoded: \(error)",
+                                           code: error.code), send: send, socket: socket)
+            }
             try send(.metrics(m))
-            let frames = try codec.encode(.update(o.update), schema: schema)
             if let r = options.corruptUpdateInRound, r == o.update.round, !corrupted, frames.count > 2 {
                 corrupted = true
                 var bad = frames
@@ -395,9 +429,9 @@ public final class NodeService {
                 try transmit(socket, bad)
             }
             try transmit(socket, frames)
-        case let .failed(id, round, reason):
+        case let .failed(id, round, reason, code):
             var e = PBError()
-            e.code = .internal
+            e.code = code
             e.message = String(reason.prefix(4000))
             e.refusedKind = UInt32(MessageKind.task.rawValue)
             e.deviceID = id
@@ -410,7 +444,7 @@ public final class NodeService {
                 m.deviceID = id
                 m.round = round
                 m.modelVersion = heldVersion
-                m.values = ["personal_final": acc]
+                m.values = [MetricKey.personalFinal: acc].filter { $0.value.isFinite }
                 try send(.metrics(m))
             }
         }

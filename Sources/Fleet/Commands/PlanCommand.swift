@@ -50,7 +50,7 @@ struct PlanCommand: ParsableCommand {
         let folder = RunFolder(path: URL(fileURLWithPath: out ?? "runs/\(t.name)-plan").standardizedFileURL.path)
         try folder.create()
         var plan = FleetPlan(t)
-        if t.curve { plan = FleetPlan(t, curve: try folder.writeKeys(nodes: plan.nodeNames)) }
+        if t.curve { plan = FleetPlan(t, curve: try folder.writeKeys(plan: plan)) }
         try folder.writeConfig(plan.config)
         let commands = LaunchCommands(plan: plan, folder: folder, binDir: binDir ?? LaunchCommands.defaultBinDir,
                                       bind: "tcp://\(bindHost):\(port)", connect: "tcp://\(coordinatorHost):\(port)", curve: t.curve,

@@ -42,7 +42,7 @@ public final class Launcher {
         try folder.create()
         try source.write(toFile: folder.topology, atomically: true, encoding: .utf8)
         var plan = FleetPlan(t)
-        if t.curve { plan = FleetPlan(t, curve: try folder.writeKeys(nodes: plan.nodeNames)) }
+        if t.curve { plan = FleetPlan(t, curve: try folder.writeKeys(plan: plan)) }
         try plan.config.validate()
         try folder.writeConfig(plan.config)
         let endpoint = "tcp://127.0.0.1:\(LaunchCommands.freePort())"

@@ -51,8 +51,9 @@ public struct RunFolder: Sendable {
         }
     }
 
-    /// Generates the coordinator's and every node's CURVE key pairs; returns the configuration's keys.
-    public func writeKeys(nodes: [String]) throws -> CurveConfig {
+    /// Generates the coordinator's and every node's CURVE key pairs; returns the configuration's
+    /// keys, whose allow list binds each node's key to its name and its devices.
+    public func writeKeys(plan: FleetPlan) throws -> CurveConfig {
         try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         func write(_ file: String) throws -> String {
@@ -64,8 +65,10 @@ public struct RunFolder: Sendable {
             return pair.publicKey
         }
         let server = try write(coordinatorKey)
-        let clients = try nodes.map { try write(nodeKey($0)) }
-        return CurveConfig(serverPublicKey: server, clientPublicKeys: clients)
+        let clients = try zip(plan.nodeNames, plan.nodeDevices).map { name, devices in
+            CurveClient(publicKey: try write(nodeKey(name)), node: name, devices: devices)
+        }
+        return CurveConfig(serverPublicKey: server, clients: clients)
     }
 
     /// Writes the configuration JSON.

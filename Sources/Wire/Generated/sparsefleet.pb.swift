@@ -212,6 +212,15 @@ public nonisolated enum PBErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// the receiver failed; the sender may retry later
   case `internal` // = 12
+
+  /// this connection has not joined (JOIN first; after a coordinator restart: JOIN again)
+  case notJoined // = 13
+
+  /// the sender's key may not serve this node name or device
+  case forbidden // = 14
+
+  /// a finite value outside its allowed range (an update norm, an accuracy)
+  case outOfRange // = 15
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -233,6 +242,9 @@ public nonisolated enum PBErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 10: self = .stale
     case 11: self = .unknownDevice
     case 12: self = .internal
+    case 13: self = .notJoined
+    case 14: self = .forbidden
+    case 15: self = .outOfRange
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -252,6 +264,9 @@ public nonisolated enum PBErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .stale: return 10
     case .unknownDevice: return 11
     case .internal: return 12
+    case .notJoined: return 13
+    case .forbidden: return 14
+    case .outOfRange: return 15
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -271,6 +286,9 @@ public nonisolated enum PBErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     .stale,
     .unknownDevice,
     .internal,
+    .notJoined,
+    .forbidden,
+    .outOfRange,
   ]
 
 }
@@ -664,7 +682,7 @@ nonisolated extension PBModelForm: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension PBErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_MALFORMED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_UNEXPECTED_MESSAGE\0\u{1}ERROR_CODE_TOO_LARGE\0\u{1}ERROR_CODE_SCHEMA_MISMATCH\0\u{1}ERROR_CODE_BAD_CHANNELS\0\u{1}ERROR_CODE_NON_FINITE\0\u{1}ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}ERROR_CODE_DUPLICATE\0\u{1}ERROR_CODE_STALE\0\u{1}ERROR_CODE_UNKNOWN_DEVICE\0\u{1}ERROR_CODE_INTERNAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_MALFORMED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_UNEXPECTED_MESSAGE\0\u{1}ERROR_CODE_TOO_LARGE\0\u{1}ERROR_CODE_SCHEMA_MISMATCH\0\u{1}ERROR_CODE_BAD_CHANNELS\0\u{1}ERROR_CODE_NON_FINITE\0\u{1}ERROR_CODE_CHECKSUM_MISMATCH\0\u{1}ERROR_CODE_DUPLICATE\0\u{1}ERROR_CODE_STALE\0\u{1}ERROR_CODE_UNKNOWN_DEVICE\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_NOT_JOINED\0\u{1}ERROR_CODE_FORBIDDEN\0\u{1}ERROR_CODE_OUT_OF_RANGE\0")
 }
 
 nonisolated extension PBTensorSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

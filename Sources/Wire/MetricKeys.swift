@@ -1,0 +1,29 @@
+// The node↔coordinator vocabulary of METRICS `values` (PROTOCOL.md §4.5): the keys each side
+// writes and reads, and the range each value must lie in.
+
+/// The METRICS keys SparseFleet speaks.
+public enum MetricKey {
+    /// Coordinator → node: "evaluate the final model on every device" (value 1).
+    public static let finalEvaluation = "final_evaluation"
+    /// Node → coordinator: a device's private-split accuracy with the global model, before local training.
+    public static let personalBefore = "personal_before"
+    /// Node → coordinator: the same after local training.
+    public static let personalAfter = "personal_after"
+    /// Node → coordinator: a device's private-split accuracy after the final round.
+    public static let personalFinal = "personal_final"
+
+    /// The accuracies a node reports, each a finite value in [0, 1].
+    public static let accuracies: Set<String> = [personalBefore, personalAfter, personalFinal]
+
+    /// The refusal for `value` under `key`, or nil when it is acceptable: an accuracy must be
+    /// finite and in [0, 1]; any other value must be finite.
+    public static func problem(key: String, value: Double) -> WireError? {
+        guard value.isFinite else {
+            return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not finite; omit a value that was not measured")
+        }
+        if accuracies.contains(key), !(0...1).contains(value) {
+            return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not an accuracy in [0, 1]")
+        }
+        return nil
+    }
+}
