@@ -81,7 +81,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], swiftSettings: commonSettings),
-        .testTarget(name: "FederationTests", dependencies: ["Federation", "Engine", "Wire"], swiftSettings: commonSettings),
+        .testTarget(name: "FederationTests", dependencies: [
+            "Federation", "Engine", "Wire", "Transport", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
         .testTarget(name: "FleetTests", dependencies: ["Fleet", "Federation", "Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
     ]
