@@ -40,10 +40,6 @@ public struct JoinAdmission: Sendable {
     /// the connections already admitted.
     public func decide(_ join: PBJoin, identity: [UInt8], key: String?, peers: [[UInt8]: PeerInfo], owner: [String: [UInt8]]) -> JoinDecision {
         let ids = join.devices.map(\.deviceID).sorted()
-        let limit = maxDevices(key: key)
-        guard ids.count <= limit else {
-            return .refuse(.tooLarge(field: "Join.devices", size: ids.count, limit: limit), deviceID: "")
-        }
         if let allowList {
             guard let key, let entry = allowList.client(key: key) else {
                 return .refuse(.forbidden(reason: "this connection's key is not on the allow list"), deviceID: "")
@@ -51,6 +47,12 @@ public struct JoinAdmission: Sendable {
             guard join.nodeName == entry.node else {
                 return .refuse(.forbidden(reason: "this key belongs to node '\(entry.node)', not '\(join.nodeName)'"), deviceID: "")
             }
+        }
+        let limit = maxDevices(key: key)
+        guard ids.count <= limit else {
+            return .refuse(.tooLarge(field: "Join.devices", size: ids.count, limit: limit), deviceID: "")
+        }
+        if let allowList, let key, let entry = allowList.client(key: key) {
             let held = Set(entry.devices)
             if let other = ids.first(where: { !held.contains($0) }) {
                 return .refuse(.forbidden(reason: "node '\(entry.node)''s key does not hold device '\(other)'"), deviceID: other)
