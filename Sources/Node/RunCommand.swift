@@ -40,6 +40,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Fault injection for tests: SIGKILL this node on receiving the first TASK of this round.")
     var crashAtRound: UInt64?
 
+    @Option(help: "Fault injection for tests (a slow node): ROUND:MS holds each update of that round MS milliseconds before sending it.")
+    var slowAtRound: String?
+
     @Option(help: "Folder where each device's state (policy, batch order, coverage, personal parameters, last update) is saved after every task and restored from when the node starts again; default: no persistence.")
     var stateDir: String?
 
@@ -56,9 +59,17 @@ struct RunCommand: ParsableCommand {
         if Set(deviceIDs).count != deviceIDs.count { throw ValidationError("--devices lists a device twice") }
         if joinTimeoutMs < 1 { throw ValidationError("--join-timeout-ms must be at least 1") }
         if name.isEmpty || name.utf8.count > 200 { throw ValidationError("--name must be 1 to 200 bytes") }
+        if let s = slowAtRound, Self.parseSlow(s) == nil { throw ValidationError("--slow-at-round '\(s)' must be ROUND:MS, e.g. 2:8000") }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("unknown --log-level '\(logLevel)'; use one of trace, debug, info, notice, warning, error, critical")
         }
+    }
+
+    /// "2:8000" → (round 2, 8000 ms).
+    static func parseSlow(_ text: String) -> (round: UInt64, milliseconds: Int)? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let r = UInt64(parts[0]), r >= 1, let ms = Int(parts[1]), ms >= 0 else { return nil }
+        return (r, ms)
     }
 
     func run() throws {
@@ -78,6 +89,7 @@ struct RunCommand: ParsableCommand {
             options.corruptUpdateInRound = corruptUpdateRound
             options.stateDirectory = stateDir
             options.crashAtRound = crashAtRound
+            options.slowAtRound = slowAtRound.flatMap(Self.parseSlow)
             try NodeService(config: cfg, options: options, logger: logger, stop: stop).run()
         } catch let error as ConfigError {
             throw ValidationError(error.description)

@@ -193,6 +193,7 @@ extension CoordinatorService {
             r.results[id] = result
             r.updateBytes[id] = bytes
             r.training[id] = u.metrics
+            r.norms[id] = UpdateAdmission.norm(u.delta)
             r.pending.remove(id)
             open = r
             options.crashAt?.fire(round: r.round, phase: .collecting)

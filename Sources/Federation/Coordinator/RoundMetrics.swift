@@ -55,6 +55,8 @@ public struct RoundMetrics: Codable, Equatable, Sendable {
     public var heldBackCoordinates: Int? = nil
     /// Training loss of the last local step, over the reporting devices (UPDATE.metrics).
     public var trainLoss: Distribution? = nil
+    /// L2 norms of the aggregated updates' deltas (aggregation.maxUpdateNorm bounds each).
+    public var updateNorm: Distribution? = nil
 }
 
 /// The run's final figures, written to summary.json.

@@ -119,7 +119,8 @@ public struct RunLedger: Sendable {
             personalAfter: Distribution(reporting.compactMap { r.after[$0] }),
             wallSeconds: Date().timeIntervalSince(end.started),
             notApplied: end.notApplied, heldBackCoordinates: agg.outcome.heldBackCoordinates,
-            trainLoss: Distribution(reporting.compactMap { r.training[$0].map(\.lossLast) }))
+            trainLoss: Distribution(reporting.compactMap { r.training[$0].map(\.lossLast) }),
+            updateNorm: Distribution(reporting.compactMap { r.norms[$0] }))
         roundDown = 0; roundUp = 0; roundModelDown = 0; roundRefusedMessages = 0
         return m
     }

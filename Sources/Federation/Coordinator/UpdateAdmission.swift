@@ -25,6 +25,8 @@ public struct OpenRound: Sendable {
     public var failures: [String: FailureReason] = [:]
     /// What each reporting device said it measured while training (UPDATE.metrics).
     public var training: [String: PBTrainingMetrics] = [:]
+    /// The L2 norm of each accepted update's delta.
+    public var norms: [String: Double] = [:]
     /// Personalised accuracies reported this round (METRICS).
     public var before: [String: Double] = [:]
     /// After local training.

@@ -23,6 +23,9 @@ public struct NodeOptions: Sendable {
     public var corruptUpdateInRound: UInt64?
     /// Fault injection for tests: SIGKILL this process on receiving the first TASK of this round.
     public var crashAtRound: UInt64?
+    /// Fault injection for tests (a slow node): hold each trained update of this round for this
+    /// many milliseconds before it may be sent (heartbeats go on).
+    public var slowAtRound: (round: UInt64, milliseconds: Int)?
     /// Folder where each device's state is saved after every task and restored from at start
     /// (`--state-dir`); nil: no persistence.
     public var stateDirectory: String?
@@ -379,6 +382,10 @@ public final class NodeService {
             // Save before the update can leave, so a node killed after sending it restarts past it.
             if let store, case let .outcome(o) = work {
                 do { try store.save(device.state(lastResult: o)) } catch { log.error("device state not saved", metadata: ["error": "\(error)"]) }
+            }
+            if let slow = options.slowAtRound, slow.round == t.round {
+                log.notice("fault injection: holding the update", metadata: ["hold.ms": "\(slow.milliseconds)"])
+                Thread.sleep(forTimeInterval: Double(slow.milliseconds) / 1000)
             }
             lock.withLock {
                 finished.append(work); pending -= 1; inFlight.remove(key)
