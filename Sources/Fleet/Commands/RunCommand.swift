@@ -15,7 +15,8 @@ struct RunCommand: ParsableCommand {
         Example:
           fleet run topologies/quickstart.yaml
         Creates runs/<name>-<timestamp>/ with the generated config.json, CURVE keys, logs/ per process,
-        coordinator/metrics.jsonl, summary.json and report.html. Ctrl-C stops every process cleanly.
+        coordinator/metrics.jsonl, summary.json and report.html. Ctrl-C stops the coordinator (it finishes the
+        round in progress; Ctrl-C again abandons it), then the nodes.
         """)
 
     @Argument(help: "Topology YAML file, e.g. topologies/quickstart.yaml.")

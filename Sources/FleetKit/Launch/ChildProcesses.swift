@@ -1,10 +1,22 @@
 // The coordinator and node processes of a run on this machine: started with their output in
-// logs/<name>.log, stopped with SIGINT, then SIGKILL after a grace period.
+// logs/<name>.log, stopped with SIGINT, then SIGKILL after a grace period. On Ctrl-C the
+// coordinator is stopped first and the nodes only after it has exited (`interrupt`).
+import Federation
 import Foundation
 import Logging
 
+/// What stopping needs of a child process (a `Child`, or a stand-in in tests).
+protocol StoppableProcess: AnyObject {
+    /// Name for messages.
+    var name: String { get }
+    /// Whether it still runs.
+    var isRunning: Bool { get }
+    /// Sends `signal` to it.
+    func send(_ signal: Int32)
+}
+
 /// A started child.
-final class Child {
+final class Child: StoppableProcess {
     /// Its command.
     let command: ProcessCommand
     /// The process.
@@ -17,6 +29,10 @@ final class Child {
     init(command: ProcessCommand, process: Process, log: String) {
         self.command = command; self.process = process; self.log = log
     }
+
+    var name: String { command.name }
+    var isRunning: Bool { process.isRunning }
+    func send(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
 }
 
 /// Children of one run.
@@ -60,27 +76,68 @@ final class ChildProcesses {
     func kill(_ child: Child) {
         guard child.process.isRunning else { return }
         child.killedOnPurpose = true
-        Foundation.kill(child.process.processIdentifier, SIGKILL)
+        child.send(SIGKILL)
     }
 
     /// Waits up to `seconds` for every child in `which` to exit; true when all did.
     @discardableResult
-    func wait(_ which: [Child], seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while which.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(50_000) }
-        return !which.contains { $0.process.isRunning }
-    }
+    func wait(_ which: [Child], seconds: Double) -> Bool { Self.wait(which, seconds: seconds) }
 
     /// SIGINT to every running child, wait `grace` seconds, then SIGKILL whatever still runs.
-    func stopAll(grace: Double) {
-        let running = children.filter { $0.process.isRunning }
-        for c in running { Foundation.kill(c.process.processIdentifier, SIGINT) }
-        if !wait(running, seconds: grace) {
-            for c in running where c.process.isRunning {
-                logger.warning("did not stop within the grace period; killing", metadata: ["process": "\(c.command.name)"])
-                Foundation.kill(c.process.processIdentifier, SIGKILL)
+    func stopAll(grace: Double) { Self.stop(children, grace: grace, logger: logger) }
+
+    /// Stops the fleet after Ctrl-C, coordinator first (see the static `interrupt`).
+    func interrupt(coordinator: Child, nodes: [Child], grace: Double, stop: ShutdownFlag) {
+        Self.interrupt(coordinator: coordinator, nodes: nodes, grace: grace, stop: stop, logger: logger)
+    }
+
+    /// Stops a fleet after Ctrl-C (SIGINT or SIGTERM to the launcher, counted by `stop`), in this order:
+    /// 1. SIGINT to the coordinator only, which finishes the round in progress, checkpoints it, writes
+    ///    its summary.json and says BYE to the nodes (which then exit by themselves);
+    /// 2. wait up to `grace` seconds for the coordinator to exit, forwarding each further Ctrl-C to it as
+    ///    another SIGINT (a second one makes it abandon the round); SIGKILL if it is still running then;
+    /// 3. only then SIGINT to the nodes still running, and SIGKILL after `grace` seconds.
+    /// The nodes must stay up while the coordinator finishes: they deliver the updates of that round.
+    /// Stopping them at the same time as the coordinator would leave the round without its updates.
+    static func interrupt<P: StoppableProcess>(coordinator: P, nodes: [P], grace: Double, stop: ShutdownFlag, logger: Logger) {
+        var forwarded = 0
+        func forward() {
+            while coordinator.isRunning && forwarded < max(1, stop.requests) {
+                coordinator.send(SIGINT)
+                forwarded += 1
             }
-            wait(running, seconds: 5)
         }
+        forward()
+        if !Self.wait([coordinator], seconds: grace, poll: forward) {
+            logger.warning("did not stop within the grace period; killing", metadata: ["process": "\(coordinator.name)"])
+            coordinator.send(SIGKILL)
+            Self.wait([coordinator], seconds: 5)
+        }
+        Self.stop(nodes, grace: grace, logger: logger)
+    }
+
+    /// SIGINT to every running process in `which`, wait `grace` seconds, then SIGKILL whatever still runs.
+    static func stop<P: StoppableProcess>(_ which: [P], grace: Double, logger: Logger) {
+        let running = which.filter(\.isRunning)
+        guard !running.isEmpty else { return }
+        for c in running { c.send(SIGINT) }
+        if !Self.wait(running, seconds: grace) {
+            for c in running where c.isRunning {
+                logger.warning("did not stop within the grace period; killing", metadata: ["process": "\(c.name)"])
+                c.send(SIGKILL)
+            }
+            Self.wait(running, seconds: 5)
+        }
+    }
+
+    /// Waits up to `seconds` for every process in `which` to exit, calling `poll` while it waits; true when all did.
+    @discardableResult
+    static func wait<P: StoppableProcess>(_ which: [P], seconds: Double, poll: () -> Void = {}) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while which.contains(where: \.isRunning) && Date() < deadline {
+            poll()
+            usleep(50_000)
+        }
+        return !which.contains(where: \.isRunning)
     }
 }
