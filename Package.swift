@@ -69,11 +69,16 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
-        .executableTarget(name: "Fleet", dependencies: [
+        // The library behind `fleet`: topologies, the launcher, summaries, reports and machine checks.
+        .target(name: "FleetKit", dependencies: [
             "Engine", "Wire", "Transport", "Federation",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: commonSettings),
+        .executableTarget(name: "Fleet", dependencies: [
+            "FleetKit", "Engine", "Wire", "Transport", "Federation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
 
         .executableTarget(name: "EngineBench", dependencies: ["Engine"], swiftSettings: commonSettings + fastMath),
@@ -85,6 +90,6 @@ let package = Package(
             "Federation", "Engine", "Wire", "Transport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Federation", "Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
+        .testTarget(name: "FleetTests", dependencies: ["FleetKit", "Federation", "Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
     ]
 )

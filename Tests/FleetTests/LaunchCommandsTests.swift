@@ -1,5 +1,5 @@
 // The command lines `fleet run` starts and `fleet plan` prints, and the run folder layout.
-@testable import Fleet
+@testable import FleetKit
 import Federation
 import XCTest
 
@@ -70,5 +70,13 @@ final class LaunchCommandsTests: XCTestCase {
         let f = RunFolder.fresh(parent: "runs", name: "quickstart", date: Date(timeIntervalSince1970: 0))
         XCTAssertEqual(f.path, "runs/quickstart-19700101-000000")
         XCTAssertEqual(f.metrics, "runs/quickstart-19700101-000000/coordinator/metrics.jsonl")
+        XCTAssertEqual(f.checkpoint, "runs/quickstart-19700101-000000/coordinator/checkpoint.safetensors")
+    }
+
+    func testAFolderWithoutConfigAndTopologyIsNotResumable() {
+        XCTAssertThrowsError(try Launcher.checkResumable(RunFolder(path: "/nonexistent/run"), binDir: "/nonexistent/bin")) { e in
+            XCTAssertTrue("\(e)".contains("is not a run folder"), "\(e)")
+        }
+        XCTAssertFalse(Launcher.supportsResume(coordinator: "/nonexistent/bin/coordinator"))
     }
 }

@@ -1,6 +1,6 @@
 // The launcher's summary and the HTML report, built from a recorded run of the tiny topology
 // (Fixtures/run: the coordinator's metrics.jsonl and summary.json from `fleet run Fixtures/tiny.yaml`).
-@testable import Fleet
+@testable import FleetKit
 import Federation
 import XCTest
 
@@ -101,6 +101,27 @@ final class SummaryReportTests: XCTestCase {
         XCTAssertGreaterThan(l.retransmissions, 0)
         XCTAssertGreaterThan(l.seconds, r.seconds)
         XCTAssertEqual(l, SimulatedClock(topology: lossy, plans: plans, fleet: FleetPlan(lossy)).round(metrics[0]), "seeded: reproducible")
+    }
+
+    func testAnInterruptedRunFolderIsSummarisedFromWhatTheCoordinatorWrote() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-interrupted-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = RunFolder(path: dir)
+        try folder.create()
+        XCTAssertThrowsError(try SummaryBuilder.summary(of: folder)) { XCTAssertTrue($0 is RunFolderError, "\($0)") }
+        // What `fleet run` leaves when it is stopped before writing summary.json.
+        for (from, to) in [("tiny.yaml", folder.topology), ("run/metrics.jsonl", folder.metrics), ("run/summary.json", folder.coordinatorSummary)] {
+            try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent(from).path, toPath: to)
+        }
+        let rebuilt = try SummaryBuilder.summary(of: folder)
+        XCTAssertTrue(rebuilt.interrupted)
+        XCTAssertEqual(rebuilt.rounds.completed, 2)
+        XCTAssertEqual(rebuilt.finalGlobalAccuracy, try load().3.finalGlobalAccuracy)
+        // Once the launcher wrote summary.json, that is the summary.
+        var written = rebuilt
+        written.interrupted = false
+        try SummaryBuilder.write(written, to: folder.summary)
+        XCTAssertFalse(try SummaryBuilder.summary(of: folder).interrupted)
     }
 
     func testComparisonColumnsLineUp() throws {

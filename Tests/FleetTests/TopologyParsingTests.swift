@@ -1,5 +1,5 @@
 // Topology parsing and every refusal: unknown key (with its line), bad values, impossible budgets.
-@testable import Fleet
+@testable import FleetKit
 import Federation
 import XCTest
 
@@ -215,6 +215,10 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(v.map(\.label), ["head", "bias", "static", "dgsu", "random"])
         XCTAssertEqual(v[2].topology.groups[0].policy, .static)
         XCTAssertTrue(v[2].topology.comparePolicies.isEmpty)
+        // A run folder of a comparison holds one subfolder per policy, named after it.
+        XCTAssertEqual(t.variant(of: RunFolder(path: "runs/t-1/static")).label, "static")
+        XCTAssertEqual(t.variant(of: RunFolder(path: "runs/t-1")).label, "head", "not a policy's folder: the first run")
+        XCTAssertNil(try TopologyParser.parse(minimal).variant(of: RunFolder(path: "runs/t-1")).label)
     }
 
     func testDurationsAndSizes() {

@@ -1,6 +1,7 @@
 // `fleet check TOPOLOGY`: validates a topology and prints each group's memory plan, without running.
 import ArgumentParser
 import Engine
+import FleetKit
 import Foundation
 
 /// `fleet check`: validate a topology and print its memory plans.

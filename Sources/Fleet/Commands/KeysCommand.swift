@@ -1,6 +1,6 @@
 // `fleet keys`: generates a CURVE key pair for a coordinator or a node.
 import ArgumentParser
-import Foundation
+import FleetKit
 import Transport
 
 struct KeysCommand: ParsableCommand {
@@ -13,15 +13,12 @@ struct KeysCommand: ParsableCommand {
     var out: String?
 
     func run() throws {
-        let pair = try Curve.keypair()
-        let text = "public \(pair.publicKey)\nsecret \(pair.secretKey)\n"
         guard let out else {
-            print(text, terminator: "")
+            print(KeyPairFile.text(try Curve.keypair()), terminator: "")
             return
         }
-        guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ValidationError("cannot write \(out); check the folder exists and is writable")
-        }
+        let pair: CurveKeyPair
+        do { pair = try KeyPairFile.generate(at: out) } catch let e as RunFolderError { throw failure(e) }
         print("wrote key pair to \(out) (public \(pair.publicKey))")
     }
 }

@@ -2,6 +2,7 @@
 // launching a fleet across machines.
 import ArgumentParser
 import Federation
+import FleetKit
 import Foundation
 
 /// `fleet plan`: command lines and keys for a multi-host run.

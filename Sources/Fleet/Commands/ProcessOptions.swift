@@ -1,5 +1,6 @@
 // Options shared by the commands that launch coordinator and node processes (`run`, `resume`).
 import ArgumentParser
+import FleetKit
 import Logging
 
 /// Where the executables are, how long they get to stop, and how much they log.
@@ -15,6 +16,14 @@ struct ProcessOptions: ParsableArguments {
 
     /// The executables folder, defaulting to the one beside `fleet`.
     var bin: String { binDir ?? LaunchCommands.defaultBinDir }
+
+    /// The launcher's settings from these options.
+    var launchOptions: LaunchOptions {
+        var o = LaunchOptions(binDir: bin)
+        o.grace = grace
+        o.logLevel = logLevel
+        return o
+    }
 
     func validate() throws {
         guard grace >= 0 else { throw ValidationError("--grace must be >= 0 seconds") }

@@ -1,6 +1,6 @@
 // `fleet report RUN`: the self-contained HTML report of a run folder.
 import ArgumentParser
-import Federation
+import FleetKit
 import Foundation
 
 /// `fleet report`: write a run folder's HTML report.
@@ -25,21 +25,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let folder = RunFolder(path: runFolder)
         let summary: FleetSummary
-        if FileManager.default.fileExists(atPath: folder.summary) {
-            summary = try SummaryBuilder.read(path: folder.summary)
-        } else if FileManager.default.fileExists(atPath: folder.topology) {
-            // An interrupted launcher: rebuild the summary from what the coordinator wrote.
-            // A compared policy's folder is named after the policy: rebuild that variant.
-            let all = try TopologyParser.load(path: folder.topology)
-            let name = (runFolder as NSString).lastPathComponent
-            let variant = all.variants.first { $0.label == name } ?? all.variants[0]
-            summary = try SummaryBuilder.build(topology: variant.topology, label: variant.label,
-                                               metrics: SummaryBuilder.readMetrics(path: folder.metrics),
-                                               coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
-                                               realSeconds: .nan, interrupted: true)
-        } else {
-            throw failure("\(runFolder) has neither summary.json nor topology.yaml; is it a run folder from `fleet run`?")
-        }
+        do { summary = try SummaryBuilder.summary(of: folder) } catch let e as RunFolderError { throw failure(e) }
         let path = out ?? folder.report
         try HTMLReport.write(summary: summary, metrics: SummaryBuilder.readMetrics(path: folder.metrics), to: path)
         print(SummaryTable.render(summary))

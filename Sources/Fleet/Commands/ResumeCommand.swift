@@ -3,6 +3,7 @@
 // without --resume, or a run with no checkpoint, is refused with what the folder holds.
 import ArgumentParser
 import Federation
+import FleetKit
 import Foundation
 import Logging
 
@@ -23,23 +24,6 @@ struct ResumeCommand: ParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
-    /// The checkpoint the coordinator writes after every round.
-    static func checkpoint(_ folder: RunFolder) -> String { folder.coordinator + "/checkpoint.safetensors" }
-
-    /// Whether `coordinator` offers --resume (its help mentions it).
-    static func supportsResume(_ coordinator: String) -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: coordinator)
-        p.arguments = ["--help"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return text.contains("--resume")
-    }
-
     func run() throws {
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
@@ -47,34 +31,11 @@ struct ResumeCommand: ParsableCommand {
             return h
         }
         let folder = RunFolder(path: runFolder)
-        guard FileManager.default.fileExists(atPath: folder.config), FileManager.default.fileExists(atPath: folder.topology) else {
-            throw failure("\(runFolder) is not a run folder (no config.json and topology.yaml); give a folder under runs/ written by `fleet run`")
-        }
-        let rounds = SummaryBuilder.readMetrics(path: folder.metrics).count
-        let bin = process.bin
-        guard Self.supportsResume(bin + "/coordinator") else {
-            throw failure("""
-                cannot resume \(runFolder): \(bin)/coordinator has no --resume (issue 7), so a restarted run would begin again \
-                at round 1 instead of continuing. The folder keeps \(rounds) finished round(s) in coordinator/metrics.jsonl; \
-                `fleet report \(runFolder)` charts them. Start afresh with `fleet run \(folder.topology)`.
-                """)
-        }
-        guard FileManager.default.fileExists(atPath: Self.checkpoint(folder)) else {
-            throw failure("""
-                cannot resume \(runFolder): there is no coordinator/checkpoint.safetensors (the coordinator writes one after \
-                every round; this run stopped before its first, or was made by a coordinator without checkpoints). \
-                Start afresh with `fleet run \(folder.topology)`.
-                """)
-        }
-        let all: Topology
-        do { all = try TopologyParser.load(path: folder.topology) } catch let e as TopologyError { throw failure(e) }
-        let name = (runFolder as NSString).lastPathComponent
-        let variant = all.variants.first { $0.label == name } ?? all.variants[0]
-        var options = LaunchOptions(binDir: bin)
-        options.grace = process.grace
-        options.logLevel = process.logLevel
+        do { try Launcher.checkResumable(folder, binDir: process.bin) } catch let e as RunFolderError { throw failure(e) }
+        let variant: (label: String?, topology: Topology)
+        do { variant = try TopologyParser.load(path: folder.topology).variant(of: folder) } catch let e as TopologyError { throw failure(e) }
         let stop = ShutdownFlag.install()
-        let launcher = Launcher(options: options, logger: Logger(label: "sparsefleet.fleet"), stop: stop)
+        let launcher = Launcher(options: process.launchOptions, logger: Logger(label: "sparsefleet.fleet"), stop: stop)
         let result: LaunchResult
         do {
             result = try launcher.resume(variant.topology, label: variant.label, folder: folder)

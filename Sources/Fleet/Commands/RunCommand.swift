@@ -2,6 +2,7 @@
 // summary table, write summary.json and report.html into the run folder.
 import ArgumentParser
 import Federation
+import FleetKit
 import Foundation
 import Logging
 
@@ -14,7 +15,8 @@ struct RunCommand: ParsableCommand {
         Example:
           fleet run topologies/quickstart.yaml
         Creates runs/<name>-<timestamp>/ with the generated config.json, CURVE keys, logs/ per process,
-        coordinator/metrics.jsonl, summary.json and report.html. Ctrl-C stops every process cleanly.
+        coordinator/metrics.jsonl, summary.json and report.html. Ctrl-C stops the coordinator (it finishes the
+        round in progress; Ctrl-C again abandons it), then the nodes.
         """)
 
     @Argument(help: "Topology YAML file, e.g. topologies/quickstart.yaml.")
@@ -41,10 +43,7 @@ struct RunCommand: ParsableCommand {
         let t: Topology
         do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw failure(e) }
         let stop = ShutdownFlag.install()
-        var options = LaunchOptions(binDir: process.bin)
-        options.grace = process.grace
-        options.logLevel = process.logLevel
-        let launcher = Launcher(options: options, logger: logger, stop: stop)
+        let launcher = Launcher(options: process.launchOptions, logger: logger, stop: stop)
         let source = try String(contentsOfFile: topology, encoding: .utf8)
         let root = RunFolder.fresh(parent: runs, name: t.name)
         var results: [LaunchResult] = []
@@ -65,15 +64,12 @@ struct RunCommand: ParsableCommand {
         }
         if results.count > 1 {
             print("\n" + SummaryTable.comparison(results.map(\.summary)))
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            try e.encode(results.map(\.summary)).write(to: URL(fileURLWithPath: root.path + "/comparison.json"))
+            try SummaryBuilder.writeComparison(results.map(\.summary), to: root.path + "/comparison.json")
             print("comparison  \(root.path)/comparison.json")
         }
         if stop.isSet {
             let last = results.last?.folder.path ?? root.path
-            if ResumeCommand.supportsResume(process.bin + "/coordinator") {
+            if Launcher.supportsResume(coordinator: process.bin + "/coordinator") {
                 print("interrupted: continue with `fleet resume \(last)`")
             } else {
                 print("interrupted: the run folder keeps every finished round; `fleet resume` needs the coordinator's --resume (issue 7)")

@@ -43,6 +43,8 @@ public struct RunFolder: Sendable {
     public var coordinatorKey: String { keys + "/coordinator.key" }
     /// Node `name`'s key file.
     public func nodeKey(_ name: String) -> String { keys + "/\(name).key" }
+    /// The checkpoint the coordinator writes after every round (what `fleet resume` continues from).
+    public var checkpoint: String { coordinator + "/checkpoint.safetensors" }
 
     /// Creates the folder and its logs/ and coordinator/ subfolders.
     public func create() throws {
@@ -56,17 +58,9 @@ public struct RunFolder: Sendable {
     public func writeKeys(plan: FleetPlan) throws -> CurveConfig {
         try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        func write(_ file: String) throws -> String {
-            let pair = try Curve.keypair()
-            let text = "public \(pair.publicKey)\nsecret \(pair.secretKey)\n"
-            guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw RunFolderError("cannot write the key file \(file); check that the run folder is writable")
-            }
-            return pair.publicKey
-        }
-        let server = try write(coordinatorKey)
+        let server = try KeyPairFile.generate(at: coordinatorKey).publicKey
         let clients = try zip(plan.nodeNames, plan.nodeDevices).map { name, devices in
-            CurveClient(publicKey: try write(nodeKey(name)), node: name, devices: devices)
+            CurveClient(publicKey: try KeyPairFile.generate(at: nodeKey(name)).publicKey, node: name, devices: devices)
         }
         return CurveConfig(serverPublicKey: server, clients: clients)
     }
@@ -74,6 +68,21 @@ public struct RunFolder: Sendable {
     /// Writes the configuration JSON.
     public func writeConfig(_ config: FederationConfig) throws {
         try config.json().write(to: URL(fileURLWithPath: self.config))
+    }
+}
+
+/// A CURVE key pair file: `public <Z85>` and `secret <Z85>` lines, mode 0600 (what `KeyFile.load` reads).
+public enum KeyPairFile {
+    /// The file's text for `pair`.
+    public static func text(_ pair: CurveKeyPair) -> String { "public \(pair.publicKey)\nsecret \(pair.secretKey)\n" }
+
+    /// Generates a key pair and writes it to `path` (mode 0600); returns the pair.
+    public static func generate(at path: String) throws -> CurveKeyPair {
+        let pair = try Curve.keypair()
+        guard FileManager.default.createFile(atPath: path, contents: Data(text(pair).utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw RunFolderError("cannot write the key file \(path); check that its folder exists and is writable")
+        }
+        return pair
     }
 }
 

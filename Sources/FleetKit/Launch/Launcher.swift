@@ -93,10 +93,12 @@ public final class Launcher {
         var reportedDeaths = Set<String>()
         while coordinator.process.isRunning {
             if stop.isSet {
+                // Coordinator first, nodes once it has exited: they deliver the round it finishes.
                 interrupted = true
                 progress.finish()
-                print("stopping: SIGINT to the coordinator and \(nodes.count) node(s); SIGKILL after \(Int(options.grace)) s")
-                children.stopAll(grace: options.grace)
+                print("stopping: SIGINT to the coordinator, which finishes and checkpoints the round in progress (Ctrl-C again abandons it); "
+                      + "then SIGINT to the node(s) still running; SIGKILL after \(Int(options.grace)) s")
+                children.interrupt(coordinator: coordinator, nodes: nodes, grace: options.grace, stop: stop)
                 break
             }
             let metrics = SummaryBuilder.readMetrics(path: folder.metrics)

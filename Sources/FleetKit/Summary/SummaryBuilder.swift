@@ -87,10 +87,32 @@ public enum SummaryBuilder {
 
     /// Writes `summary` as pretty, sorted JSON.
     public static func write(_ summary: FleetSummary, to path: String) throws {
+        try encoder().encode(summary).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Writes the summaries of a policy comparison as one pretty, sorted JSON array.
+    public static func writeComparison(_ summaries: [FleetSummary], to path: String) throws {
+        try encoder().encode(summaries).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Pretty, sorted JSON with non-finite numbers as strings.
+    static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try e.encode(summary).write(to: URL(fileURLWithPath: path))
+        return e
+    }
+
+    /// The summary of the run in `folder`: its summary.json, or, when the launcher was interrupted
+    /// before writing one, a summary rebuilt from its topology copy and what the coordinator wrote.
+    public static func summary(of folder: RunFolder) throws -> FleetSummary {
+        if FileManager.default.fileExists(atPath: folder.summary) { return try read(path: folder.summary) }
+        guard FileManager.default.fileExists(atPath: folder.topology) else {
+            throw RunFolderError("\(folder.path) has neither summary.json nor topology.yaml; is it a run folder from `fleet run`?")
+        }
+        let variant = try TopologyParser.load(path: folder.topology).variant(of: folder)
+        return try build(topology: variant.topology, label: variant.label, metrics: readMetrics(path: folder.metrics),
+                         coordinator: readCoordinatorSummary(path: folder.coordinatorSummary), realSeconds: .nan, interrupted: true)
     }
 
     /// Reads a launcher summary.

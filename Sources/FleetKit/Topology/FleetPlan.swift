@@ -2,6 +2,7 @@
 // devices each node process hosts.
 import Engine
 import Federation
+import Foundation
 
 /// The federation configuration and node assignment of a topology.
 public struct FleetPlan: Equatable, Sendable {
@@ -65,6 +66,12 @@ extension Topology {
             t.comparePolicies = []
             return (p.rawValue, t)
         }
+    }
+
+    /// The run that `folder` holds: a compared policy's subfolder is named after the policy; any other folder holds the first run.
+    public func variant(of folder: RunFolder) -> (label: String?, topology: Topology) {
+        let name = (folder.path as NSString).lastPathComponent
+        return variants.first { $0.label == name } ?? variants[0]
     }
 
     /// Parses, checks budgets of every variant, the files the run needs, and the generated configuration.
