@@ -18,7 +18,13 @@ struct CoordinatorCommand: ParsableCommand {
         After every round it writes checkpoint.safetensors atomically; after a crash, start it again with the
         same --config and --run-dir plus --resume: it continues after the last checkpointed round, and the
         nodes (which reconnect on their own) carry on.
-        SIGINT/SIGTERM stop after the current message, save the model and say BYE to the nodes.
+        SIGINT/SIGTERM let the round in progress finish, checkpoint it, write summary.json and say BYE to the
+        nodes; a second signal abandons the round.
+        Identity: with `curve` in the configuration, every node is authenticated by its CURVE key, and the allow
+        list (curve.clients) binds each key to one node name and its devices. Without `curve` (plain tcp/ipc, for
+        trusted local runs only) node identities are NOT authenticated: any peer may claim a configured node name.
+        Every UPDATE is checked before aggregation: the task's round, version and encoding, the device's layout,
+        the L2 norm bound (aggregation.maxUpdateNorm), and the weight is the device's shard size, never its claim.
         """)
 
     @Option(help: "Federation configuration (JSON): model, dataset, partition, devices, rounds, aggregation, encoding, personalisation, curve.")

@@ -65,7 +65,7 @@ final class TopologyParsingTests: XCTestCase {
               - {name: b, count: 2, budget: 1MB, policy: random}
             partition: {kind: dirichlet, alpha: 0.1, minShard: 5}
             rounds: {count: 4, sampleFraction: 0.5, minUpdates: 2, deadline: 2s, joinWait: 1m, finalWait: 500ms}
-            aggregation: {rule: trimmed-mean, trim: 0.2}
+            aggregation: {rule: trimmed-mean, trim: 0.2, maxUpdateNorm: 2.5, minContributors: 4}
             encoding: f16
             coordinatedSchedule: on
             curve: true
@@ -85,6 +85,8 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(c.rounds.joinWaitMs, 60_000)
         XCTAssertEqual(c.rounds.finalWaitMs, 500)
         XCTAssertEqual(c.aggregation.rule, .trimmedMean)
+        XCTAssertEqual(c.aggregation.maxUpdateNorm, 2.5)
+        XCTAssertEqual(c.aggregation.minContributors, 4)
         XCTAssertEqual(c.encoding, .f16)
         XCTAssertEqual(c.personalisation.personal, .headAndBiases)
         XCTAssertEqual(c.deviceDefaults.memory.placement, .flash)
@@ -93,6 +95,12 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(t.faults.killNode, 2)
         XCTAssertEqual(t.network.dropProbability, 0.2)
         XCTAssertNoThrow(try c.validate())
+    }
+
+    func testAggregationSafetyKeysAreRangeChecked() {
+        XCTAssertEqual(refusal(minimal + "\naggregation: {maxUpdateNorm: 0}")?.key, "aggregation.maxUpdateNorm")
+        XCTAssertEqual(refusal(minimal + "\naggregation: {minContributors: 0}")?.key, "aggregation.minContributors")
+        XCTAssertEqual(try TopologyParser.parse(minimal).aggregation.maxUpdateNorm, nil, "default: derived per device")
     }
 
     func testRoundRobinSplit() throws {

@@ -24,23 +24,33 @@ extension CoordinatorService {
         }
     }
 
-    /// Handles every message that is already waiting.
+    /// Handles every message that is already waiting; a long backlog (a thousand devices
+    /// reporting at once) does not silence the heartbeats.
     func drain() throws {
         guard let channel = endpoint?.channel else { return }
-        while let m = try channel.receiveAuthenticated(timeoutMilliseconds: 0) { handle(m) }
+        var beat = MonotonicClock.nowMilliseconds()
+        while let m = try channel.receiveAuthenticated(timeoutMilliseconds: 0) {
+            handle(m)
+            let now = MonotonicClock.nowMilliseconds()
+            if now - beat >= 50 { sendHeartbeats(now: now); beat = now }
+        }
     }
 
     /// Heartbeats to idle peers, dead-peer reaping, and ZAP refusals in the log.
     func tick() {
-        let now = MonotonicClock.nowMilliseconds()
-        for (identity, p) in registry.peers where now - p.lastSent >= Int64(config.heartbeatMs) {
-            sendHeartbeat(identity, now: now)
-        }
+        sendHeartbeats(now: MonotonicClock.nowMilliseconds())
         reapDead()
         if let zap = endpoint?.zap, zap.refusedCount != zapRefusedSeen {
             zapRefusedSeen = zap.refusedCount
             logger.warning("refused a CURVE client: its public key is not on the allow list",
                            metadata: ["keys": "\(zap.refusedKeysSeen.joined(separator: ","))"])
+        }
+    }
+
+    /// A HEARTBEAT to every peer that has heard nothing from us for an interval.
+    func sendHeartbeats(now: Int64) {
+        for (identity, p) in registry.peers where now - p.lastSent >= Int64(config.heartbeatMs) {
+            sendHeartbeat(identity, now: now)
         }
     }
 

@@ -262,9 +262,9 @@ public final class CoordinatorService {
     /// of late updates), and returns its result.
     func offLoop<T>(_ work: @escaping () -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
-        var result: T?
+        let box = ResultBox<T>()
         DispatchQueue.global(qos: .userInitiated).async {
-            result = work()
+            box.value = work()
             done.signal()
         }
         var finished = false
@@ -273,7 +273,7 @@ public final class CoordinatorService {
             return finished
         }, deadline: .max, stopAfterSignals: .max)
         if !finished { done.wait() }
-        return result!
+        return box.value!
     }
 
     /// Sends every node the final model and asks each device for its personalised accuracy.
@@ -295,6 +295,11 @@ public final class CoordinatorService {
                         metadata: ["devices": "\(d.count)", "mean": "\(fmt(d.mean))", "p10": "\(fmt(d.p10))", "worst": "\(fmt(d.worst))"])
         }
     }
+}
+
+/// A result handed from a worker thread to the message loop (the semaphore orders the accesses).
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
 }
 
 /// Three decimals.

@@ -26,7 +26,7 @@ public enum SummaryTable {
         var rows: [(String, String)] = []
         rows.append(("topology", s.topology))
         rows.append(("model / data", "\(s.model); \(s.data)"))
-        rows.append(("fleet", "\(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? ", CURVE" : "")"))
+        rows.append(("fleet", "\(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? ", CURVE (identities authenticated by key)" : ", plain transport (identities NOT authenticated)")"))
         rows.append(("rounds", "\(s.rounds.completed)/\(s.rounds.planned) (\(s.rounds.skipped) skipped)\(s.interrupted ? ", INTERRUPTED" : "")"))
         rows.append(("global accuracy", "\(pct(s.initialGlobalAccuracy)) → \(pct(s.finalGlobalAccuracy))"))
         let p = s.personalisedAccuracy

@@ -117,11 +117,15 @@ public enum TopologyParser {
         }
         var aggregation = AggregationConfig()
         if let a = try top.object("aggregation") {
-            try a.onlyKeys(["rule", "serverLearningRate", "momentum", "trim"])
+            try a.onlyKeys(["rule", "serverLearningRate", "momentum", "trim", "maxUpdateNorm", "minContributors"])
             aggregation.rule = AggregationRuleName(rawValue: try a.choice("rule", AggregationRuleName.allCases.map(\.rawValue), default: "mean"))!
             aggregation.serverLearningRate = Float(try a.double("serverLearningRate", default: 1, in: 0...100, lowerOpen: true))
             aggregation.momentum = Float(try a.double("momentum", default: 0, in: 0...0.999))
             aggregation.trim = try a.double("trim", default: 0.1, in: 0...0.49)
+            if a.value("maxUpdateNorm") != nil {
+                aggregation.maxUpdateNorm = try a.double("maxUpdateNorm", default: 1, in: 0...1e12, lowerOpen: true)
+            }
+            aggregation.minContributors = try a.int("minContributors", default: 3, in: 1...100_000)
         }
         let encoding = EncodingName(rawValue: try top.choice("encoding", EncodingName.allCases.map(\.rawValue), default: "f32"))!
         let coordinated = try top.bool("coordinatedSchedule", default: false)
