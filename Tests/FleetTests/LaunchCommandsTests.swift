@@ -4,15 +4,17 @@ import Federation
 import XCTest
 
 final class LaunchCommandsTests: XCTestCase {
+    /// Five devices on two nodes, CURVE on.
+    let twoNodes = """
+        name: t
+        groups:
+          - {name: g, count: 5, budget: 64KB}
+        curve: on
+        nodes: {count: 2}
+        """
+
     func testCommandLinesCarryConfigEndpointsDevicesKeysAndFaults() throws {
-        let t = try TopologyParser.parse("""
-            name: t
-            groups:
-              - {name: g, count: 5, budget: 64KB}
-            curve: on
-            nodes: {count: 2}
-            faults: {corruptNode: 2, corruptRound: 3}
-            """)
+        let t = try TopologyParser.parse(twoNodes + "\nfaults: {corruptNode: 2, corruptRound: 3}")
         let folder = RunFolder(path: "/runs/t-1")
         let c = LaunchCommands(plan: FleetPlan(t), folder: folder, binDir: "/bin", bind: "tcp://0.0.0.0:5555",
                                connect: "tcp://10.1.2.3:5555", curve: true, corruptNode: 2, corruptRound: 3)
@@ -41,14 +43,7 @@ final class LaunchCommandsTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-keys-\(getpid())").path
         let folder = RunFolder(path: dir)
         try folder.create()
-        let t = try TopologyParser.parse("""
-            name: t
-            groups:
-              - {name: g, count: 5, budget: 64KB}
-            curve: on
-            nodes: {count: 2}
-            """)
-        let plan = FleetPlan(t)
+        let plan = FleetPlan(try TopologyParser.parse(twoNodes))
         let curve = try folder.writeKeys(plan: plan)
         XCTAssertEqual(curve.clientPublicKeys.count, 2)
         // The allow list binds each key to its node's name and exactly its devices.
