@@ -53,10 +53,7 @@ final class HostilePeerTests: XCTestCase {
     func codes(_ p: RawPeer) -> [PBErrorCode] { p.errors.map(\.code) }
 
     /// The rogue declines every TASK with an ERROR (so rounds need not wait for the deadline).
-    let decline: (RawPeer, WireMessage) throws -> [WireMessage] = { _, m in
-        guard case let .task(t) = m else { return [] }
-        return [ErrorReply.message(for: .unexpected(kind: .task, reason: "declined"), refusedKind: .task, deviceID: t.deviceID, round: t.round)]
-    }
+    let decline = InProcessFleet.decline
 
     func testHugeFiniteDeltaIsRefusedByTheNormBound() throws {
         let (_, rogue) = try attack("huge", rogue: rogueNode, answer: onTask { p, t in p.update(for: t, value: 1e30) })
@@ -111,12 +108,12 @@ final class HostilePeerTests: XCTestCase {
             for (i, key) in [InProcessFleet.key("rogue"), nil].enumerated() {
                 let p = RawPeer(fleet, identity: "node-a#\(i + 10)", key: key)
                 try p.join(node: "node-a", devices: ["dev-0", "dev-1"])
+                XCTAssertTrue(try p.read(until: { _ in !p.errors.isEmpty }), "refused before node-a starts")
                 squatters.append(p)
             }
             return try self.rogueNode(fleet)
         }, answer: decline)
         for p in squatters {
-            try p.read(milliseconds: 50)
             XCTAssertEqual(codes(p), [.forbidden], "\(p.errors.map(\.message))")
         }
     }
@@ -126,18 +123,23 @@ final class HostilePeerTests: XCTestCase {
         try attack("claim", rogue: { fleet in
             claimer = RawPeer(fleet, identity: "rogue#1", key: InProcessFleet.key("rogue"))
             try claimer.join(node: "rogue", devices: ["dev-0"])  // node-a's device, before node-a starts
-            try claimer.read(milliseconds: 100)
+            XCTAssertTrue(try claimer.read(until: { _ in !claimer.errors.isEmpty }), "refused before node-a starts")
             return try self.rogueNode(fleet)
         }, answer: decline)
         XCTAssertEqual(codes(claimer), [.forbidden])
-        XCTAssertTrue(claimer.errors[0].message.contains("does not hold device 'dev-0'"), claimer.errors[0].message)
+        let message = claimer.errors.first?.message ?? ""
+        XCTAssertTrue(message.contains("does not hold device 'dev-0'"), message)
     }
 
     func testAJoinFloodIsRefusedWithBoundedReplies() throws {
         let (fleet, rogue) = try attack("flood", rogue: { fleet in
             let p = try self.rogueNode(fleet)
-            let ids = (0..<4096).map { "d\($0)" }
-            for _ in 0..<200 { try p.join(node: "rogue", devices: ids) }
+            var j = PBJoin()
+            j.nodeName = "rogue"
+            j.devices = (0..<4096).map { var d = PBDeviceInfo(); d.deviceID = "d\($0)"; d.shardSize = 1; d.memoryBudgetBytes = 1; return d }
+            j.heartbeatIntervalMs = 100
+            let frames = try p.codec.encode(.join(j))
+            for _ in 0..<200 { try p.dealer.send(frames) }
             return p
         }, answer: decline)
         let tooLarge = codes(rogue).filter { $0 == .tooLarge }.count
@@ -152,7 +154,7 @@ final class HostilePeerTests: XCTestCase {
             var h = PBHeartbeat()
             h.intervalMs = 100
             try stranger.send(.heartbeat(h))
-            try stranger.read(milliseconds: 100)
+            XCTAssertTrue(try stranger.read(until: { _ in !stranger.errors.isEmpty }))
             return try self.rogueNode(fleet)
         }, answer: decline)
         XCTAssertEqual(codes(stranger), [.notJoined])
@@ -166,6 +168,7 @@ final class HostilePeerTests: XCTestCase {
         fleet.startCoordinator()
         let old = RawPeer(fleet, identity: "node-b#old", key: InProcessFleet.key("node-b"))
         try old.join(node: "node-b", devices: ["dev-2"], heartbeatMs: 60_000)
+        XCTAssertTrue(try old.read(until: { $0.contains { if case .model = $0 { return true } else { return false } } }), "the first connection is admitted (MODEL)")
         let restarted = RawPeer(fleet, identity: "node-b#new", key: InProcessFleet.key("node-b"))
         try restarted.join(node: "node-b", devices: ["dev-2"])
         var tasks = Locked<[String]>([])
@@ -190,7 +193,9 @@ final class HostilePeerTests: XCTestCase {
         let config = InProcessFleet.config(curve: false, rounds: 1)
         let fleet = try InProcessFleet("plain", config: config)
         fleet.startCoordinator()
-        for n in InProcessFleet.honestNodes { try fleet.startNode(n.name, devices: n.devices, key: .some(nil)) }
+        for n in InProcessFleet.honestNodes + [("rogue", [InProcessFleet.rogueDevice])] {
+            try fleet.startNode(n.name, devices: n.devices, key: .some(nil))
+        }
         let s = try fleet.wait()
         XCTAssertEqual(s.identityAuthenticated, false)
         XCTAssertEqual(try fleet.writtenSummary().identityAuthenticated, false)

@@ -37,7 +37,7 @@ final class InProcessFleet {
         c.devices = ["dev-0", "dev-1", "dev-2", rogueDevice].map { DeviceConfig(id: $0) }
         c.rounds.count = rounds
         c.rounds.deadlineMs = 20_000
-        c.rounds.joinWaitMs = 1_500
+        c.rounds.joinWaitMs = 20_000  // every configured device joins in these runs: the wait ends at once
         c.rounds.finalWaitMs = 1_500
         c.aggregation.rule = rule
         c.heartbeatMs = 200
@@ -137,20 +137,31 @@ final class InProcessFleet {
         try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
     }
 
-    /// The final model of the same configuration with the honest nodes only (the rogue's device
-    /// never joins); computed once per configuration.
+    /// The final model of the same configuration without the attacker: the rogue's node joins
+    /// and declines every task (so the sample and the join wait are those of the attack runs),
+    /// contributing nothing; computed once per configuration.
     static func control(_ config: FederationConfig) throws -> [[Float]] {
         let key = try String(decoding: config.json(), as: UTF8.self)
         if let m = controlCache.withLock({ $0[key] }) { return m }
         let fleet = try InProcessFleet("control", config: config)
         fleet.startCoordinator()
+        let rogue = RawPeer(fleet, identity: "rogue#0", key: config.curve == nil ? nil : Self.key("rogue"))
+        try rogue.join(node: "rogue", devices: [rogueDevice])
+        let served = rogue.serveInBackground(answer: Self.decline)
         try fleet.startHonestNodes()
         _ = try fleet.wait()
+        _ = served.wait(timeout: .now() + 10)
         controlCache.withLock { $0[key] = fleet.model }
         return fleet.model
     }
 
     private static let controlCache = Locked<[String: [[Float]]]>([:])
+
+    /// A raw peer's answer that declines every TASK with an ERROR (so rounds need not wait for the deadline).
+    static let decline: (RawPeer, WireMessage) throws -> [WireMessage] = { _, m in
+        guard case let .task(t) = m else { return [] }
+        return [ErrorReply.message(for: .unexpected(kind: .task, reason: "declined"), refusedKind: .task, deviceID: t.deviceID, round: t.round)]
+    }
 }
 
 /// A value behind a lock.
@@ -213,6 +224,23 @@ final class RawPeer {
             out.append(m)
         }
         return out
+    }
+
+    /// Reads until `done` holds for the messages read so far (ERRORs included), or `seconds` pass;
+    /// whether it held. Use it instead of a fixed read window: the coordinator may still be
+    /// evaluating its initial model.
+    @discardableResult
+    func read(until done: ([WireMessage]) -> Bool, seconds: Double = 30) throws -> Bool {
+        var seen: [WireMessage] = []
+        let until = Date().addingTimeInterval(seconds)
+        while Date() < until {
+            if done(seen) { return true }
+            guard let frames = try dealer.receive(timeoutMilliseconds: 10) else { continue }
+            guard case let .message(m) = codec.inbound(frames, schema: schema) else { continue }
+            note(m)
+            seen.append(m)
+        }
+        return done(seen)
     }
 
     private func note(_ m: WireMessage) {

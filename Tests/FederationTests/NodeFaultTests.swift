@@ -78,9 +78,9 @@ final class NodeFaultTests: XCTestCase {
 
     func testATaskWhoseDeadlinePassedWhileItWaitedIsDroppedNotTrained() throws {
         var config = InProcessFleet.config(rounds: 1)
-        config.rounds.deadlineMs = 800
-        // node-a's worker holds dev-0's round-1 update for 1.5 s, so dev-1's task waits past the deadline.
-        let (fleet, log, _) = try run(config) { $0.slowAtRound = (round: 1, milliseconds: 1500) }
+        config.rounds.deadlineMs = 2_500
+        // node-a's worker holds dev-0's round-1 update for 5 s, so dev-1's task waits past the deadline.
+        let (fleet, log, _) = try run(config) { $0.slowAtRound = (round: 1, milliseconds: 5_000) }
         XCTAssertTrue(log.text.contains("task dropped: its deadline passed while it waited"), log.text)
         XCTAssertFalse(log.text.contains("trained") && log.text.split(separator: "\n").contains { $0.contains("trained") && $0.contains("device.id=dev-1") },
                        "dev-1 was not trained late")

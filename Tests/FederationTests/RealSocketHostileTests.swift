@@ -16,6 +16,7 @@ final class RealSocketHostileTests: XCTestCase {
         var pairs: [String: CurveKeyPair] = [:]
         for n in ["node-a", "node-b", "rogue"] { pairs[n] = try Curve.keypair() }
         var config = InProcessFleet.config()
+        config.rounds.joinWaitMs = 5_000  // dev-9's node never joins here
         let nodes = InProcessFleet.honestNodes + [("rogue", [InProcessFleet.rogueDevice])]
         config.curve = CurveConfig(serverPublicKey: server.publicKey,
                                    clients: nodes.map { CurveClient(publicKey: pairs[$0.name]!.publicKey, node: $0.name, devices: $0.devices) })
@@ -50,7 +51,7 @@ final class RealSocketHostileTests: XCTestCase {
         j.heartbeatIntervalMs = 100
         try rogue.send(try WireCodec().encode(.join(j)))
         var codes: [PBErrorCode] = []
-        let until = Date().addingTimeInterval(5)
+        let until = Date().addingTimeInterval(30)
         while codes.isEmpty && Date() < until {
             guard let frames = try rogue.receive(timeoutMilliseconds: 50) else { continue }
             if case let .message(.error(e)) = WireCodec().inbound(frames, schema: service.model.schema) { codes.append(e.code) }
@@ -89,6 +90,7 @@ final class RealSocketHostileTests: XCTestCase {
         }
         var plain = config
         plain.curve = nil
+        plain.rounds.joinWaitMs = InProcessFleet.config().rounds.joinWaitMs
         XCTAssertTrue(service.model.values == (try InProcessFleet.control(plain)), "bitwise equal to the run without the rogue")
     }
 }

@@ -13,7 +13,8 @@ public struct CoordinatorLimits: Sendable, CustomStringConvertible {
     /// Largest inbound message (ZMQ_MAXMSGSIZE): the biggest UPDATE the model allows (every value
     /// in f32 with every channel index), plus the header limit; a larger one drops the connection.
     public var maxMessageBytes: Int
-    /// Refusals answered with ERROR per connection per round; later ones are dropped silently.
+    /// Refusals answered with ERROR per connection per round; after them the connection's
+    /// messages are ignored undecoded until the next round.
     public var maxRepliesPerPeer = 64
 
     /// The bounds for a model with `schema`.

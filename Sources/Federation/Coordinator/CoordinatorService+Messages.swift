@@ -124,7 +124,7 @@ extension CoordinatorService {
         guard n <= limits.maxRepliesPerPeer else { return }
         logger.warning("refused message", metadata: ["peer": "\(peerName(identity))", "device.id": "\(deviceID)", "round": "\(round)", "error": "\(error)"])
         if n == limits.maxRepliesPerPeer {
-            logger.warning("peer keeps sending refused messages; further refusals this round are dropped without ERROR", metadata: ["peer": "\(peerName(identity))"])
+            logger.warning("peer keeps sending refused messages; its messages are ignored until the next round", metadata: ["peer": "\(peerName(identity))"])
         }
         sendFrames(identity, reply ?? ErrorReply.frames(for: error, refusedKind: kind, deviceID: deviceID, round: round))
     }
@@ -141,6 +141,12 @@ extension CoordinatorService {
         // A connection's key must stay the key it joined with (ZAP authenticates per connection).
         let known = registry.peers[identity].map { !joins.authenticated || $0.key == inbound.peerKey } ?? false
         if known { registry.liveness.heard(from: identity, at: now) }
+        // A connection past its refusal limit this round is ignored without decoding, so a flood
+        // costs nothing; only an unjoined connection's JOIN still gets through.
+        if refusalsByPeer[identity, default: 0] >= limits.maxRepliesPerPeer, known || !Self.isJoin(frames) {
+            ledger.refusedMessage()
+            return
+        }
         switch codec.inbound(frames, schema: model.schema) {
         case let .refused(error, reply):
             if let reply { refuse(identity, error, kind: nil, reply: reply) } else { ledger.refusedMessage() }
@@ -163,6 +169,11 @@ extension CoordinatorService {
                 refuse(identity, .unexpected(kind: message.kind, reason: "only the coordinator sends this"), kind: message.kind)
             }
         }
+    }
+
+    /// Whether `frames` carry a JOIN envelope (read without decoding anything else).
+    static func isJoin(_ frames: [[UInt8]]) -> Bool {
+        frames.count >= 2 && frames[0].count == 8 && frames[0][6] == UInt8(MessageKind.join.rawValue)
     }
 
     /// Admits a node as JoinAdmission decides, then brings it the model.

@@ -60,6 +60,7 @@ public struct PeerRegistry {
     /// Moves a reconnected node from `old` to `new` without failing its devices' open tasks.
     public mutating func retire(_ old: [UInt8], replacedBy new: [UInt8]) {
         peers[old] = nil
+        for (d, o) in owner where o == old { owner[d] = nil }  // the new JOIN names what it serves now
         liveness.forget(old)
         aliases[old] = new
         for (k, v) in aliases where v == old { aliases[k] = new }
