@@ -63,6 +63,8 @@ public struct FaultProxyError: Error, Equatable, CustomStringConvertible {
 public final class FaultProxy: @unchecked Sendable {
     /// The frontend's bound endpoint (a `*` port resolved), where nodes connect.
     public let endpoint: String
+    /// The coordinator's endpoint, where the upstream connections go.
+    public let upstream: String
     private let core: ProxyCore
     private let zap: ZapAuthenticator?
 
@@ -95,6 +97,7 @@ public final class FaultProxy: @unchecked Sendable {
             throw error
         }
         endpoint = frontend.lastEndpoint
+        upstream = options.upstream
         self.zap = zap
         let core = ProxyCore(context: context, frontend: frontend, options: options, pairs: pairs)
         self.core = core

@@ -63,6 +63,17 @@ public struct ProxyCounters: Equatable, Codable, Sendable {
     /// Both directions added.
     public var total: DirectionCounters { upstream + downstream }
 
+    /// The counts of two runs added (e.g. a run and its resumption).
+    public static func + (a: ProxyCounters, b: ProxyCounters) -> ProxyCounters {
+        var s = ProxyCounters()
+        s.upstream = a.upstream + b.upstream
+        s.downstream = a.downstream + b.downstream
+        s.connectionsOpened = a.connectionsOpened + b.connectionsOpened
+        s.connectionsClosedIdle = a.connectionsClosedIdle + b.connectionsClosedIdle
+        s.refusedUnknownKey = a.refusedUnknownKey + b.refusedUnknownKey
+        return s
+    }
+
     /// The counts of `direction`.
     public subscript(direction: ProxyDirection) -> DirectionCounters {
         get { direction == .upstream ? upstream : downstream }
