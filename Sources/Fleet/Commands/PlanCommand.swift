@@ -66,6 +66,7 @@ struct PlanCommand: ParsableCommand {
         if t.curve { print("# CURVE is on: keys in \(folder.keys) (give each machine only its own .key file; the config holds the public keys)") }
         print("# every machine needs the built `coordinator`/`node`, the data set and the weights (`make deps weights` there)")
         if t.faults.killNode != nil { print("# faults.killNode is applied by `fleet run` only; kill that node by hand to reproduce it") }
+        if t.network.proxy { print("# network.proxy (real-wire faults) is applied by `fleet run` only; these nodes connect to the coordinator directly") }
         print("\n# on the coordinator machine:")
         print(commands.coordinator.shellLine)
         for n in commands.nodes {

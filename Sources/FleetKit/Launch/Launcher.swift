@@ -1,9 +1,10 @@
 // `fleet run` for one topology (or one compared policy): run folder, keys, config, coordinator
-// and nodes as child processes with logs, live progress, injected faults, clean shutdown, then
-// the summary and the report.
+// and nodes as child processes with logs, live progress, injected faults, the fault proxy on the
+// real wire (`network.proxy: on`), clean shutdown, then the summary and the report.
 import Federation
 import Foundation
 import Logging
+import Transport
 
 /// Settings of the launcher itself.
 public struct LaunchOptions: Sendable {
@@ -46,14 +47,36 @@ public final class Launcher {
         try plan.config.validate()
         try folder.writeConfig(plan.config)
         let endpoint = "tcp://127.0.0.1:\(LaunchCommands.freePort())"
-        let commands = LaunchCommands(plan: plan, folder: folder, binDir: options.binDir, bind: endpoint, connect: endpoint, curve: t.curve,
-                                      corruptNode: t.faults.corruptNode, corruptRound: t.faults.corruptRound, logLevel: options.logLevel)
+        let proxy = try startProxy(t, folder: folder, plan: plan, coordinator: endpoint, curve: t.curve)
+        let commands = LaunchCommands(plan: plan, folder: folder, binDir: options.binDir, bind: endpoint, connect: proxy?.endpoint ?? endpoint,
+                                      curve: t.curve, corruptNode: t.faults.corruptNode, corruptRound: t.faults.corruptRound,
+                                      logLevel: options.logLevel)
         let script = ([commands.coordinator] + commands.nodes).map { $0.shellLine + " &" }.joined(separator: "\n") + "\nwait\n"
-        try ("#!/bin/sh\n# The processes `fleet run` started for this run.\n" + script).write(toFile: folder.path + "/commands.sh", atomically: true, encoding: .utf8)
+        let proxyNote = proxy.map { "# The nodes connected to the fault proxy inside `fleet run` (\($0.endpoint), network.proxy: on); by hand, point them at \(endpoint).\n" } ?? ""
+        try ("#!/bin/sh\n# The processes `fleet run` started for this run.\n" + proxyNote + script).write(toFile: folder.path + "/commands.sh", atomically: true, encoding: .utf8)
         print("run folder  \(folder.path)")
         print("fleet       \(t.deviceCount) devices (\(t.groups.map { "\($0.count)× \($0.name) \($0.policy.rawValue) @ \(SummaryTable.bytes($0.budget))" }.joined(separator: ", "))) in \(t.nodes.count) node process\(t.nodes.count == 1 ? "" : "es"), \(t.rounds.count) rounds, coordinator at \(endpoint)")
+        if let proxy { print("network     \(Self.describe(t.network)) on the real wire: nodes connect to the fault proxy at \(proxy.endpoint)") }
         if t.coordinatedSchedule { print("note        coordinated channel schedule on: the coordinator deals each device its channels") }
-        return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: true, logSuffix: "", priorSeconds: 0)
+        return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: true, logSuffix: "", priorSeconds: 0,
+                           proxy: proxy, priorWire: nil)
+    }
+
+    /// The fault proxy of a run with `network.proxy: on` (nil otherwise), in front of `coordinator`.
+    private func startProxy(_ t: Topology, folder: RunFolder, plan: FleetPlan, coordinator: String, curve: Bool) throws -> FaultProxy? {
+        guard t.network.proxy else { return nil }
+        let log = logger
+        return try WireProxy.start(t, folder: folder, nodeNames: plan.nodeNames, coordinator: coordinator, curve: curve,
+                                   heartbeatMs: t.heartbeatMs) { log.warning("\($0)") }
+    }
+
+    /// "drop 15 %, duplicate 5 %, reorder 5 %, latency 150 ms + jitter 0–20 ms".
+    static func describe(_ n: NetworkModel) -> String {
+        func pct(_ p: Double) -> String { String(format: "%g %%", 100 * p) }
+        var parts = ["drop \(pct(n.dropProbability))", "duplicate \(pct(n.duplicateProbability))", "reorder \(pct(n.reorderProbability))",
+                     String(format: "latency %g ms", n.latencyMs)]
+        if n.jitterMs > 0 { parts[3] += String(format: " + jitter 0–%g ms", n.jitterMs) }
+        return parts.joined(separator: ", ")
     }
 
     /// Continues the stopped run in `folder` (its config.json and keys) with `coordinator --resume`;
@@ -64,19 +87,23 @@ public final class Launcher {
         var plan = FleetPlan(t, curve: config.curve)
         plan.config = config
         let endpoint = "tcp://127.0.0.1:\(LaunchCommands.freePort())"
-        var commands = LaunchCommands(plan: plan, folder: folder, binDir: options.binDir, bind: endpoint, connect: endpoint,
+        let proxy = try startProxy(t, folder: folder, plan: plan, coordinator: endpoint, curve: config.curve != nil)
+        var commands = LaunchCommands(plan: plan, folder: folder, binDir: options.binDir, bind: endpoint, connect: proxy?.endpoint ?? endpoint,
                                       curve: config.curve != nil, logLevel: options.logLevel)
         commands.coordinator.arguments.append("--resume")
         let stamp = Int(started.timeIntervalSince1970)
         print("resuming    \(folder.path) (\(SummaryBuilder.readMetrics(path: folder.metrics).count) round(s) on record; logs *-resumed-\(stamp).log)")
         let prior = (try? SummaryBuilder.read(path: folder.summary))?.wallTime.realSeconds ?? 0
         return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: false,
-                           logSuffix: "-resumed-\(stamp)", priorSeconds: prior.isFinite ? prior : 0)
+                           logSuffix: "-resumed-\(stamp)", priorSeconds: prior.isFinite ? prior : 0,
+                           proxy: proxy, priorWire: WireProxy.read(path: folder.network)?.counters)
     }
 
-    /// Starts the processes, follows the run, stops them, and writes the summary and the report.
+    /// Starts the processes, follows the run, stops them, and writes the summary and the report
+    /// (and, with a proxy, network.json: its counters added to `priorWire`, a resumed run's earlier ones).
     private func execute(_ t: Topology, label: String?, folder: RunFolder, commands: LaunchCommands, started: Date,
-                         faults: Bool, logSuffix: String, priorSeconds: Double) throws -> LaunchResult {
+                         faults: Bool, logSuffix: String, priorSeconds: Double, proxy: FaultProxy?, priorWire: ProxyCounters?) throws -> LaunchResult {
+        defer { proxy?.stop() }  // after every process has stopped: the nodes deliver their last messages through it
         let children = ChildProcesses(logger: logger)
         let coordinator = try children.start(commands.coordinator, logDir: folder.logs, suffix: logSuffix)
         var nodes: [Child] = []
@@ -126,8 +153,18 @@ public final class Launcher {
         }
         progress.draw(SummaryBuilder.readMetrics(path: folder.metrics))
         progress.finish()
-        // The coordinator said BYE: nodes leave by themselves; stop any that do not.
-        if !children.wait(nodes, seconds: 10) { children.stopAll(grace: options.grace) }
+        // The coordinator said BYE: nodes leave by themselves; stop any that do not (through the
+        // proxy a BYE may have been dropped, so wait less before asking them to stop).
+        if !children.wait(nodes, seconds: proxy == nil ? 10 : 3) { children.stopAll(grace: options.grace) }
+        var wire: ProxyCounters?
+        if let proxy {
+            proxy.stop()
+            let counters = priorWire.map { $0 + proxy.counters } ?? proxy.counters
+            try WireProxy.write(WireRecord(plan: t.network.faultPlan(seed: t.seed), frontend: proxy.endpoint,
+                                           upstream: proxy.upstream,
+                                           counters: counters), to: folder.network)
+            wire = counters
+        }
         if !interrupted, coordinator.process.terminationStatus != 0 {
             throw RunFolderError("the coordinator failed (status \(coordinator.process.terminationStatus)); its log:\n"
                                  + Self.tail(coordinator.log, lines: 15) + "\n(full log: \(coordinator.log))")
@@ -135,7 +172,8 @@ public final class Launcher {
         let metrics = SummaryBuilder.readMetrics(path: folder.metrics)
         let summary = try SummaryBuilder.build(topology: t, label: label, metrics: metrics,
                                                coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
-                                               realSeconds: priorSeconds + Date().timeIntervalSince(started), interrupted: interrupted)
+                                               realSeconds: priorSeconds + Date().timeIntervalSince(started), interrupted: interrupted,
+                                               realWire: wire)
         try SummaryBuilder.write(summary, to: folder.summary)
         try HTMLReport.write(summary: summary, metrics: metrics, to: folder.report)
         return LaunchResult(folder: folder, summary: summary)

@@ -1,6 +1,7 @@
 // The run folder: runs/<name>-<timestamp>/ with the topology copy, the generated config.json,
 // CURVE keys (keys/, mode 0600), logs/ per process, coordinator/ (the coordinator's own
-// metrics.jsonl and summary.json), and the launcher's summary.json and report.html.
+// metrics.jsonl and summary.json), network.json (the fault proxy's counters, `network.proxy: on`),
+// and the launcher's summary.json and report.html.
 import Federation
 import Foundation
 import Transport
@@ -39,6 +40,8 @@ public struct RunFolder: Sendable {
     public var summary: String { path + "/summary.json" }
     /// The HTML report.
     public var report: String { path + "/report.html" }
+    /// The fault proxy's plan and counters (`network.proxy: on` only).
+    public var network: String { path + "/network.json" }
     /// The coordinator's key file.
     public var coordinatorKey: String { keys + "/coordinator.key" }
     /// Node `name`'s key file.

@@ -1,6 +1,7 @@
 // The launcher's summary.json. Field names are STABLE (scripts and the README read them); add
 // fields, never rename or remove them. Fractions are 0…1, percentages say so in their name.
 import Federation
+import Transport
 
 /// The run's headline figures.
 public struct FleetSummary: Codable, Equatable, Sendable {
@@ -48,6 +49,8 @@ public struct FleetSummary: Codable, Equatable, Sendable {
     public var coordinatedSchedule: Coordinated
     /// Whether CURVE was on.
     public var curve: Bool
+    /// What the fault proxy did on the real wire (`network.proxy: on`); nil without it.
+    public var realWire: ProxyCounters? = nil
 
     /// Rounds of the run.
     public struct Rounds: Codable, Equatable, Sendable {

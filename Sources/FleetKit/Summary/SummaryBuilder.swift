@@ -3,6 +3,7 @@
 import Engine
 import Federation
 import Foundation
+import Transport
 
 /// Turns a finished (or interrupted) run into a `FleetSummary`.
 public enum SummaryBuilder {
@@ -18,9 +19,10 @@ public enum SummaryBuilder {
         FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder().decode(RunSummary.self, from: $0) }
     }
 
-    /// The summary of a run of `t` (`label`: the compared policy, if any).
+    /// The summary of a run of `t` (`label`: the compared policy, if any; `realWire`: the fault
+    /// proxy's counters, when it ran).
     public static func build(topology t: Topology, label: String? = nil, metrics: [RoundMetrics], coordinator: RunSummary?,
-                             realSeconds: Double, interrupted: Bool) throws -> FleetSummary {
+                             realSeconds: Double, interrupted: Bool, realWire: ProxyCounters? = nil) throws -> FleetSummary {
         let plans = try BudgetCheck.plans(t)
         let fleet = FleetPlan(t)
         let clock = SimulatedClock(topology: t, plans: plans, fleet: fleet)
@@ -69,7 +71,7 @@ public enum SummaryBuilder {
                             simulatedStragglers: sim.reduce(0) { $0 + $1.simulatedStragglers },
                             simulatedRetransmissions: sim.reduce(0) { $0 + $1.retransmissions }),
             failures: failures, refusedMessages: metrics.reduce(0) { $0 + $1.refusedMessages }, interrupted: interrupted || (coordinator?.interrupted ?? false) || metrics.count < t.rounds.count,
-            coordinatedSchedule: .init(requested: t.coordinatedSchedule, implemented: true), curve: t.curve)
+            coordinatedSchedule: .init(requested: t.coordinatedSchedule, implemented: true), curve: t.curve, realWire: realWire)
     }
 
     /// Conv weights touched by at least one aggregated update over the run, % of all conv weights.
@@ -112,7 +114,8 @@ public enum SummaryBuilder {
         }
         let variant = try TopologyParser.load(path: folder.topology).variant(of: folder)
         return try build(topology: variant.topology, label: variant.label, metrics: readMetrics(path: folder.metrics),
-                         coordinator: readCoordinatorSummary(path: folder.coordinatorSummary), realSeconds: .nan, interrupted: true)
+                         coordinator: readCoordinatorSummary(path: folder.coordinatorSummary), realSeconds: .nan, interrupted: true,
+                         realWire: WireProxy.read(path: folder.network)?.counters)
     }
 
     /// Reads a launcher summary.

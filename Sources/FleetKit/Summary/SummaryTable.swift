@@ -1,6 +1,7 @@
 // The plain-text summary table printed at the end of `fleet run` (and by `fleet report`).
 import Engine
 import Foundation
+import Transport
 
 /// Formats summaries for the terminal.
 public enum SummaryTable {
@@ -20,6 +21,24 @@ public enum SummaryTable {
 
     /// Bytes as KB/MB.
     static func bytes(_ n: Int) -> String { ByteSize.format(n) }
+
+    /// A count with thousands separators: 1,234.
+    static func count(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    /// "1,234 messages, 61 dropped, 12 duplicated, 40 delayed, 3 reordered, 0 undeliverable".
+    public static func realWire(_ c: ProxyCounters) -> String {
+        let t = c.total
+        return "\(count(t.received)) messages, \(count(t.dropped)) dropped, \(count(t.duplicated)) duplicated, \(count(t.delayed)) delayed, "
+            + "\(count(t.reordered)) reordered, \(count(t.undeliverable)) undeliverable"
+    }
 
     /// The table of one run.
     public static func render(_ s: FleetSummary) -> String {
@@ -47,6 +66,7 @@ public enum SummaryTable {
         if wall.simulatedStragglers + wall.simulatedRetransmissions > 0 {
             rows.append(("simulated network", "\(wall.simulatedRetransmissions) message(s) lost and sent again, \(wall.simulatedStragglers) device-round(s) past the simulated deadline"))
         }
+        if let w = s.realWire { rows.append(("real wire", realWire(w) + " (fault proxy; network.json)")) }
         if s.coordinatedSchedule.requested { rows.append(("coordinated schedule", "on: the coordinator dealt each device disjoint channel blocks")) }
         let w = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")

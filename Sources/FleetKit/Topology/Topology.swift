@@ -92,14 +92,24 @@ public struct NodeLayout: Equatable, Sendable {
     public var split: String
 }
 
-/// The simulated network between devices and the coordinator.
+/// The network between devices and the coordinator: always the simulated clock's link model;
+/// with `proxy`, also real faults on the wire (a FaultProxy between nodes and the coordinator).
 public struct NetworkModel: Equatable, Sendable {
-    /// One-way latency, ms.
+    /// One-way latency, ms (simulated clock; with `proxy`, also added to every real message).
     public var latencyMs: Double
-    /// Link bandwidth, kbit/s (both directions).
+    /// Link bandwidth, kbit/s (both directions; simulated clock only).
     public var bandwidthKbps: Double
-    /// Probability that one message is lost and must be sent again.
+    /// Probability that one message is lost (simulated clock: and sent again; with `proxy`, also
+    /// really dropped on the wire, where only the protocol's own recovery brings it back).
     public var dropProbability: Double
+    /// Whether `fleet run` puts a fault-injecting proxy between the nodes and the coordinator.
+    public var proxy = false
+    /// With `proxy`: probability that a real message is delivered twice.
+    public var duplicateProbability = 0.0
+    /// With `proxy`: probability that a real message is held back behind the next one of its connection.
+    public var reorderProbability = 0.0
+    /// With `proxy`: extra real delay per message, uniform in [0, jitterMs), ms.
+    public var jitterMs = 0.0
 }
 
 /// Faults the launcher injects into a run.

@@ -148,10 +148,22 @@ public enum TopologyParser {
         }
         var network = NetworkModel(latencyMs: 50, bandwidthKbps: 1000, dropProbability: 0)
         if let n = try top.object("network") {
-            try n.onlyKeys(["latencyMs", "bandwidthKbps", "dropProbability"])
+            try n.onlyKeys(["latencyMs", "bandwidthKbps", "dropProbability", "proxy", "duplicateProbability", "reorderProbability", "jitterMs"])
             network.latencyMs = try n.double("latencyMs", default: 50, in: 0...600_000)
             network.bandwidthKbps = try n.double("bandwidthKbps", default: 1000, in: 0...100_000_000, lowerOpen: true)
             network.dropProbability = try n.double("dropProbability", default: 0, in: 0...0.9)
+            network.proxy = try n.bool("proxy", default: false)
+            network.duplicateProbability = try n.double("duplicateProbability", default: 0, in: 0...1)
+            network.reorderProbability = try n.double("reorderProbability", default: 0, in: 0...1)
+            network.jitterMs = try n.double("jitterMs", default: 0, in: 0...60_000)
+            if !network.proxy {
+                for key in ["duplicateProbability", "reorderProbability", "jitterMs"] where n.value(key) != nil {
+                    throw n.error(key, "applies to the real wire only; add `proxy: on` to this network block (or remove the key)")
+                }
+            }
+            if network.proxy, network.latencyMs > 60_000 {
+                throw n.error("latencyMs", "\(network.latencyMs) ms is too long for the real wire (proxy: on); allowed [0, 60000]")
+            }
         }
         var faults = Faults(killNode: nil, killAfterRound: 1, corruptNode: nil, corruptRound: 1)
         if let f = try top.object("faults") {
