@@ -279,6 +279,12 @@ public final class NodeService {
 
     /// Applies a MODEL (snapshot, or patch against the held version).
     private func receiveModel(_ m: ModelMessage, send: (WireMessage) throws -> Void) throws {
+        if case .patch = m.form, m.version <= heldVersion, global != nil {
+            // A duplicated or late PATCH for a version this node already passed: nothing to do
+            // (answering STALE would only make the coordinator resend the whole model).
+            logger.debug("MODEL for a version already held; ignored", metadata: ["model.version": "\(m.version)", "held": "\(heldVersion)"])
+            return
+        }
         switch m.form {
         case let .snapshot(s):
             guard s == schema else {
