@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // SparseFleet: a multi-device federated edge-training simulator.
-// Layout follows ../shared/design.md: pure Engine and Wire, a thin Transport over libzmq,
+// Layout follows ../shared/design.md: pure Engine, Wire and Privacy, a thin Transport over libzmq,
 // and three thin executables (coordinator, node, fleet).
 import PackageDescription
 
@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Transport", targets: ["Transport"]),
+        .library(name: "Privacy", targets: ["Privacy"]),
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "node", targets: ["Node"]),
         .executable(name: "fleet", targets: ["Fleet"]),
@@ -54,6 +55,8 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: commonSettings + fastMath),
         .target(name: "Transport", dependencies: ["CZmq"], swiftSettings: commonSettings),
+        // Pure: the privacy accountant (and later clipping, noise, secure aggregation); no sockets.
+        .target(name: "Privacy", dependencies: [], swiftSettings: commonSettings),
         .target(name: "Federation", dependencies: [
             "Engine", "Wire", "Transport",
             .product(name: "Logging", package: "swift-log"),
@@ -90,6 +93,7 @@ let package = Package(
             "Federation", "Engine", "Wire", "Transport", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
+        .testTarget(name: "PrivacyTests", dependencies: ["Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "FleetTests", dependencies: ["FleetKit", "Federation", "Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
     ]
 )
