@@ -112,7 +112,7 @@ def main():
         for s in socks:
             s.close()
         ctx.term()
-        bound = re.search(r"bound\.per\.peer=([^=]*?) curve=", open(clog.name, errors="replace").read())
+        bound = re.search(r"bound\.per\.peer=(.*?) curve=", open(clog.name, errors="replace").read())
         print(f"coordinator's stated bound per connection: {bound.group(1) if bound else '?'}")
     finally:
         for p in (node, coord):

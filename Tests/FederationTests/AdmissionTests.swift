@@ -143,6 +143,8 @@ final class JoinAdmissionTests: XCTestCase {
         XCTAssertEqual(code(rules.decide(join("node-b", ["d0"]), identity: [1], key: keyB, peers: [:], owner: [:])), .forbidden, "another node's device")
         XCTAssertEqual(code(rules.decide(join("node-a", ["d0"]), identity: [1], key: nil, peers: [:], owner: [:])), .forbidden, "no key")
         XCTAssertEqual(code(rules.decide(join("node-b", ["d2", "d9"]), identity: [1], key: keyB, peers: [:], owner: [:])), .tooLarge, "more devices than the key holds")
+        XCTAssertLessThan(rules.maxHeaderBytes(key: keyB), rules.maxHeaderBytes(key: keyA), "the header bound follows the devices a key holds")
+        XCTAssertGreaterThan(rules.maxHeaderBytes(key: keyA), 2 * 300, "room for two devices with 255-byte ids")
     }
 
     func testAReconnectingNodeIsRecognisedByItsKeyNotItsName() {

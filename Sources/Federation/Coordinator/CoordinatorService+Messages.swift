@@ -147,6 +147,10 @@ extension CoordinatorService {
             ledger.refusedMessage()
             return
         }
+        if Self.isJoin(frames), frames[1].count > joins.maxHeaderBytes(key: inbound.peerKey) {
+            let limit = joins.maxHeaderBytes(key: inbound.peerKey)
+            return refuse(identity, .tooLarge(field: "Join header (devices this key may serve)", size: frames[1].count, limit: limit), kind: .join)
+        }
         switch codec.inbound(frames, schema: model.schema) {
         case let .refused(error, reply):
             if let reply { refuse(identity, error, kind: nil, reply: reply) } else { ledger.refusedMessage() }

@@ -36,6 +36,11 @@ public struct JoinAdmission: Sendable {
         return configured.count
     }
 
+    /// The largest JOIN header a connection with `key` may send: room for the node name, the
+    /// flags and `maxDevices(key:)` entries of the longest id. A larger header is refused as
+    /// TOO_LARGE before it is decoded, so a JOIN naming thousands of devices costs nothing.
+    public func maxHeaderBytes(key: String?) -> Int { 4096 + 300 * maxDevices(key: key) }
+
     /// The decision for `join` from connection `identity` (authenticated `key`, if any), given
     /// the connections already admitted.
     public func decide(_ join: PBJoin, identity: [UInt8], key: String?, peers: [[UInt8]: PeerInfo], owner: [String: [UInt8]]) -> JoinDecision {
