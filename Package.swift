@@ -56,9 +56,9 @@ let package = Package(
         ], swiftSettings: commonSettings + fastMath),
         .target(name: "Transport", dependencies: ["CZmq"], swiftSettings: commonSettings),
         // Pure: the privacy accountant (and later clipping, noise, secure aggregation); no sockets.
-        .target(name: "Privacy", dependencies: [], swiftSettings: commonSettings),
+        .target(name: "Privacy", dependencies: ["Engine"], swiftSettings: commonSettings),
         .target(name: "Federation", dependencies: [
-            "Engine", "Wire", "Transport",
+            "Engine", "Wire", "Transport", "Privacy",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
 
@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], swiftSettings: commonSettings),
         .testTarget(name: "FederationTests", dependencies: [
-            "Federation", "Engine", "Wire", "Transport", .product(name: "Logging", package: "swift-log"),
+            "Federation", "Engine", "Wire", "Transport", "Privacy", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
         .testTarget(name: "PrivacyTests", dependencies: ["Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),

@@ -11,6 +11,8 @@ public enum MetricKey {
     public static let personalAfter = "personal_after"
     /// Node → coordinator: a device's private-split accuracy after the final round.
     public static let personalFinal = "personal_final"
+    /// Node → coordinator, under DP: 1 when clipping scaled the device's update down, else 0.
+    public static let updateClipped = "update_clipped"
 
     /// The accuracies a node reports, each a finite value in [0, 1].
     public static let accuracies: Set<String> = [personalBefore, personalAfter, personalFinal]
@@ -21,7 +23,7 @@ public enum MetricKey {
         guard value.isFinite else {
             return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not finite; omit a value that was not measured")
         }
-        if accuracies.contains(key), !(0...1).contains(value) {
+        if (accuracies.contains(key) || key == updateClipped), !(0...1).contains(value) {
             return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not an accuracy in [0, 1]")
         }
         return nil

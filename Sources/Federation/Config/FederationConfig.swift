@@ -48,6 +48,8 @@ public struct FederationConfig: Codable, Equatable, Sendable {
     public var personalisation = PersonalisationConfig()
     /// CURVE security; nil runs plain (loopback tests and benchmarks only).
     public var curve: CurveConfig? = nil
+    /// Device-level differential privacy (PrivacyConfig.swift); off by default.
+    public var privacy = PrivacyConfig()
     /// Heartbeat interval of every peer, in milliseconds.
     public var heartbeatMs: Int = 500
 
@@ -129,6 +131,7 @@ public struct FederationConfig: Codable, Equatable, Sendable {
         }
         guard heartbeatMs >= 10 else { throw bad("heartbeatMs", "must be at least 10 ms") }
         if let curve { try curve.validate(configured: seen) }
+        try privacy.validate(self)
         guard partition.rule != nil else { throw bad("partition.kind", "'\(partition.kind)' is not iid, dirichlet or classes") }
         if partition.kind == "classes", partition.classesPerDevice < 1 { throw bad("partition.classesPerDevice", "must be at least 1") }
         if partition.kind == "dirichlet", !(partition.alpha > 0) { throw bad("partition.alpha", "must be > 0") }

@@ -44,6 +44,8 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var refusedRounds: Int? = nil
     /// Coordinates held back by the robust rules so far.
     public var heldBackCoordinates: Int? = nil
+    /// Rounds charged to the privacy accountant (DP runs).
+    public var privacyRounds: Int? = nil
 }
 
 /// What a checkpoint holds.

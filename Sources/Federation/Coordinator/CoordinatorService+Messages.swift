@@ -242,6 +242,7 @@ extension CoordinatorService {
         guard var r = open, m.round == r.round else { return }
         if let v = m.values[MetricKey.personalBefore] { r.before[m.deviceID] = v }
         if let v = m.values[MetricKey.personalAfter] { r.after[m.deviceID] = v }
+        if let v = m.values[MetricKey.updateClipped] { r.clipped[m.deviceID] = v == 1 }
         open = r
     }
 

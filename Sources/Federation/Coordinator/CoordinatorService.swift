@@ -44,6 +44,8 @@ public final class CoordinatorService {
     let codec = WireCodec()
     var model: GlobalModel
     let rule: any AggregationRule
+    /// The noise multiplier z under DP (given or calibrated), else 0.
+    let noiseMultiplier: Double
     var state = ServerState()
     var registry: PeerRegistry
     var open: OpenRound?
@@ -54,6 +56,10 @@ public final class CoordinatorService {
     let testCache: FeatureCache
     let resolution: Int
     var ledger = RunLedger(initialAccuracy: 0, initialLoss: 0)
+    /// The privacy spent so far (nil without DP).
+    var privacy: PrivacySpend?
+    /// Whether the run stopped before a round that would exceed privacy.maxEpsilon.
+    var stoppedAtMaxEpsilon = false
     let assigner: TaskAssignments?
     var endpoint: CoordinatorEndpoint?
     var zapRefusedSeen = 0
@@ -73,7 +79,6 @@ public final class CoordinatorService {
         resolution = config.model.resolution
         let net = try DevicePlans.initialModel(config, classes: test.classes)
         model = GlobalModel(net, keep: config.rounds.keepVersions)
-        rule = RoundAggregation.rule(config.aggregation)
         registry = PeerRegistry(defaultInterval: Int64(config.heartbeatMs))
         let train = try FederatedData.trainingSet(config)
         let shards = try FederatedData.shards(config, labels: train.labels, classes: train.classes)
@@ -91,6 +96,20 @@ public final class CoordinatorService {
             norms[d.id] = config.aggregation.maxUpdateNorm(for: d)
             steps[d.id] = UInt32(d.localSteps)
             firstBlock = min(firstBlock, DevicePlans.startBlock(layout, arch: net.arch))
+        }
+        if config.privacy.enabled {
+            // A clipped update's norm is at most S; the encoding may round it up by a little.
+            for (id, n) in norms { norms[id] = min(n, config.privacy.clip * 1.01) }
+            let candidates = config.resolvedDevices.reduce(into: Set<Int>()) { set, d in
+                set.formUnion(ModelTensors.sharedTensors(layouts[d.id]!, arch: net.arch, personal: config.personalisation.personal))
+            }
+            noiseMultiplier = try config.privacy.resolvedNoiseMultiplier(config)
+            rule = DPFixedDenominatorRule(clip: config.privacy.clip, noiseMultiplier: noiseMultiplier,
+                                          expectedCohort: config.privacy.expectedCohort(config), candidates: Array(candidates),
+                                          serverLearningRate: config.aggregation.serverLearningRate, seed: config.seed ^ 0xD1FF_E4E7_1A1)
+        } else {
+            noiseMultiplier = 0
+            rule = RoundAggregation.rule(config.aggregation)
         }
         admission = UpdateAdmission(schema: model.schema, trainable: trainable, weights: weights, maxNorms: norms,
                                     localSteps: steps, encoding: config.encoding.encoding)
@@ -121,6 +140,7 @@ public final class CoordinatorService {
             model = GlobalModel(model.network, keep: config.rounds.keepVersions, restoring: c.model, version: c.state.modelVersion)
             state = c.server
             ledger = RunLedger(restoring: c.state)
+            if config.privacy.enabled { privacy = PrivacySpend(config: config, noiseMultiplier: noiseMultiplier, rounds: c.state.privacyRounds ?? 0) }
             metrics = try JSONLinesWriter(path: options.runFolder + "/metrics.jsonl", keepLines: c.state.completed)
             logger.notice("resuming from checkpoint", metadata: ["round": "\(c.state.round)", "model.version": "\(c.state.modelVersion)"])
         } else {
@@ -130,6 +150,7 @@ public final class CoordinatorService {
             metrics = try JSONLinesWriter(path: options.runFolder + "/metrics.jsonl")
             let e = evaluate(model.network)
             ledger = RunLedger(initialAccuracy: e.accuracy, initialLoss: e.loss)
+            if config.privacy.enabled { privacy = PrivacySpend(config: config, noiseMultiplier: noiseMultiplier) }
             logger.info("initial model", metadata: ["test.accuracy": "\(fmt(e.accuracy))", "parameters": "\(model.schema.parameterCount)"])
         }
         self.endpoint = endpoint
@@ -147,7 +168,18 @@ public final class CoordinatorService {
         try pump(until: { Set(self.registry.liveDevices) == all }, deadline: joinDeadline)
         logger.info("devices joined", metadata: ["live": "\(registry.liveDevices.count)", "configured": "\(all.count)"])
 
+        if let p = privacy {
+            logger.info("differential privacy", metadata: ["mode": "\(p.settings.mode.rawValue)", "clip": "\(p.settings.clip)", "z": "\(p.noiseMultiplier)",
+                                                           "q": "\(p.samplingRate)", "delta": "\(p.delta)", "sampling": "\(p.settings.sampling.rawValue)"])
+        }
         for round in stride(from: UInt64(ledger.completed + 1), through: UInt64(config.rounds.count), by: 1) where !stop.isSet {
+            if let p = privacy, p.nextRoundExceedsBudget {
+                stoppedAtMaxEpsilon = true
+                logger.notice("privacy budget: the next round would take ε over maxEpsilon; stopping before it",
+                              metadata: ["round": "\(round)", "epsilon": "\(p.epsilon)", "epsilon.next": "\(p.epsilonAfterNextRound)",
+                                         "maxEpsilon": "\(p.settings.maxEpsilon ?? 0)"])
+                break
+            }
             guard let m = try runRound(round) else {
                 logger.notice("second signal: round abandoned, not aggregated; the checkpoint stays at the last finished round (--resume replays it)",
                               metadata: ["round": "\(round)", "checkpoint.round": "\(ledger.completed)"])
@@ -156,7 +188,8 @@ public final class CoordinatorService {
             do { try metrics.append(m) } catch { logger.warning("metrics line not written", metadata: ["round": "\(round)", "error": "\(error)"]) }
             // The commit point of the round: a crash before the rename replays the round (the
             // metrics line just written is dropped on resume), a crash after it does not.
-            let cs = ledger.checkpointState(round: round, modelVersion: model.version)
+            var cs = ledger.checkpointState(round: round, modelVersion: model.version)
+            cs.privacyRounds = privacy?.rounds
             try Checkpoint(state: cs, model: model.values, server: state).write(folder: options.runFolder, schema: model.schema, config: config) {
                 options.crashAt?.fire(round: round, phase: .checkpointing)
             }
@@ -172,7 +205,8 @@ public final class CoordinatorService {
             send(identity, .bye(bye))
         }
         let summary = ledger.summary(modelVersion: model.version, denseModelBytes: model.schema.denseF32Bytes, interrupted: stop.isSet,
-                                     wallSeconds: Date().timeIntervalSince(started), identityAuthenticated: config.curve != nil)
+                                     wallSeconds: Date().timeIntervalSince(started), identityAuthenticated: config.curve != nil,
+                                     privacy: privacy?.summary(stoppedAtMaxEpsilon: stoppedAtMaxEpsilon))
         try RunLedger.write(summary, to: options.runFolder + "/summary.json", logger: logger)
         logger.info("run finished", metadata: ["rounds": "\(ledger.completed)", "skipped": "\(ledger.skipped)", "refused.rounds": "\(ledger.refusedRounds)",
                                                "model.version": "\(model.version)", "test.accuracy": "\(fmt(ledger.last.accuracy))",
@@ -243,11 +277,13 @@ public final class CoordinatorService {
         } else {
             state = agg.0.outcome.state
             model.advance(to: agg.0.outcome.model)
+            privacy?.charge()  // a noised aggregate was released
         }
         let net = model.network
         let eval = try offLoop { self.evaluate(net) }
         let m = ledger.closeRound(RunLedger.RoundEnd(open: r, aggregation: agg.0, notApplied: notApplied, evaluation: (eval.accuracy, eval.loss),
-                                                     modelVersion: model.version, rule: rule.name, started: started), schema: model.schema)
+                                                     modelVersion: model.version, rule: rule.name, started: started,
+                                                     epsilon: privacy.map(\.epsilon)), schema: model.schema)
         log.info("round closed", metadata: [
             "reporting": "\(m.reporting.count)/\(m.sampled.count)", "failed": "\(r.failures.count)", "refused": "\(m.refusedMessages)",
             "test.accuracy": "\(fmt(eval.accuracy))", "bytes.up": "\(m.bytesUp)", "bytes.down": "\(m.bytesDown)",

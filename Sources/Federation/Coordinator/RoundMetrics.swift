@@ -57,6 +57,10 @@ public struct RoundMetrics: Codable, Equatable, Sendable {
     public var trainLoss: Distribution? = nil
     /// L2 norms of the aggregated updates' deltas (aggregation.maxUpdateNorm bounds each).
     public var updateNorm: Distribution? = nil
+    /// ε spent after the round (DP runs; nil otherwise, or when no finite ε holds).
+    public var epsilon: Double? = nil
+    /// DP runs: reporting devices whose update clipping scaled down.
+    public var clippedUpdates: Int? = nil
 }
 
 /// The run's final figures, written to summary.json.
@@ -96,6 +100,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     /// Whether node identities were authenticated (CURVE keys bound to node names and devices);
     /// false for plain tcp/ipc, where any peer may claim any configured name.
     public var identityAuthenticated: Bool? = nil
+    /// Differential privacy: settings and ε spent (nil without DP).
+    public var privacy: PrivacySummary? = nil
 }
 
 /// Appends JSON lines to a file.

@@ -20,9 +20,15 @@ public struct RoundPlan: Equatable, Sendable {
 public enum RoundPlanner {
     /// The devices round `round` samples from `live`: ⌈fraction · live⌉ rounded, at least one,
     /// drawn with SplitMix64(seed ^ round·φ) (the round number is the whole sampling state).
+    /// With `privacy.sampling: poisson`, every live device joins independently with probability
+    /// q instead (so that amplification by sampling holds; a round may be empty).
     public static func sample(round: UInt64, live: [String], config: FederationConfig) -> [String] {
         guard !live.isEmpty else { return [] }
         var rng = SplitMix64(seed: config.seed ^ (round &* 0x9E37_79B9_7F4A_7C15))
+        if config.privacy.enabled && config.privacy.sampling == .poisson {
+            let q = config.privacy.samplingRate(config)
+            return live.sorted().filter { _ in Double(rng.next() >> 11) / 9_007_199_254_740_992 < q }
+        }
         let k = min(live.count, max(1, Int((config.rounds.sampleFraction * Double(live.count)).rounded())))
         return Array(live.sorted().shuffled(using: &rng).prefix(k)).sorted()
     }

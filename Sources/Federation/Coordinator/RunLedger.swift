@@ -77,6 +77,8 @@ public struct RunLedger: Sendable {
         public var rule: String
         /// When the round started.
         public var started: Date
+        /// ε spent after the round (DP runs).
+        public var epsilon: Double? = nil
     }
 
     /// The metrics line of a closed round; the round's counters start again from zero.
@@ -120,7 +122,9 @@ public struct RunLedger: Sendable {
             wallSeconds: Date().timeIntervalSince(end.started),
             notApplied: end.notApplied, heldBackCoordinates: agg.outcome.heldBackCoordinates,
             trainLoss: Distribution(reporting.compactMap { r.training[$0].map(\.lossLast) }),
-            updateNorm: Distribution(reporting.compactMap { r.norms[$0] }))
+            updateNorm: Distribution(reporting.compactMap { r.norms[$0] }),
+            epsilon: end.epsilon.flatMap { $0.isFinite ? $0 : nil },
+            clippedUpdates: end.epsilon == nil ? nil : reporting.filter { r.clipped[$0] == true }.count)
         roundDown = 0; roundUp = 0; roundModelDown = 0; roundRefusedMessages = 0
         return m
     }
@@ -137,14 +141,15 @@ public struct RunLedger: Sendable {
 
     /// The run summary.
     public func summary(modelVersion: UInt64, denseModelBytes: Int, interrupted: Bool, wallSeconds: Double,
-                        identityAuthenticated: Bool) -> RunSummary {
+                        identityAuthenticated: Bool, privacy: PrivacySummary? = nil) -> RunSummary {
         RunSummary(
             rounds: completed, skippedRounds: skipped, modelVersion: modelVersion, testAccuracy: last.accuracy, testLoss: last.loss,
             initialTestAccuracy: initial.accuracy, personalFinal: personalFinal,
             personalFinalDistribution: Distribution(Array(personalFinal.values)), bytesDown: totalDown, bytesUp: totalUp,
             meanUpdateBytes: updateCount == 0 ? 0 : Double(updateBytesSum) / Double(updateCount),
             denseModelBytes: denseModelBytes, interrupted: interrupted, wallSeconds: wallSeconds,
-            refusedRounds: refusedRounds, heldBackCoordinates: heldBackCoordinates, identityAuthenticated: identityAuthenticated)
+            refusedRounds: refusedRounds, heldBackCoordinates: heldBackCoordinates, identityAuthenticated: identityAuthenticated,
+            privacy: privacy)
     }
 
     /// Writes `summary` to `path`; a non-finite number is dropped (with a warning) rather than

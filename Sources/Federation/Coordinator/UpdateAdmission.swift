@@ -31,6 +31,8 @@ public struct OpenRound: Sendable {
     public var before: [String: Double] = [:]
     /// After local training.
     public var after: [String: Double] = [:]
+    /// Under DP: whether each device reported that clipping scaled its update down.
+    public var clipped: [String: Bool] = [:]
 
     /// A round with nothing received yet.
     public init(round: UInt64, version: UInt64, sampled: [String]) {

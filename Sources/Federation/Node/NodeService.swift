@@ -424,6 +424,7 @@ public final class NodeService {
             m.round = o.update.round
             m.modelVersion = o.update.baseModelVersion
             m.values = [MetricKey.personalBefore: o.personalBefore, MetricKey.personalAfter: o.personalAfter].filter { $0.value.isFinite }
+            if config.privacy.enabled { m.values[MetricKey.updateClipped] = o.clipped ? 1 : 0 }
             let frames: [[UInt8]]
             do {
                 frames = try codec.encode(.update(o.update), schema: schema)

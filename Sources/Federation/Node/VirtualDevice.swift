@@ -4,6 +4,7 @@
 // network is dropped once the delta has been taken.
 import Engine
 import Foundation
+import Privacy
 import Wire
 
 /// What one task produced.
@@ -16,6 +17,8 @@ public struct TaskOutcome: Sendable {
     public var personalAfter: Double
     /// Mean training loss.
     public var trainLoss: Double
+    /// Whether DP clipping scaled the update down (reported; its norm is not).
+    public var clipped = false
 }
 
 /// A TASK's channel assignment that does not fit the device.
@@ -44,6 +47,8 @@ public final class VirtualDevice: @unchecked Sendable {
     public let testData: ImageDataset
     /// Schema positions that never leave the device.
     public let personalTensors: Set<Int>
+    /// The DP clip norm S of the whole shared update, when differential privacy is on.
+    let clip: Double?
     /// Personal values of `personalTensors` (set at the first task).
     public private(set) var personal: [Int: [Float]] = [:]
     private let arch: Architecture
@@ -62,6 +67,7 @@ public final class VirtualDevice: @unchecked Sendable {
                 arch: Architecture) throws {
         id = settings.id
         self.settings = settings
+        clip = config.privacy.enabled ? config.privacy.clip : nil
         self.arch = arch
         schema = ModelTensors.schema(arch)
         resolution = config.model.resolution
@@ -71,16 +77,7 @@ public final class VirtualDevice: @unchecked Sendable {
         testData = train.subset(shard.test)
         seed = FederatedData.deviceSeed(config, index: index, purpose: 1)
         pre = Preprocessing.imageNet(size: resolution)
-        let trainable = ModelTensors.trainableTensors(layout, arch: arch)
-        let n = arch.units.count
-        var personalSet = Set<Int>()
-        switch config.personalisation.personal {
-        case .none: break
-        case .head: personalSet = [2 * n, 2 * n + 1]
-        case .biases: personalSet = Set(layout.biasUnits.map { 2 * $0 + 1 }).union([2 * n + 1])
-        case .headAndBiases: personalSet = Set(layout.biasUnits.map { 2 * $0 + 1 }).union([2 * n, 2 * n + 1])
-        }
-        personalTensors = personalSet.intersection(trainable)
+        personalTensors = ModelTensors.personalTensors(layout, arch: arch, personal: config.personalisation.personal)
     }
 
     /// Samples the device trains on (n_k).
@@ -209,9 +206,15 @@ public final class VirtualDevice: @unchecked Sendable {
         m.peakMemoryBytes = UInt64(stats.peakBytes)
         m.samplesSeen = UInt64(stats.samples)
         m.computeSeconds = Date().timeIntervalSince(start)
+        var clipped = false
+        if let clip {  // DP-FedAvg: the whole shared update, jointly, to L2 norm S
+            var values = tensors.map(\.values)
+            clipped = L2Clipping.clip(&values, to: clip)
+            for i in tensors.indices { tensors[i].values = values[i] }
+        }
         let update = UpdateMessage(deviceID: id, round: task.round, baseModelVersion: version, sampleCount: UInt64(sampleCount),
                                    metrics: m, delta: SparseDelta(tensors))
-        return TaskOutcome(update: update, personalBefore: before, personalAfter: after, trainLoss: stats.meanLoss)
+        return TaskOutcome(update: update, personalBefore: before, personalAfter: after, trainLoss: stats.meanLoss, clipped: clipped)
     }
 
     /// What a restarted node needs to carry this device on (call on the training thread).

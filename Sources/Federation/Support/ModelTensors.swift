@@ -74,6 +74,24 @@ public enum ModelTensors {
 
     /// Schema positions of the tensors `layout` trains: weights of its weight units, biases of
     /// its bias units, and the classifier when it trains.
+    /// The tensors a device with `layout` keeps personal under `personal` (they never leave it).
+    public static func personalTensors(_ layout: SparseLayout, arch: Architecture, personal: PersonalParameters) -> Set<Int> {
+        let n = arch.units.count
+        var set = Set<Int>()
+        switch personal {
+        case .none: break
+        case .head: set = [2 * n, 2 * n + 1]
+        case .biases: set = Set(layout.biasUnits.map { 2 * $0 + 1 }).union([2 * n + 1])
+        case .headAndBiases: set = Set(layout.biasUnits.map { 2 * $0 + 1 }).union([2 * n, 2 * n + 1])
+        }
+        return set.intersection(trainableTensors(layout, arch: arch))
+    }
+
+    /// The tensors a device with `layout` may send: trainable and not personal.
+    public static func sharedTensors(_ layout: SparseLayout, arch: Architecture, personal: PersonalParameters) -> Set<Int> {
+        trainableTensors(layout, arch: arch).subtracting(personalTensors(layout, arch: arch, personal: personal))
+    }
+
     public static func trainableTensors(_ layout: SparseLayout, arch: Architecture) -> Set<Int> {
         var out = Set<Int>()
         for u in layout.weightChannels.keys { out.insert(2 * u) }
