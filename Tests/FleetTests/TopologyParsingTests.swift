@@ -103,6 +103,23 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(try TopologyParser.parse(minimal).aggregation.maxUpdateNorm, nil, "default: derived per device")
     }
 
+    func testPrivacyBlockMapsToTheConfigurationAndIsRefusedWithItsKey() throws {
+        let t = try TopologyParser.parse(minimal + "\nprivacy: {mode: central, clip: 0.5, noiseMultiplier: 1.2, sampling: poisson, rate: 0.5, maxEpsilon: 20}")
+        let c = FleetPlan(t).config
+        XCTAssertEqual(c.privacy.mode, .central)
+        XCTAssertEqual(c.privacy.clip, 0.5)
+        XCTAssertEqual(c.privacy.noiseMultiplier, 1.2)
+        XCTAssertEqual(c.privacy.sampling, .poisson)
+        XCTAssertEqual(c.privacy.rate, 0.5)
+        XCTAssertEqual(c.privacy.maxEpsilon, 20)
+        XCTAssertNoThrow(try c.validate())
+        XCTAssertEqual(refusal(minimal + "\nprivacy: {clip: 0, noiseMultiplier: 1}")?.key, "privacy.clip")
+        XCTAssertEqual(refusal(minimal + "\nprivacy: {noiseMultiplier: -1}")?.key, "privacy.noiseMultiplier")
+        XCTAssertEqual(refusal(minimal + "\nprivacy: {noiseMultiplier: 1, targetEpsilon: 3}")?.key, "privacy.targetEpsilon")
+        XCTAssertEqual(refusal(minimal + "\nprivacy: {mode: central}")?.key, "privacy.noiseMultiplier")
+        XCTAssertEqual(refusal(minimal + "\nprivacy: {epsilon: 3}")?.key, "privacy.epsilon")
+    }
+
     func testRoundRobinSplit() throws {
         var t = try TopologyParser.parse(minimal.replacingOccurrences(of: "count: 2", with: "count: 5"))
         t.nodes.count = 2

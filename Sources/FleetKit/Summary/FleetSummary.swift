@@ -51,6 +51,8 @@ public struct FleetSummary: Codable, Equatable, Sendable {
     public var curve: Bool
     /// What the fault proxy did on the real wire (`network.proxy: on`); nil without it.
     public var realWire: ProxyCounters? = nil
+    /// Differential privacy: settings and ε spent (from the coordinator); nil without DP.
+    public var privacy: PrivacySummary? = nil
 
     /// Rounds of the run.
     public struct Rounds: Codable, Equatable, Sendable {

@@ -48,6 +48,11 @@ public enum SummaryTable {
         rows.append(("fleet", "\(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? ", CURVE (identities authenticated by key)" : ", plain transport (identities NOT authenticated)")"))
         rows.append(("rounds", "\(s.rounds.completed)/\(s.rounds.planned) (\(s.rounds.skipped) skipped)\(s.interrupted ? ", INTERRUPTED" : "")"))
         rows.append(("global accuracy", "\(pct(s.initialGlobalAccuracy)) → \(pct(s.finalGlobalAccuracy))"))
+        if let p = s.privacy {
+            let eps = p.epsilon.map { String(format: "ε = %.3g", $0) } ?? "ε = ∞ (no noise)"
+            rows.append(("privacy", "\(p.mode) DP: clip \(p.clip), z \(String(format: "%.3g", p.noiseMultiplier)), \(p.sampling) q \(String(format: "%.3g", p.samplingRate)); "
+                + "\(eps) at δ = \(String(format: "%.2g", p.delta)) over \(p.rounds) rounds\(p.stoppedAtMaxEpsilon ? " (stopped at maxEpsilon)" : "")"))
+        }
         let p = s.personalisedAccuracy
         rows.append(("personalised accuracy", p.count == 0 ? "-" : "mean \(pct(p.mean)), p10 \(pct(p.p10)), worst \(pct(p.worst)) over \(p.count) devices"))
         rows.append(("uplink (updates)", "\(bytes(s.bytes.uplinkUpdates)) = \(String(format: "%.2f", 100 * s.bytes.uplinkRatioToDense)) % of dense FedAvg (\(bytes(s.bytes.denseFedAvgUplink)))"))

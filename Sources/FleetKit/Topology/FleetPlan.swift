@@ -25,6 +25,7 @@ public struct FleetPlan: Equatable, Sendable {
         c.rounds = t.rounds
         c.rounds.coordinatedSchedule = t.coordinatedSchedule
         c.aggregation = t.aggregation
+        c.privacy = t.privacy
         c.encoding = t.encoding
         c.personalisation = t.personalisation
         c.heartbeatMs = t.heartbeatMs

@@ -28,6 +28,8 @@ public struct Topology: Equatable, Sendable {
     public var rounds: RoundConfig
     /// Server aggregation.
     public var aggregation: AggregationConfig
+    /// Device-level differential privacy (off by default).
+    public var privacy = PrivacyConfig()
     /// Delta value encoding.
     public var encoding: EncodingName
     /// Whether the coordinator deals each device its channel blocks (the coordinated schedule).

@@ -9,7 +9,7 @@ import Yams
 public enum TopologyParser {
     /// Top-level keys.
     static let topKeys = ["name", "seed", "dataset", "preprocessing", "model", "memory", "search", "groups", "partition", "rounds",
-                          "aggregation", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
+                          "aggregation", "privacy", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
                           "faults", "heartbeatMs", "compare"]
 
     /// Reads and parses `path`.
@@ -127,6 +127,24 @@ public enum TopologyParser {
             }
             aggregation.minContributors = try a.int("minContributors", default: 3, in: 1...100_000)
         }
+        var privacy = PrivacyConfig()
+        if let p = try top.object("privacy") {
+            try p.onlyKeys(["mode", "clip", "noiseMultiplier", "targetEpsilon", "delta", "sampling", "rate", "maxEpsilon"])
+            privacy.mode = PrivacyMode(rawValue: try p.choice("mode", PrivacyMode.allCases.map(\.rawValue), default: "central"))!
+            privacy.clip = try p.double("clip", default: 1, in: 0...1e9, lowerOpen: true)
+            if p.value("noiseMultiplier") != nil { privacy.noiseMultiplier = try p.double("noiseMultiplier", default: 1, in: 0...1e6) }
+            if p.value("targetEpsilon") != nil { privacy.targetEpsilon = try p.double("targetEpsilon", default: 1, in: 0...1e6, lowerOpen: true) }
+            if privacy.noiseMultiplier != nil && privacy.targetEpsilon != nil {
+                throw p.error("targetEpsilon", "give noiseMultiplier or targetEpsilon, not both (targetEpsilon calibrates the noise multiplier)")
+            }
+            if privacy.enabled && privacy.noiseMultiplier == nil && privacy.targetEpsilon == nil {
+                throw p.error("noiseMultiplier", "give noiseMultiplier (e.g. 1.0) or targetEpsilon (e.g. 8)")
+            }
+            if p.value("delta") != nil { privacy.delta = try p.double("delta", default: 1e-5, in: 0...1, lowerOpen: true) }
+            privacy.sampling = SamplingKind(rawValue: try p.choice("sampling", SamplingKind.allCases.map(\.rawValue), default: "poisson"))!
+            if p.value("rate") != nil { privacy.rate = try p.double("rate", default: 1, in: 0...1, lowerOpen: true) }
+            if p.value("maxEpsilon") != nil { privacy.maxEpsilon = try p.double("maxEpsilon", default: 10, in: 0...1e6, lowerOpen: true) }
+        }
         let encoding = EncodingName(rawValue: try top.choice("encoding", EncodingName.allCases.map(\.rawValue), default: "f32"))!
         let coordinated = try top.bool("coordinatedSchedule", default: false)
         let curve = try top.bool("curve", default: false)
@@ -191,11 +209,13 @@ public enum TopologyParser {
                 compare.append(p)
             }
         }
-        return Topology(name: name, about: about(text), seed: UInt64(seed), dataset: dataset, model: model, memory: memory, search: search,
+        var t = Topology(name: name, about: about(text), seed: UInt64(seed), dataset: dataset, model: model, memory: memory, search: search,
                         groups: groups, partition: partition, rounds: rounds, aggregation: aggregation, encoding: encoding,
                         coordinatedSchedule: coordinated, curve: curve, personalisation: personalisation, nodes: nodes,
                         simulatedDeadlineMs: simulatedDeadline, network: network, faults: faults, heartbeatMs: heartbeat,
                         comparePolicies: compare)
+        t.privacy = privacy
+        return t
     }
 
     /// Why `dense` is refused.
