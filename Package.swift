@@ -55,7 +55,8 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: commonSettings + fastMath),
         .target(name: "Transport", dependencies: ["CZmq"], swiftSettings: commonSettings),
-        // Pure: the privacy accountant (and later clipping, noise, secure aggregation); no sockets.
+        // Pure: the privacy accountant and membership-inference scoring (and later clipping, noise,
+        // secure aggregation); works on numbers, no sockets, no Engine.
         .target(name: "Privacy", dependencies: [], swiftSettings: commonSettings),
         .target(name: "Federation", dependencies: [
             "Engine", "Wire", "Transport",
