@@ -87,7 +87,8 @@ let package = Package(
 
         .executableTarget(name: "EngineBench", dependencies: ["Engine"], swiftSettings: commonSettings + fastMath),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
+        // Privacy only for the membership-inference leak tests (attack metrics on a trained tiny net).
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], swiftSettings: commonSettings),
         .testTarget(name: "FederationTests", dependencies: [
