@@ -55,7 +55,8 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: commonSettings + fastMath),
         .target(name: "Transport", dependencies: ["CZmq"], swiftSettings: commonSettings),
-        // Pure: the privacy accountant (and later clipping, noise, secure aggregation); no sockets.
+        // Pure: the privacy accountant, clipping, seeded Gaussian noise and membership-inference
+        // scoring (later secure aggregation); no sockets. Engine only for its seeded generator.
         .target(name: "Privacy", dependencies: ["Engine"], swiftSettings: commonSettings),
         .target(name: "Federation", dependencies: [
             "Engine", "Wire", "Transport", "Privacy",
@@ -86,7 +87,8 @@ let package = Package(
 
         .executableTarget(name: "EngineBench", dependencies: ["Engine"], swiftSettings: commonSettings + fastMath),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
+        // Privacy only for the membership-inference leak tests (attack metrics on a trained tiny net).
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], swiftSettings: commonSettings),
         .testTarget(name: "FederationTests", dependencies: [

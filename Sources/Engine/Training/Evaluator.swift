@@ -1,4 +1,5 @@
 // Accuracy and loss of a network on a labelled set, from images or from a feature cache.
+// (Per-sample values for membership inference: PerExampleEvaluation.swift, on the same batching.)
 
 /// Test metrics.
 public struct Evaluation: Equatable, Sendable, Codable {
@@ -33,15 +34,23 @@ public enum Evaluator {
     static func evaluate(classes: Int, labels: [UInt8], indices: [Int], batch: Int, logits: ([Int]) -> [Float]) -> Evaluation {
         guard !indices.isEmpty else { return Evaluation(accuracy: 0, loss: 0, count: 0) }
         var correct = 0, loss = 0.0
+        forEachBatch(labels: labels, indices: indices, batch: batch, logits: logits) { out, y in
+            loss += Double(SoftmaxCrossEntropy.forwardBackward(dlogits: nil, logits: out, labels: y, classes: classes)) * Double(y.count)
+            correct += zip(SoftmaxCrossEntropy.argmax(logits: out, classes: classes, batch: y.count), y).filter { $0 == Int($1) }.count
+        }
+        return Evaluation(accuracy: Double(correct) / Double(indices.count), loss: loss / Double(indices.count), count: indices.count)
+    }
+
+    /// Runs `logits` on `indices`, `batch` at a time in order, and hands each batch's logits
+    /// ([classes][n]) and labels to `body`.
+    static func forEachBatch(labels: [UInt8], indices: [Int], batch: Int, logits: ([Int]) -> [Float],
+                             body: ([Float], [Int32]) -> Void) {
+        precondition(batch > 0, "Evaluator: batch must be positive (got \(batch))")
         var start = 0
         while start < indices.count {
             let idx = Array(indices[start..<min(start + batch, indices.count)])
-            let out = logits(idx)
-            let y = idx.map { Int32(labels[$0]) }
-            loss += Double(SoftmaxCrossEntropy.forwardBackward(dlogits: nil, logits: out, labels: y, classes: classes)) * Double(idx.count)
-            correct += zip(SoftmaxCrossEntropy.argmax(logits: out, classes: classes, batch: idx.count), y).filter { $0 == Int($1) }.count
+            body(logits(idx), idx.map { Int32(labels[$0]) })
             start += idx.count
         }
-        return Evaluation(accuracy: Double(correct) / Double(indices.count), loss: loss / Double(indices.count), count: indices.count)
     }
 }
