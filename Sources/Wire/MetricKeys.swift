@@ -14,6 +14,17 @@ public enum MetricKey {
     /// Node → coordinator, under DP: 1 when clipping scaled the device's update down, else 0.
     public static let updateClipped = "update_clipped"
 
+    /// Coordinator → node: "also run the membership attacks after the final round" (value 1).
+    public static let membershipAttack = "membership_attack"
+    /// Node → coordinator: the loss-threshold membership attack against the global model
+    /// (`mia_global_…`) and the device's personalised model (`mia_personal_…`): AUC, membership
+    /// advantage, TPR at 0.1 % and 1 % FPR, each in [0, 1].
+    public static func membership(_ model: String, _ figure: String) -> String { "mia_\(model)_\(figure)" }
+    /// The figures of `membership(_:_:)`.
+    public static let membershipFigures = ["auc", "advantage", "tpr_at_fpr_0.1", "tpr_at_fpr_1"]
+    /// Every membership key.
+    public static let membershipKeys: Set<String> = Set(["global", "personal"].flatMap { m in membershipFigures.map { membership(m, $0) } })
+
     /// The accuracies a node reports, each a finite value in [0, 1].
     public static let accuracies: Set<String> = [personalBefore, personalAfter, personalFinal]
 
@@ -23,7 +34,7 @@ public enum MetricKey {
         guard value.isFinite else {
             return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not finite; omit a value that was not measured")
         }
-        if (accuracies.contains(key) || key == updateClipped), !(0...1).contains(value) {
+        if (accuracies.contains(key) || key == updateClipped || membershipKeys.contains(key)), !(0...1).contains(value) {
             return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not an accuracy in [0, 1]")
         }
         return nil

@@ -50,6 +50,8 @@ public struct FederationConfig: Codable, Equatable, Sendable {
     public var curve: CurveConfig? = nil
     /// Device-level differential privacy (PrivacyConfig.swift); off by default.
     public var privacy = PrivacyConfig()
+    /// Attacks run after the final round to measure what the models leak.
+    public var attacks = AttacksConfig()
     /// Heartbeat interval of every peer, in milliseconds.
     public var heartbeatMs: Int = 500
 
@@ -284,6 +286,15 @@ public struct RoundConfig: Codable, Equatable, Sendable {
     /// (disjoint rotating blocks, fleet-level coverage) instead of letting its policy choose.
     public var coordinatedSchedule = false
     /// 3 rounds, everyone sampled, 30 s deadline.
+    public init() {}
+}
+
+/// Attacks run after the final round.
+public struct AttacksConfig: Codable, Equatable, Sendable {
+    /// The loss-threshold membership attack on every device, against the global and the
+    /// personalised model (AUC, advantage, TPR at 0.1 % and 1 % FPR in summary.json).
+    public var membership = false
+    /// None.
     public init() {}
 }
 

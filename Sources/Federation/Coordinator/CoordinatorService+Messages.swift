@@ -238,6 +238,7 @@ extension CoordinatorService {
                 return refuse(identity, problem, kind: .metrics, deviceID: m.deviceID, round: m.round)
             }
         }
+        for (k, v) in m.values where MetricKey.membershipKeys.contains(k) { ledger.recordMembership(m.deviceID, key: k, value: v) }
         if let v = m.values[MetricKey.personalFinal] { ledger.recordFinal(m.deviceID, accuracy: v) }
         guard var r = open, m.round == r.round else { return }
         if let v = m.values[MetricKey.personalBefore] { r.before[m.deviceID] = v }

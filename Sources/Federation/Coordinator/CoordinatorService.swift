@@ -321,6 +321,7 @@ public final class CoordinatorService {
             m.round = round
             m.modelVersion = model.version
             m.values = [MetricKey.finalEvaluation: 1]
+            if config.attacks.membership { m.values[MetricKey.membershipAttack] = 1 }
             send(identity, .metrics(m))
         }
         let expected = Set(registry.liveDevices)

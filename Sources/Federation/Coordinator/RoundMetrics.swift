@@ -102,6 +102,33 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var identityAuthenticated: Bool? = nil
     /// Differential privacy: settings and ε spent (nil without DP).
     public var privacy: PrivacySummary? = nil
+    /// Membership attacks after the final round (nil when not run).
+    public var membership: MembershipSummary? = nil
+}
+
+/// The membership attacks' results over the devices (loss-threshold attack, Yeom et al. 2018;
+/// figures as Carlini et al. 2022 recommend).
+public struct MembershipSummary: Codable, Equatable, Sendable {
+    /// Attack figure (`global_auc`, `personal_tpr_at_fpr_1`, …) → its distribution over devices.
+    public var figures: [String: Distribution]
+    /// Device → figure → value.
+    public var perDevice: [String: [String: Double]]
+
+    /// The summary of `perDevice` (keys `mia_<model>_<figure>`), nil when empty.
+    public init?(_ perDevice: [String: [String: Double]]) {
+        guard !perDevice.isEmpty else { return nil }
+        var byFigure: [String: [Double]] = [:]
+        var renamed: [String: [String: Double]] = [:]
+        for (d, values) in perDevice {
+            for (k, v) in values {
+                let name = k.hasPrefix("mia_") ? String(k.dropFirst(4)) : k
+                byFigure[name, default: []].append(v)
+                renamed[d, default: [:]][name] = v
+            }
+        }
+        figures = byFigure.compactMapValues { Distribution($0) }
+        self.perDevice = renamed
+    }
 }
 
 /// Appends JSON lines to a file.

@@ -58,6 +58,12 @@ public struct RunLedger: Sendable {
     /// Counts a message refused with ERROR.
     public mutating func refusedMessage() { roundRefusedMessages += 1 }
 
+    /// Device → membership-attack figure (MetricKey.membership keys) → value, after the final round.
+    public private(set) var membership: [String: [String: Double]] = [:]
+
+    /// Records one membership-attack figure of a device (already checked to be in [0, 1]).
+    public mutating func recordMembership(_ device: String, key: String, value: Double) { membership[device, default: [:]][key] = value }
+
     /// Records a device's final personalised accuracy (already checked to be in [0, 1]).
     public mutating func recordFinal(_ device: String, accuracy: Double) { personalFinal[device] = accuracy }
 
@@ -149,7 +155,7 @@ public struct RunLedger: Sendable {
             meanUpdateBytes: updateCount == 0 ? 0 : Double(updateBytesSum) / Double(updateCount),
             denseModelBytes: denseModelBytes, interrupted: interrupted, wallSeconds: wallSeconds,
             refusedRounds: refusedRounds, heldBackCoordinates: heldBackCoordinates, identityAuthenticated: identityAuthenticated,
-            privacy: privacy)
+            privacy: privacy, membership: MembershipSummary(membership))
     }
 
     /// Writes `summary` to `path`; a non-finite number is dropped (with a warning) rather than

@@ -59,7 +59,7 @@ public enum NodeError: Error, CustomStringConvertible {
 enum NodeWork {
     case outcome(TaskOutcome)
     case failed(deviceID: String, round: UInt64, reason: String, code: PBErrorCode)
-    case final([(String, Double)], round: UInt64)
+    case final([(String, [String: Double])], round: UInt64)
 }
 
 /// Opens a node's connection to the coordinator; `attempt` counts reconnects from 0.
@@ -224,7 +224,7 @@ public final class NodeService {
                 case let .task(t): try receiveTask(t, send: send)
                 case let .heartbeat(h): coordinatorInterval = Int64(max(1, h.intervalMs))
                 case let .metrics(m):
-                    if m.values[MetricKey.finalEvaluation] != nil { scheduleFinal(round: m.round) }
+                    if m.values[MetricKey.finalEvaluation] != nil { scheduleFinal(round: m.round, membership: m.values[MetricKey.membershipAttack] == 1) }
                 case let .bye(b):
                     logger.info("coordinator said bye", metadata: ["reason": "\(b.reason)"])
                     done = true
@@ -401,11 +401,23 @@ public final class NodeService {
     }
 
     /// Queues the after-the-final-round personalised evaluation of every hosted device.
-    private func scheduleFinal(round: UInt64) {
+    /// With `membership`, each device also runs the membership attacks (VirtualDevice.membershipAttack).
+    private func scheduleFinal(round: UInt64, membership: Bool) {
         guard let net = global else { return }
         let all = devices.values.sorted { $0.id < $1.id }
         worker.async { [self] in
-            let results = all.map { ($0.id, $0.evaluateFinal(global: net)) }
+            let results = all.map { d -> (String, [String: Double]) in
+                var v = [MetricKey.personalFinal: d.evaluateFinal(global: net)]
+                if membership {
+                    let (g, p) = d.membershipAttack(global: net)
+                    for (name, m) in [("global", g), ("personal", p)] {
+                        for (figure, x) in zip(MetricKey.membershipFigures, [m.auc, m.advantage, m.tprAtFPR0_1Percent, m.tprAtFPR1Percent]) {
+                            v[MetricKey.membership(name, figure)] = x
+                        }
+                    }
+                }
+                return (d.id, v.filter { $0.value.isFinite })
+            }
             lock.withLock { finished.append(.final(results, round: round)) }
         }
     }
@@ -453,12 +465,12 @@ public final class NodeService {
             e.peerVersion = UInt32(ProtocolID.version)
             try send(.error(e))
         case let .final(results, round):
-            for (id, acc) in results {
+            for (id, values) in results {
                 var m = PBMetrics()
                 m.deviceID = id
                 m.round = round
                 m.modelVersion = heldVersion
-                m.values = [MetricKey.personalFinal: acc].filter { $0.value.isFinite }
+                m.values = values
                 try send(.metrics(m))
             }
         }

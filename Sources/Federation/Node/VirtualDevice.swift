@@ -122,6 +122,20 @@ public final class VirtualDevice: @unchecked Sendable {
         return evaluate(personalised(global), testCache: test)
     }
 
+    /// The loss-threshold membership attack (Yeom et al. 2018) on this device's data, against the
+    /// released global model and against its personalised model: members are its training shard,
+    /// non-members its private test split (same distribution, never trained on by anyone).
+    /// Read-only: no model or policy state changes.
+    public func membershipAttack(global: Network) -> (global: MembershipMetrics, personal: MembershipMetrics) {
+        let (train, test) = caches(global)
+        func attack(_ net: Network) -> MembershipMetrics {
+            let m = Evaluator.perExample(net, cache: train, labels: trainData.labels, indices: Array(0..<trainData.count), size: resolution)
+            let n = Evaluator.perExample(net, cache: test, labels: testData.labels, indices: Array(0..<testData.count), size: resolution)
+            return MembershipMetrics(members: LossThresholdAttack.scores(losses: m.losses), nonMembers: LossThresholdAttack.scores(losses: n.losses))
+        }
+        return (attack(global), attack(personalised(global)))
+    }
+
     /// The task's channel assignment as unit → channels, nil when it has none. Throws when it
     /// does not cover exactly the layout's update layers or exceeds their channel budget.
     func assignment(_ task: PBTask) throws -> [Int: [Int32]]? {

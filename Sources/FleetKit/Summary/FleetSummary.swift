@@ -53,6 +53,8 @@ public struct FleetSummary: Codable, Equatable, Sendable {
     public var realWire: ProxyCounters? = nil
     /// Differential privacy: settings and ε spent (from the coordinator); nil without DP.
     public var privacy: PrivacySummary? = nil
+    /// Membership attacks after the final round; nil when not run.
+    public var membership: MembershipSummary? = nil
 
     /// Rounds of the run.
     public struct Rounds: Codable, Equatable, Sendable {

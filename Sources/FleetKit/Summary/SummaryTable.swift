@@ -48,6 +48,11 @@ public enum SummaryTable {
         rows.append(("fleet", "\(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? ", CURVE (identities authenticated by key)" : ", plain transport (identities NOT authenticated)")"))
         rows.append(("rounds", "\(s.rounds.completed)/\(s.rounds.planned) (\(s.rounds.skipped) skipped)\(s.interrupted ? ", INTERRUPTED" : "")"))
         rows.append(("global accuracy", "\(pct(s.initialGlobalAccuracy)) → \(pct(s.finalGlobalAccuracy))"))
+        if let m = s.membership {
+            func fig(_ k: String) -> String { m.figures[k].map { String(format: "%.3f", $0.mean) } ?? "-" }
+            rows.append(("membership attack", "loss threshold, mean over \(m.perDevice.count) devices: global model AUC \(fig("global_auc")), "
+                + "TPR@1%FPR \(fig("global_tpr_at_fpr_1")); personalised AUC \(fig("personal_auc")), TPR@1%FPR \(fig("personal_tpr_at_fpr_1"))"))
+        }
         if let p = s.privacy {
             let eps = p.epsilon.map { String(format: "ε = %.3g", $0) } ?? "ε = ∞ (no noise)"
             rows.append(("privacy", "\(p.mode) DP: clip \(p.clip), z \(String(format: "%.3g", p.noiseMultiplier)), \(p.sampling) q \(String(format: "%.3g", p.samplingRate)); "

@@ -9,7 +9,7 @@ import Yams
 public enum TopologyParser {
     /// Top-level keys.
     static let topKeys = ["name", "seed", "dataset", "preprocessing", "model", "memory", "search", "groups", "partition", "rounds",
-                          "aggregation", "privacy", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
+                          "aggregation", "privacy", "attacks", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
                           "faults", "heartbeatMs", "compare"]
 
     /// Reads and parses `path`.
@@ -145,6 +145,11 @@ public enum TopologyParser {
             if p.value("rate") != nil { privacy.rate = try p.double("rate", default: 1, in: 0...1, lowerOpen: true) }
             if p.value("maxEpsilon") != nil { privacy.maxEpsilon = try p.double("maxEpsilon", default: 10, in: 0...1e6, lowerOpen: true) }
         }
+        var attacks = AttacksConfig()
+        if let a = try top.object("attacks") {
+            try a.onlyKeys(["membership"])
+            attacks.membership = try a.bool("membership", default: false)
+        }
         let encoding = EncodingName(rawValue: try top.choice("encoding", EncodingName.allCases.map(\.rawValue), default: "f32"))!
         let coordinated = try top.bool("coordinatedSchedule", default: false)
         let curve = try top.bool("curve", default: false)
@@ -215,6 +220,7 @@ public enum TopologyParser {
                         simulatedDeadlineMs: simulatedDeadline, network: network, faults: faults, heartbeatMs: heartbeat,
                         comparePolicies: compare)
         t.privacy = privacy
+        t.attacks = attacks
         return t
     }
 
