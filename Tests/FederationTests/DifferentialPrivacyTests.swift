@@ -92,7 +92,8 @@ final class DifferentialPrivacyTests: XCTestCase {
         XCTAssertTrue(refusal { $0.privacy.delta = 0.5 }.contains("privacy.delta"), "δ ≥ 1/N")
         XCTAssertTrue(refusal { $0.privacy.targetEpsilon = 3 }.contains("not both"))
         XCTAssertTrue(refusal { $0.aggregation.rule = .median }.contains("refused under differential privacy"))
-        XCTAssertTrue(refusal { $0.privacy.mode = .local }.contains("not implemented"))
+        XCTAssertTrue(refusal { $0.privacy.mode = .local; $0.aggregation.rule = .trimmedMean }.contains("refused under differential privacy"), "local DP with a robust rule")
+        XCTAssertEqual(refusal { $0.privacy.mode = .local }, "accepted")
         let unreachable = refusal { $0.privacy.noiseMultiplier = nil; $0.privacy.targetEpsilon = 1e-4; $0.privacy.delta = 1e-5 }
         XCTAssertTrue(unreachable.contains("smallest reachable ε"), unreachable)
     }
@@ -147,6 +148,43 @@ final class DifferentialPrivacyTests: XCTestCase {
         XCTAssertTrue(p.stoppedAtMaxEpsilon)
         XCTAssertLessThanOrEqual(try XCTUnwrap(p.epsilon), (one + two) / 2)
         XCTAssertEqual(p.rounds, 1)
+    }
+
+    func testLocalNoiseMakesTheUpdateDenseOverTheSharedTensorsWithSigmaZS() {
+        let delta = [TensorDelta(name: "conv.weight", channels: .subset([3]), values: [Float](repeating: 0.01, count: 50))]
+        let out = LocalNoise.noised(delta, shared: [0, 1], schema: schema, encoding: .f32, clip: 0.5, noiseMultiplier: 2, seed: 9)
+        XCTAssertEqual(out.map(\.name), ["conv.weight", "conv.bias"], "every shared tensor, even one the device did not touch")
+        XCTAssertTrue(out.allSatisfy { $0.channels == .all }, "dense: every candidate channel")
+        let v = out.flatMap(\.values).map(Double.init)
+        let sd = (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot()
+        // σ = zS = 1 over 2,050 values: the relative standard error of the sd is 1/√(2n) ≈ 1.6 %; 5 % ≈ 3 of them.
+        XCTAssertEqual(sd, 1, accuracy: 0.05)
+        XCTAssertEqual(out, LocalNoise.noised(delta, shared: [0, 1], schema: schema, encoding: .f32, clip: 0.5, noiseMultiplier: 2, seed: 9), "seeded")
+        var p = PrivacyConfig()
+        p.mode = .local
+        p.clip = 0.5
+        XCTAssertGreaterThan(LocalNoise.maxUpdateNorm(p, noiseMultiplier: 2, coordinates: 2050), L2Clipping.norm(out.map(\.values)),
+                             "the coordinator's bound admits an honest noised update")
+    }
+
+    func testALocalDPRunIsReproducibleSendsDenseUpdatesAndAccountsWithoutAmplification() throws {
+        let (central, _) = try dpRun("dp-central")
+        let (a, sa) = try dpRun("dp-local-a") { $0.privacy.mode = .local }
+        let (b, _) = try dpRun("dp-local-b") { $0.privacy.mode = .local }
+        XCTAssertTrue(a.model == b.model, "local noise is seeded too: bitwise reproducible")
+        let p = try XCTUnwrap(sa.privacy)
+        XCTAssertEqual(p.mode, "local")
+        XCTAssertEqual(p.samplingRate, 1, "no amplification by sampling against the coordinator")
+        let want = RDPAccountant().epsilon(samplingRate: 1, noiseMultiplier: 1.1, steps: p.rounds, delta: 1 / pow(4, 1.1)).epsilon
+        XCTAssertEqual(try XCTUnwrap(p.epsilon), want, accuracy: 1e-9)
+        func meanBytes(_ f: InProcessFleet) throws -> Double {
+            let m = try f.metrics().filter { !$0.updateBytes.isEmpty }
+            return m.map(\.meanUpdateBytes).reduce(0, +) / Double(m.count)
+        }
+        let schema = a.service.model.schema
+        let dense = a.service.admission.trainable["dev-0"]!.reduce(0) { $0 + 4 * schema.tensors[$1].elementCount }
+        XCTAssertGreaterThanOrEqual(try meanBytes(a), Double(dense), "local DP updates carry every coordinate of the shared tensors in f32")
+        XCTAssertGreaterThan(try meanBytes(a), try meanBytes(central), "and cost more bytes than the sparse central ones")
     }
 
     func testUnderDPAnUnclippedUpdateIsRefused() {

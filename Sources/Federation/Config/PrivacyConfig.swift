@@ -57,7 +57,7 @@ public struct PrivacyConfig: Codable, Equatable, Sendable {
     /// δ for a population of `n` devices.
     public func resolvedDelta(population n: Int) -> Double { delta ?? 1 / pow(Double(max(n, 1)), 1.1) }
 
-    /// The sampling rate q the accountant uses.
+    /// The sampling rate q of the cohort (local DP accounts with q = 1: see PrivacySpend).
     public func samplingRate(_ config: FederationConfig) -> Double {
         switch sampling {
         case .poisson: return rate ?? config.rounds.sampleFraction
@@ -87,9 +87,6 @@ public struct PrivacyConfig: Codable, Equatable, Sendable {
     func validate(_ config: FederationConfig) throws {
         guard enabled else { return }
         func bad(_ key: String, _ reason: String) -> ConfigError { .invalid(path: "privacy.\(key)", reason: reason) }
-        if mode == .local {
-            throw bad("mode", "local DP (each device noises its own update) is not implemented yet; use central")
-        }
         guard clip > 0, clip.isFinite else { throw bad("clip", "must be a finite L2 norm > 0, e.g. 1.0") }
         if let z = noiseMultiplier, !(z >= 0 && z.isFinite) { throw bad("noiseMultiplier", "must be finite and ≥ 0 (0: clipping only, ε = ∞)") }
         guard (noiseMultiplier == nil) != (targetEpsilon == nil) else {

@@ -98,13 +98,17 @@ public final class CoordinatorService {
             firstBlock = min(firstBlock, DevicePlans.startBlock(layout, arch: net.arch))
         }
         if config.privacy.enabled {
-            // A clipped update's norm is at most S; the encoding may round it up by a little.
-            for (id, n) in norms { norms[id] = min(n, config.privacy.clip * 1.01) }
+            noiseMultiplier = try config.privacy.resolvedNoiseMultiplier(config)
+            let schema = model.schema
+            for d in config.resolvedDevices {
+                let shared = ModelTensors.sharedTensors(layouts[d.id]!, arch: net.arch, personal: config.personalisation.personal)
+                norms[d.id] = LocalNoise.maxUpdateNorm(config.privacy, noiseMultiplier: noiseMultiplier,
+                                                       coordinates: shared.reduce(0) { $0 + schema.tensors[$1].elementCount })
+            }
             let candidates = config.resolvedDevices.reduce(into: Set<Int>()) { set, d in
                 set.formUnion(ModelTensors.sharedTensors(layouts[d.id]!, arch: net.arch, personal: config.personalisation.personal))
             }
-            noiseMultiplier = try config.privacy.resolvedNoiseMultiplier(config)
-            rule = DPFixedDenominatorRule(clip: config.privacy.clip, noiseMultiplier: noiseMultiplier,
+            rule = DPFixedDenominatorRule(clip: config.privacy.clip, noiseMultiplier: config.privacy.mode == .local ? 0 : noiseMultiplier,
                                           expectedCohort: config.privacy.expectedCohort(config), candidates: Array(candidates),
                                           serverLearningRate: config.aggregation.serverLearningRate, seed: config.seed ^ 0xD1FF_E4E7_1A1)
         } else {

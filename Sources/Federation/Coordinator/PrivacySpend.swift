@@ -45,7 +45,9 @@ public struct PrivacySpend: Sendable {
     public init(config: FederationConfig, noiseMultiplier z: Double, rounds: Int = 0) {
         settings = config.privacy
         noiseMultiplier = z
-        samplingRate = config.privacy.samplingRate(config)
+        // Local DP protects each device against the coordinator itself, which sees who took part:
+        // no amplification by sampling is claimed (q = 1).
+        samplingRate = config.privacy.mode == .local ? 1 : config.privacy.samplingRate(config)
         delta = config.privacy.resolvedDelta(population: config.devices.count)
         ledger.record(samplingRate: samplingRate, noiseMultiplier: z, steps: rounds)
     }
@@ -79,8 +81,12 @@ public struct PrivacySpend: Sendable {
             mode: settings.mode.rawValue, clip: settings.clip, noiseMultiplier: noiseMultiplier, samplingRate: samplingRate,
             sampling: settings.sampling.rawValue, variableRoundSize: settings.sampling == .poisson, delta: delta,
             epsilon: e.isFinite ? e : nil, rounds: rounds, stoppedAtMaxEpsilon: stoppedAtMaxEpsilon,
-            guarantee: "device-level (ε, δ)-DP of the released global models, for each device's whole shard, against anyone who sees them "
-                + "(the coordinator is trusted: it sees the clipped updates). Personal parameters never leave the device and are not released. "
-                + (settings.sampling == .fixed ? "Fixed-size cohorts are accounted as Poisson sampling with q = k/N, an approximation." : ""))
+            guarantee: (settings.mode == .local
+                ? "device-level (ε, δ)-DP of every update a device sends, for its whole shard, against anyone including the coordinator "
+                    + "(each device clips and noises its own update; accounted without amplification by sampling, q = 1). "
+                : "device-level (ε, δ)-DP of the released global models, for each device's whole shard, against anyone who sees them "
+                    + "(the coordinator is trusted: it sees the clipped updates). "
+                    + (settings.sampling == .fixed ? "Fixed-size cohorts are accounted as Poisson sampling with q = k/N, an approximation. " : ""))
+                + "Personal parameters never leave the device and are not released.")
     }
 }

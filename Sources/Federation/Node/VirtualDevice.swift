@@ -49,6 +49,10 @@ public final class VirtualDevice: @unchecked Sendable {
     public let personalTensors: Set<Int>
     /// The DP clip norm S of the whole shared update, when differential privacy is on.
     let clip: Double?
+    /// Local DP: the noise multiplier z this device noises its own update with.
+    let localNoise: Double?
+    /// Seeds this device's local noise (with the round).
+    let noiseSeed: UInt64
     /// Personal values of `personalTensors` (set at the first task).
     public private(set) var personal: [Int: [Float]] = [:]
     private let arch: Architecture
@@ -68,6 +72,8 @@ public final class VirtualDevice: @unchecked Sendable {
         id = settings.id
         self.settings = settings
         clip = config.privacy.enabled ? config.privacy.clip : nil
+        localNoise = config.privacy.mode == .local ? (try config.privacy.resolvedNoiseMultiplier(config)) : nil
+        noiseSeed = FederatedData.deviceSeed(config, index: index, purpose: 7)
         self.arch = arch
         schema = ModelTensors.schema(arch)
         resolution = config.model.resolution
@@ -225,6 +231,11 @@ public final class VirtualDevice: @unchecked Sendable {
             var values = tensors.map(\.values)
             clipped = L2Clipping.clip(&values, to: clip)
             for i in tensors.indices { tensors[i].values = values[i] }
+            if let z = localNoise {
+                let shared = ModelTensors.trainableTensors(layout, arch: arch).subtracting(personalTensors)
+                tensors = LocalNoise.noised(tensors, shared: Array(shared), schema: schema, encoding: encoding, clip: clip,
+                                            noiseMultiplier: z, seed: noiseSeed ^ (task.round &* 0x9E37_79B9_7F4A_7C15))
+            }
         }
         let update = UpdateMessage(deviceID: id, round: task.round, baseModelVersion: version, sampleCount: UInt64(sampleCount),
                                    metrics: m, delta: SparseDelta(tensors))
