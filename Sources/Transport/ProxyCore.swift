@@ -29,9 +29,7 @@ final class ProxyCore: @unchecked Sendable {
 
     private let lock = NSLock()
     private var published = ProxyCounters()
-    private var stopping = false
-    private var running = true
-    private let finished = DispatchSemaphore(value: 0)
+    private let stopper = LoopStopper()
 
     /// Messages read from one socket per loop turn before the others get theirs.
     static let burst = 256
@@ -58,14 +56,7 @@ final class ProxyCore: @unchecked Sendable {
     func snapshot() -> ProxyCounters { lock.withLock { published } }
 
     /// Asks the loop to end and waits for it; idempotent.
-    func stop() {
-        let wasRunning: Bool = lock.withLock {
-            stopping = true
-            defer { running = false }
-            return running
-        }
-        if wasRunning { finished.wait() }
-    }
+    func stop() { stopper.stop() }
 
     /// The loop; returns after `stop()` or a libzmq failure of the poll itself.
     func run() {
@@ -80,10 +71,10 @@ final class ProxyCore: @unchecked Sendable {
             counts.downstream.waiting = 0
             _ = schedule.removeAll()
             publish()
-            finished.signal()
+            stopper.finished()
         }
         var lastSweep = MonotonicClock.nowMilliseconds()
-        while !lock.withLock({ stopping }) {
+        while !stopper.isStopping {
             let now = Self.now()
             let wait = schedule.nextTime.map { min(Self.pollMs, max(0, ($0 - now).rounded(.up))) } ?? Self.pollMs
             let identities = Array(upstreams.keys)

@@ -47,9 +47,7 @@ final class ZapCore: @unchecked Sendable {
     var admitted = 0
     var refused = 0
     var refusedKeys: [String] = []
-    private var stopping = false
-    private var running = true
-    private let finished = DispatchSemaphore(value: 0)
+    private let stopper = LoopStopper()
 
     init(socket: ZmqSocket, allowed: Set<String>, domain: String?) {
         self.socket = socket
@@ -58,22 +56,15 @@ final class ZapCore: @unchecked Sendable {
     }
 
     /// Asks the loop to end and waits for it; idempotent.
-    func stop() {
-        let wasRunning: Bool = lock.withLock {
-            stopping = true
-            defer { running = false }
-            return running
-        }
-        if wasRunning { finished.wait() }
-    }
+    func stop() { stopper.stop() }
 
     /// The handler loop: wait up to 50 ms for a request, answer it, check for stop.
     func serve() {
         defer {
             socket.close()
-            finished.signal()
+            stopper.finished()
         }
-        while !lock.withLock({ stopping }) {
+        while !stopper.isStopping {
             guard let request = try? socket.receive(timeoutMilliseconds: 50) else { continue }
             _ = try? socket.send(answer(request))
         }
