@@ -34,7 +34,9 @@ public enum HTMLReport {
             ("Bytes per round against dense", "Uplink bytes of the aggregated sparse UPDATEs against dense FedAvg, which would send the whole f32 model from every reporting device; downlink is everything the coordinator sent. 1 KB = 1024 B.", ReportCharts.bytes(metrics)),
             ("Memory per device against its budget", "Peak SRAM of one training step from the memory planner (the arena on each device enforces it byte for byte), per device group.", ReportCharts.memory(s)),
             ("Channel coverage per update layer", "Fraction of each update layer's channels touched by at least one aggregated update, per round and over the whole run.", ReportCharts.coverage(s, metrics)),
-        ]
+        ] + (s.privacy == nil ? [] : [
+            ("Privacy spent per round", "ε of device-level differential privacy after each round, from the Rényi-DP accountant of the sampled Gaussian mechanism (\(s.privacy!.mode) mode).", ReportCharts.epsilon(s, metrics)),
+        ])
         let body = sections.map { "<section><h2>\(esc($0.0))</h2><p class=\"note\">\(esc($0.1))</p>\($0.2)</section>" }.joined(separator: "\n")
         return """
         <!DOCTYPE html>

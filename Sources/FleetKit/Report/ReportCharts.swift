@@ -1,4 +1,4 @@
-// The five charts of the report, each an inline SVG string.
+// The charts of the report (five, plus ε per round in DP runs), each an inline SVG string.
 import Federation
 import Foundation
 
@@ -29,6 +29,20 @@ enum ReportCharts {
         if !after.isEmpty { legend.append((orange, "personal split, after local steps (mean)", true)) }
         if !skipped.isEmpty { legend.append(("#dddddd", "round skipped (model unchanged)", false)) }
         svg += p.legend(legend.map { ($0.0, $0.1, $0.2) })
+        return svg + "</svg>"
+    }
+
+    /// ε spent after each round (DP runs).
+    static func epsilon(_ s: FleetSummary, _ metrics: [RoundMetrics]) -> String {
+        let points = metrics.compactMap { m in m.epsilon.map { (Double(m.round), $0) } }
+        var p = Plot()
+        p.x0 = 0; p.x1 = Double(max(1, metrics.count))
+        p.y0 = 0; p.y1 = max(1e-9, (points.map(\.1).max() ?? 1) * 1.1)
+        var svg = p.open("privacy spent per round")
+        svg += p.axes(xTicks: Plot.roundTicks(0, metrics.count), yTicks: Plot.ticks(0, p.y1, count: 5).map { ($0, String(format: "%.2g", $0)) },
+                      xLabel: "round", yLabel: "ε spent")
+        svg += p.line([(0, 0)] + points, color: red)
+        svg += p.legend([(red, "ε after the round, δ = \(s.privacy.map { String(format: "%.2g", $0.delta) } ?? "?")", false)])
         return svg + "</svg>"
     }
 
