@@ -118,6 +118,13 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(refusal(minimal + "\nprivacy: {noiseMultiplier: 1, targetEpsilon: 3}")?.key, "privacy.targetEpsilon")
         XCTAssertEqual(refusal(minimal + "\nprivacy: {mode: central}")?.key, "privacy.noiseMultiplier")
         XCTAssertEqual(refusal(minimal + "\nprivacy: {epsilon: 3}")?.key, "privacy.epsilon")
+        let delta = refusal(minimal + "\nprivacy: {noiseMultiplier: 1, delta: 0.9}")
+        XCTAssertEqual(delta?.key, "privacy.delta", "δ ≥ 1/N, found with the whole run")
+        XCTAssertNotNil(delta?.line)
+        let target = refusal(minimal + "\nprivacy: {targetEpsilon: 0.00001, delta: 0.00001}")
+        XCTAssertEqual(target?.key, "privacy.targetEpsilon")
+        XCTAssertTrue(target?.problem.contains("smallest reachable ε") ?? false, target?.problem ?? "")
+        XCTAssertEqual(refusal(minimal + "\naggregation: {rule: median}\nprivacy: {noiseMultiplier: 1}")?.key, "privacy.mode", "robust rule under DP")
     }
 
     func testRoundRobinSplit() throws {

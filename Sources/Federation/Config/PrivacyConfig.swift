@@ -84,7 +84,7 @@ public struct PrivacyConfig: Codable, Equatable, Sendable {
     }
 
     /// Every rule of the block; throws naming the key and what is allowed.
-    func validate(_ config: FederationConfig) throws {
+    public func validate(_ config: FederationConfig) throws {
         guard enabled else { return }
         func bad(_ key: String, _ reason: String) -> ConfigError { .invalid(path: "privacy.\(key)", reason: reason) }
         guard clip > 0, clip.isFinite else { throw bad("clip", "must be a finite L2 norm > 0, e.g. 1.0") }

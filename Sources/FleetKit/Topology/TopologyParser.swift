@@ -128,7 +128,8 @@ public enum TopologyParser {
             aggregation.minContributors = try a.int("minContributors", default: 3, in: 1...100_000)
         }
         var privacy = PrivacyConfig()
-        if let p = try top.object("privacy") {
+        let privacyBlock = try top.object("privacy")
+        if let p = privacyBlock {
             try p.onlyKeys(["mode", "clip", "noiseMultiplier", "targetEpsilon", "delta", "sampling", "rate", "maxEpsilon"])
             privacy.mode = PrivacyMode(rawValue: try p.choice("mode", PrivacyMode.allCases.map(\.rawValue), default: "central"))!
             privacy.clip = try p.double("clip", default: 1, in: 0...1e9, lowerOpen: true)
@@ -221,6 +222,17 @@ public enum TopologyParser {
                         comparePolicies: compare)
         t.privacy = privacy
         t.attacks = attacks
+        if let p = privacyBlock {
+            // The rules that need the whole run (δ < 1/N, a reachable target ε, no robust rule),
+            // refused at the line of the key they concern.
+            let config = FleetPlan(t).config
+            do {
+                try config.privacy.validate(config)
+            } catch let ConfigError.invalid(path, reason) {
+                throw p.error(path.hasPrefix("privacy.") ? String(path.dropFirst("privacy.".count)) : "mode",
+                              path.hasPrefix("privacy.") ? reason : "\(path): \(reason)")
+            }
+        }
         return t
     }
 
