@@ -63,7 +63,7 @@ public struct PrivacyConfig: Codable, Equatable, Sendable {
         case .poisson: return rate ?? config.rounds.sampleFraction
         case .fixed:
             let n = config.devices.count
-            return Double(min(n, max(1, Int((config.rounds.sampleFraction * Double(n)).rounded())))) / Double(max(n, 1))
+            return Double(RoundPlanner.cohortSize(live: n, config: config)) / Double(max(n, 1))
         }
     }
 

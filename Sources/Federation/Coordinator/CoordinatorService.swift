@@ -100,13 +100,12 @@ public final class CoordinatorService {
         if config.privacy.enabled {
             noiseMultiplier = try config.privacy.resolvedNoiseMultiplier(config)
             let schema = model.schema
+            var candidates = Set<Int>()
             for d in config.resolvedDevices {
                 let shared = ModelTensors.sharedTensors(layouts[d.id]!, arch: net.arch, personal: config.personalisation.personal)
+                candidates.formUnion(shared)
                 norms[d.id] = LocalNoise.maxUpdateNorm(config.privacy, noiseMultiplier: noiseMultiplier,
                                                        coordinates: shared.reduce(0) { $0 + schema.tensors[$1].elementCount })
-            }
-            let candidates = config.resolvedDevices.reduce(into: Set<Int>()) { set, d in
-                set.formUnion(ModelTensors.sharedTensors(layouts[d.id]!, arch: net.arch, personal: config.personalisation.personal))
             }
             rule = DPFixedDenominatorRule(clip: config.privacy.clip, noiseMultiplier: config.privacy.mode == .local ? 0 : noiseMultiplier,
                                           expectedCohort: config.privacy.expectedCohort(config), candidates: Array(candidates),

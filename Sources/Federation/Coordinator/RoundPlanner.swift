@@ -29,8 +29,13 @@ public enum RoundPlanner {
             let q = config.privacy.samplingRate(config)
             return live.sorted().filter { _ in Double(rng.next() >> 11) / 9_007_199_254_740_992 < q }
         }
-        let k = min(live.count, max(1, Int((config.rounds.sampleFraction * Double(live.count)).rounded())))
+        let k = cohortSize(live: live.count, config: config)
         return Array(live.sorted().shuffled(using: &rng).prefix(k)).sorted()
+    }
+
+    /// How many of `live` devices a fixed-size round samples: fraction · live, rounded, at least one.
+    public static func cohortSize(live: Int, config: FederationConfig) -> Int {
+        min(live, max(1, Int((config.rounds.sampleFraction * Double(live)).rounded())))
     }
 
     /// The plan of round `round`: its sample and every sampled device's TASK.

@@ -5,6 +5,7 @@
 // delta's L2 norm within its bound, and the aggregation weight is the shard size the
 // coordinator computed from the configuration, never the claimed `sample_count`.
 import Foundation
+import Privacy
 import Wire
 
 /// A round the coordinator has open.
@@ -110,11 +111,7 @@ public struct UpdateAdmission: Sendable {
     }
 
     /// The L2 norm of every value of `delta`, accumulated in f64.
-    public static func norm(_ delta: SparseDelta) -> Double {
-        var sum = 0.0
-        for t in delta.tensors { for v in t.values { sum += Double(v) * Double(v) } }
-        return sum.squareRoot()
-    }
+    public static func norm(_ delta: SparseDelta) -> Double { L2Clipping.norm(delta.tensors.map(\.values)) }
 
     /// Why UPDATE.metrics cannot be true, if it cannot: more steps than the task asked for, or
     /// non-finite or negative numbers, or an accuracy outside [0, 1].
