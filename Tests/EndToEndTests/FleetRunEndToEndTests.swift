@@ -50,6 +50,43 @@ final class FleetRunEndToEndTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("again.html").path))
     }
 
+    func testSweepRunsEveryCellAndWritesTheComparison() throws {
+        let runs = try scratch()
+        let r = try ProcessHarness.run("fleet", ["run", Self.fixtures.appendingPathComponent("tiny-sweep.yaml").path, "--runs", runs.path], timeout: 240)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("sweep cell 2/2: privacy.noiseMultiplier = 1.0"), r.stdout)
+        let root = try runFolder(runs)
+        for file in ["topology.yaml", "comparison.json", "comparison.html", "noiseMultiplier-0/summary.json", "noiseMultiplier-1.0/report.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent(file).path), file)
+        }
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("comparison.json"))) as? [String: Any])
+        let cells = try XCTUnwrap(json["cells"] as? [[String: Any]])
+        XCTAssertEqual(cells.map { $0["label"] as? String }, ["noiseMultiplier-0", "noiseMultiplier-1.0"])
+        XCTAssertNil(cells[0]["epsilon"], "z = 0 has no finite ε")
+        let eps = try XCTUnwrap(cells[1]["epsilon"] as? Double)
+        XCTAssertTrue(eps > 0 && eps.isFinite, "\(eps)")
+        for c in cells {
+            XCTAssertEqual(c["privacyMode"] as? String, "central")
+            let auc = try XCTUnwrap((c["membership"] as? [String: Double])?["global_auc"])
+            XCTAssertTrue((0...1).contains(auc))
+            XCTAssertEqual(c["roundsCompleted"] as? Int, 2)
+        }
+        // Both cells ran from the same seed: the same initial model.
+        let initial = try [0, 1].map { i -> Double in
+            let s = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("\(cells[i]["label"]!)/summary.json"))) as? [String: Any])
+            return try XCTUnwrap(s["initialGlobalAccuracy"] as? Double)
+        }
+        XCTAssertEqual(initial[0], initial[1])
+        let page = try String(contentsOf: root.appendingPathComponent("comparison.html"), encoding: .utf8)
+        XCTAssertTrue(page.contains("Membership-attack AUC against privacy spent"))
+        XCTAssertTrue(page.contains("∞ (no noise)"))
+        // `fleet report` on the sweep's folder rebuilds the comparison from the cells.
+        try FileManager.default.removeItem(at: root.appendingPathComponent("comparison.html"))
+        let report = try ProcessHarness.run("fleet", ["report", root.path])
+        XCTAssertEqual(report.status, 0, report.stdout + report.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("comparison.html").path))
+    }
+
     func testResumeContinuesFromTheCheckpointOrRefusesWithoutOne() throws {
         let dir = try scratch()
         let text = try String(contentsOf: Self.fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)

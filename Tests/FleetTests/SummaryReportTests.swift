@@ -124,13 +124,42 @@ final class SummaryReportTests: XCTestCase {
         XCTAssertFalse(try SummaryBuilder.summary(of: folder).interrupted)
     }
 
-    func testComparisonColumnsLineUp() throws {
+    func testSweepComparisonGroupsLinesAndPlacesNoNoiseAtInfinity() throws {
         let (_, _, _, s) = try load()
-        var other = s
-        other.topology = "tiny/a-much-longer-name"
-        let lines = SummaryTable.comparison([s, other]).split(separator: "\n")
-        XCTAssertEqual(lines.count, 3)
+        let text = try String(contentsOf: fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)
+            + "privacy: {mode: central, clip: 1}\nsweep:\n  privacy.noiseMultiplier: [0, 1, 2]\n  groups[*].policy: [static, dgsu]\n"
+        let t = try TopologyParser.parse(text, file: "tiny.yaml")
+        XCTAssertEqual(t.cells.count, 6)
+        var summaries: [(label: String, summary: FleetSummary)] = []
+        for (i, cell) in t.cells.enumerated() {
+            var x = s
+            let z = Double(cell.settings[0].value)!
+            x.privacy = PrivacySummary(mode: "central", clip: 1, noiseMultiplier: z, samplingRate: 1, sampling: "poisson", variableRoundSize: true,
+                                       delta: 1e-3, epsilon: z == 0 ? nil : 20 / z, rounds: 2, stoppedAtMaxEpsilon: false, guarantee: "")
+            x.finalGlobalAccuracy = 0.5 + Double(i) / 100
+            x.membership = MembershipSummary(["dev-0": ["mia_global_auc": 0.6, "mia_personal_auc": 0.7], "dev-1": ["mia_global_auc": 0.5, "mia_personal_auc": 0.8]])
+            summaries.append((cell.label, x))
+        }
+        let c = SweepComparison(topology: t, summaries: summaries)
+        XCTAssertEqual(c.lines.map(\.name), ["groups[*].policy=static", "groups[*].policy=dgsu"], "one line per policy; z moves ε")
+        XCTAssertEqual(c.lines[0].cells.map(\.epsilon), [nil, 20, 10])
+        XCTAssertEqual(c.cells[0].membership["global_auc"]!, 0.55, accuracy: 1e-12)
+        XCTAssertEqual(c.cells[5].globalAccuracy, 0.55, accuracy: 1e-12)
+        let page = ComparisonReport.html(c)
+        XCTAssertEqual(page.components(separatedBy: "<svg").count - 1, 3, "global, personalised, membership AUC")
+        XCTAssertTrue(page.contains("∞ (no noise)"))
+        XCTAssertTrue(page.contains("ε spent (log scale"))
+        XCTAssertFalse(page.contains("<script"))
+        let lines = SummaryTable.comparison(c).split(separator: "\n")
+        XCTAssertEqual(lines.count, 7)
         XCTAssertEqual(Set(lines.map(\.count)).count, 1, "\(lines)")
+        // JSON round trip keeps every figure, and a sweep without DP is laid out by cell.
+        let path = NSTemporaryDirectory() + "comparison-\(getpid()).json"
+        try c.write(to: path)
+        XCTAssertEqual(try SweepComparison.read(path: path), c)
+        var plain = c
+        for i in plain.cells.indices { plain.cells[i].epsilon = nil }
+        XCTAssertTrue(ComparisonReport.html(plain).contains("cell (no cell spent a finite ε)"))
     }
 
     func testTableAndProgressText() throws {

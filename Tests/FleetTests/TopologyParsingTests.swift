@@ -172,7 +172,16 @@ final class TopologyParsingTests: XCTestCase {
             ("nodes: {count: 3}", "nodes", "every node needs at least one device"),
             ("network: {dropProbability: 0.95}", "network.dropProbability", "out of range"),
             ("faults: {killNode: 1}", "faults.killNode", "killing the only node"),
-            ("compare: {policies: [dgsu, dense]}", "compare.policies[1]", "dense is refused"),
+            ("sweep:\n  groups[*].policy: [dgsu, dense]", "groups[0].policy", "dense is refused"),
+            ("compare: {policies: [dgsu]}", "compare", "replaced by the general sweep"),
+            ("sweep: {seed: [1, 2]}", "sweep.seed", "cannot be swept"),
+            ("sweep: {privacy.noiseMultiplier: 1}", "sweep.privacy.noiseMultiplier", "non-empty list"),
+            ("sweep:\n  groups[3].policy: [dgsu]", "sweep.groups[3].policy", "past the end"),
+            ("sweep:\n  groups.policy: [dgsu]", "sweep.groups.policy", "sweeps into a list"),
+            ("sweep: {encoding: [f32, f8]}", "encoding", "use one of f32, f16, int8"),
+            ("sweep: {rounds.count: [1, 1]}", "sweep.rounds.count", "listed twice"),
+            ("sweep: {rounds.count: [1, 2, 3, 4, 5], rounds.minUpdates: [1, 2, 3, 4, 5], encoding: [f32, f16, int8]}", "sweep", "at most 64"),
+            ("sweep: {rounds..count: [1]}", "sweep.rounds..count", "not a key path"),
             ("groups: []", "groups", "no device groups"),
         ]
         for (extra, key, message) in cases {
@@ -241,15 +250,40 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertNoThrow(try InputFiles.check(try TopologyParser.parse(minimal), file: "t.yaml"), "synthetic data, random tiny net")
     }
 
-    func testComparePoliciesMakesOneVariantPerPolicy() throws {
-        let t = try TopologyParser.parse(minimal + "\ncompare: {policies: [head, bias, static, dgsu, random]}\n")
+    func testSweepCoversTheGridWithTheSameSeedAndNamesEachCell() throws {
+        let text = minimal + "\nseed: 7\nsweep:\n  groups[0].lr: [0.01, 0.1]\n  groups[0].policy: [static, dgsu]\n"
+        let t = try TopologyParser.parse(text)
+        XCTAssertEqual(t.variants.map(\.label), ["lr-0.01_policy-static", "lr-0.01_policy-dgsu", "lr-0.1_policy-static", "lr-0.1_policy-dgsu"])
+        XCTAssertEqual(Set(t.cells.map(\.topology.seed)), [7], "one seed for every cell")
+        XCTAssertEqual(t.cells.map(\.topology.groups[0].learningRate), [0.01, 0.01, 0.1, 0.1])
+        XCTAssertEqual(t.cells.map(\.topology.groups[0].policy), [.static, .dgsu, .static, .dgsu])
+        XCTAssertEqual(t.cells[3].settings, [SweepSetting(path: "groups[0].lr", value: "0.1"), SweepSetting(path: "groups[0].policy", value: "dgsu")])
+        // Everything not swept is as written.
+        XCTAssertEqual(t.cells[3].topology.groups[0].budget, 64 * 1024)
+        // A key absent from the file is created by the sweep, and DP keys are checked per cell.
+        let dp = try TopologyParser.parse(minimal + "\nprivacy: {mode: central, clip: 1}\nsweep: {privacy.noiseMultiplier: [0, 1.5]}\n")
+        XCTAssertEqual(dp.cells.map(\.topology.privacy.noiseMultiplier), [0, 1.5])
+        XCTAssertEqual(dp.cells.map(\.label), ["noiseMultiplier-0", "noiseMultiplier-1.5"])
+        // A bad value is refused at its line in `sweep:`, naming the cell.
+        let bad = refusal(minimal + "\nprivacy: {mode: central, clip: 1}\nsweep:\n  privacy.noiseMultiplier:\n    - 1\n    - -2\n")
+        XCTAssertEqual(bad?.key, "privacy.noiseMultiplier")
+        XCTAssertEqual(bad?.line, 9)
+        XCTAssertTrue(bad?.problem.contains("in the sweep cell privacy.noiseMultiplier=-2") ?? false, bad?.problem ?? "")
+        // Two axes with the same last key are named by their whole path.
+        XCTAssertEqual(SweepExpansion.label(axes: [SweepAxis(path: "groups[0].lr", values: []), SweepAxis(path: "groups[1].lr", values: [])],
+                                            values: ["0.1", "0.2"]), "groups0.lr-0.1_groups1.lr-0.2")
+    }
+
+    func testSweepOverEveryGroupsPolicyMakesOneVariantPerPolicy() throws {
+        let t = try TopologyParser.parse(minimal + "\nsweep:\n  groups[*].policy: [head, bias, static, dgsu, random]\n")
         let v = t.variants
-        XCTAssertEqual(v.map(\.label), ["head", "bias", "static", "dgsu", "random"])
+        XCTAssertEqual(v.map(\.label), ["policy-head", "policy-bias", "policy-static", "policy-dgsu", "policy-random"])
         XCTAssertEqual(v[2].topology.groups[0].policy, .static)
-        XCTAssertTrue(v[2].topology.comparePolicies.isEmpty)
-        // A run folder of a comparison holds one subfolder per policy, named after it.
-        XCTAssertEqual(t.variant(of: RunFolder(path: "runs/t-1/static")).label, "static")
-        XCTAssertEqual(t.variant(of: RunFolder(path: "runs/t-1")).label, "head", "not a policy's folder: the first run")
+        XCTAssertTrue(v[2].topology.cells.isEmpty)
+        XCTAssertEqual(t.sweep, [SweepAxis(path: "groups[*].policy", values: ["head", "bias", "static", "dgsu", "random"])])
+        // A run folder of a sweep holds one subfolder per cell, named after it.
+        XCTAssertEqual(t.variant(of: RunFolder(path: "runs/t-1/policy-static")).label, "policy-static")
+        XCTAssertEqual(t.variant(of: RunFolder(path: "runs/t-1")).label, "policy-head", "not a cell's folder: the first run")
         XCTAssertNil(try TopologyParser.parse(minimal).variant(of: RunFolder(path: "runs/t-1")).label)
     }
 

@@ -27,6 +27,14 @@ public struct PrivacySummary: Codable, Equatable, Sendable {
     public var stoppedAtMaxEpsilon: Bool
     /// What the guarantee covers.
     public var guarantee: String
+
+    /// A summary with every field.
+    public init(mode: String, clip: Double, noiseMultiplier: Double, samplingRate: Double, sampling: String, variableRoundSize: Bool,
+                delta: Double, epsilon: Double?, rounds: Int, stoppedAtMaxEpsilon: Bool, guarantee: String) {
+        self.mode = mode; self.clip = clip; self.noiseMultiplier = noiseMultiplier; self.samplingRate = samplingRate
+        self.sampling = sampling; self.variableRoundSize = variableRoundSize; self.delta = delta; self.epsilon = epsilon
+        self.rounds = rounds; self.stoppedAtMaxEpsilon = stoppedAtMaxEpsilon; self.guarantee = guarantee
+    }
 }
 
 /// The privacy spent by the coordinator's run.

@@ -46,7 +46,7 @@ struct PlanCommand: ParsableCommand {
         let t: Topology
         do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw failure(e) }
         if t.variants.count > 1 {
-            throw failure("\(topology) compares \(t.comparePolicies.count) policies (compare.policies); plan one of them: copy the file without `compare:` and set the groups' policy")
+            throw failure("\(topology) sweeps \(t.sweep.map(\.path).joined(separator: ", ")) (\(t.cells.count) runs); plan one of them: copy the file without `sweep:` and set those keys")
         }
         let folder = RunFolder(path: URL(fileURLWithPath: out ?? "runs/\(t.name)-plan").standardizedFileURL.path)
         try folder.create()

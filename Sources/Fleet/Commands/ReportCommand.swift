@@ -7,9 +7,13 @@ import Foundation
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write RUN/report.html: accuracy, personalised accuracy, bytes, memory and channel coverage charts (inline SVG).")
+        abstract: "Write RUN/report.html: accuracy, personalised accuracy, bytes, memory and channel coverage charts (inline SVG).",
+        discussion: """
+        Given the top folder of a sweep (a topology with `sweep:`), it rebuilds comparison.json and
+        comparison.html from the cells' summaries instead (for example after `fleet resume` of one cell).
+        """)
 
-    @Argument(help: "Run folder written by `fleet run` (runs/<name>-<timestamp>, or one policy's subfolder).")
+    @Argument(help: "Run folder written by `fleet run` (runs/<name>-<timestamp>, one sweep cell's subfolder, or a sweep's top folder).")
     var runFolder: String
 
     @Option(help: "Output file (default: RUN/report.html).")
@@ -24,6 +28,14 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let folder = RunFolder(path: runFolder)
+        if SweepPages.isSweepRoot(folder) {
+            let c: SweepComparison
+            do { c = try SweepPages.rebuild(root: folder) } catch let e as RunFolderError { throw failure(e) }
+            print(SummaryTable.comparison(c))
+            print("comparison  \(folder.comparison)")
+            print("page        \(folder.comparisonPage)")
+            return
+        }
         let summary: FleetSummary
         do { summary = try SummaryBuilder.summary(of: folder) } catch let e as RunFolderError { throw failure(e) }
         let path = out ?? folder.report

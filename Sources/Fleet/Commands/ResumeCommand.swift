@@ -19,7 +19,7 @@ struct ResumeCommand: ParsableCommand {
         rejoin (device-side policy state restarts). Logs go to logs/<process>-resumed-<time>.log.
         """)
 
-    @Argument(help: "Run folder written by `fleet run` (for a policy comparison: the policy's subfolder).")
+    @Argument(help: "Run folder written by `fleet run` (for a sweep: the cell's subfolder; then `fleet report` on the sweep's folder refreshes its comparison).")
     var runFolder: String
 
     @OptionGroup var process: ProcessOptions

@@ -46,10 +46,17 @@ struct RunCommand: ParsableCommand {
         let launcher = Launcher(options: process.launchOptions, logger: logger, stop: stop)
         let source = try String(contentsOfFile: topology, encoding: .utf8)
         let root = RunFolder.fresh(parent: runs, name: t.name)
+        if !t.cells.isEmpty {
+            try FileManager.default.createDirectory(atPath: root.path, withIntermediateDirectories: true)
+            try source.write(toFile: root.topology, atomically: true, encoding: .utf8)
+            print("sweep       \(t.cells.count) cells over \(t.sweep.map(\.path).joined(separator: ", ")), seed \(t.seed) in each; cells go in \(root.path)/<cell>/")
+        }
         var results: [LaunchResult] = []
         for v in t.variants where !stop.isSet {
             let folder = v.label.map { RunFolder(path: root.path + "/" + $0) } ?? root
-            if let label = v.label { print("== \(t.name): every device under policy \(label)") }
+            if let cell = t.cells.first(where: { $0.label == v.label }) {
+                print("== \(t.name): sweep cell \(results.count + 1)/\(t.cells.count): \(cell.settings.map { "\($0.path) = \($0.value)" }.joined(separator: ", "))")
+            }
             do {
                 results.append(try launcher.run(v.topology, label: v.label, folder: folder, source: source))
             } catch let e as RunFolderError {
@@ -62,10 +69,11 @@ struct RunCommand: ParsableCommand {
             print("summary     \(r.folder.summary)")
             print("report      \(r.folder.report)")
         }
-        if results.count > 1 {
-            print("\n" + SummaryTable.comparison(results.map(\.summary)))
-            try SummaryBuilder.writeComparison(results.map(\.summary), to: root.path + "/comparison.json")
-            print("comparison  \(root.path)/comparison.json")
+        if !t.cells.isEmpty, !results.isEmpty {
+            let c = try SweepPages.write(topology: t, root: root, summaries: zip(t.variants, results).map { ($0.label ?? "", $1.summary) })
+            print("\n" + SummaryTable.comparison(c))
+            print("comparison  \(root.comparison)")
+            print("page        \(root.comparisonPage)")
         }
         if stop.isSet {
             let last = results.last?.folder.path ?? root.path

@@ -40,6 +40,10 @@ public struct RunFolder: Sendable {
     public var summary: String { path + "/summary.json" }
     /// The HTML report.
     public var report: String { path + "/report.html" }
+    /// A sweep's comparison of its cells (top folder of a sweep).
+    public var comparison: String { path + "/comparison.json" }
+    /// A sweep's comparison page.
+    public var comparisonPage: String { path + "/comparison.html" }
     /// The fault proxy's plan and counters (`network.proxy: on` only).
     public var network: String { path + "/network.json" }
     /// The coordinator's key file.

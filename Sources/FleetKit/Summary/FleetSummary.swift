@@ -7,7 +7,7 @@ import Transport
 public struct FleetSummary: Codable, Equatable, Sendable {
     /// Format tag: `sparsefleet.fleet-summary/1`.
     public var schema = "sparsefleet.fleet-summary/1"
-    /// Topology name (with the compared policy appended, e.g. `policies-compared/dgsu`).
+    /// Topology name (with the sweep cell appended, e.g. `policies-compared/policy-dgsu`).
     public var topology: String
     /// What the topology studies.
     public var about: String

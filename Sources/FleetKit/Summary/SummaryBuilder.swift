@@ -19,7 +19,7 @@ public enum SummaryBuilder {
         FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder().decode(RunSummary.self, from: $0) }
     }
 
-    /// The summary of a run of `t` (`label`: the compared policy, if any; `realWire`: the fault
+    /// The summary of a run of `t` (`label`: the sweep cell, if any; `realWire`: the fault
     /// proxy's counters, when it ran).
     public static func build(topology t: Topology, label: String? = nil, metrics: [RoundMetrics], coordinator: RunSummary?,
                              realSeconds: Double, interrupted: Bool, realWire: ProxyCounters? = nil) throws -> FleetSummary {
@@ -91,11 +91,6 @@ public enum SummaryBuilder {
     /// Writes `summary` as pretty, sorted JSON.
     public static func write(_ summary: FleetSummary, to path: String) throws {
         try encoder().encode(summary).write(to: URL(fileURLWithPath: path))
-    }
-
-    /// Writes the summaries of a policy comparison as one pretty, sorted JSON array.
-    public static func writeComparison(_ summaries: [FleetSummary], to path: String) throws {
-        try encoder().encode(summaries).write(to: URL(fileURLWithPath: path))
     }
 
     /// Pretty, sorted JSON with non-finite numbers as strings.

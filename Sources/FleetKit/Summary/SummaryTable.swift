@@ -82,14 +82,16 @@ public enum SummaryTable {
         return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
     }
 
-    /// One line per compared run.
-    public static func comparison(_ runs: [FleetSummary]) -> String {
-        let header = ["run", "global acc", "personal mean", "uplink/dense", "conv weights", "coverage", "simulated"]
+    /// One line per sweep cell.
+    public static func comparison(_ c: SweepComparison) -> String {
+        func fig(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
+        let header = ["cell", "ε", "global acc", "pers. mean", "pers. p10", "MIA AUC g/p", "uplink/dense"]
         var rows = [header]
-        for s in runs {
-            rows.append([s.topology, pct(s.finalGlobalAccuracy), pct(s.personalisedAccuracy.mean),
-                         String(format: "%.2f %%", 100 * s.bytes.uplinkRatioToDense), String(format: "%.2f %%", s.weightsUpdatedPercent),
-                         s.channelCoverage.isEmpty ? "-" : pct(s.meanChannelCoverage), duration(s.wallTime.simulatedSeconds)])
+        for x in c.cells {
+            rows.append([x.label, x.epsilon.map { String(format: "%.3g", $0) } ?? (x.privacyMode == "off" ? "-" : "∞"), pct(x.globalAccuracy),
+                         pct(x.personalisedMean), pct(x.personalisedP10),
+                         "\(fig(x.membership["global_auc"]))/\(fig(x.membership["personal_auc"]))",
+                         String(format: "%.2f %%", 100 * x.uplinkRatioToDense)])
         }
         let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         return rows.map { row in

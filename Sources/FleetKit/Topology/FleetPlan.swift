@@ -59,18 +59,13 @@ public struct FleetPlan: Equatable, Sendable {
 }
 
 extension Topology {
-    /// The runs this topology asks for: itself, or one per compared policy (label, topology).
+    /// The runs this topology asks for: itself, or one per sweep cell (label, topology).
     public var variants: [(label: String?, topology: Topology)] {
-        guard !comparePolicies.isEmpty else { return [(nil, self)] }
-        return comparePolicies.map { p in
-            var t = self
-            t.groups = t.groups.map { var g = $0; g.policy = p; return g }
-            t.comparePolicies = []
-            return (p.rawValue, t)
-        }
+        guard !cells.isEmpty else { return [(nil, self)] }
+        return cells.map { ($0.label, $0.topology) }
     }
 
-    /// The run that `folder` holds: a compared policy's subfolder is named after the policy; any other folder holds the first run.
+    /// The run that `folder` holds: a sweep cell's subfolder is named after the cell; any other folder holds the first run.
     public func variant(of folder: RunFolder) -> (label: String?, topology: Topology) {
         let name = (folder.path as NSString).lastPathComponent
         return variants.first { $0.label == name } ?? variants[0]

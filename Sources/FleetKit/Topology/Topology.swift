@@ -50,8 +50,10 @@ public struct Topology: Equatable, Sendable {
     public var faults: Faults
     /// Heartbeat interval, ms.
     public var heartbeatMs: Int
-    /// Policies to run the same fleet under, one run each (empty: one run as written).
-    public var comparePolicies: [PolicyKind]
+    /// The swept keys (`sweep:`), empty for a single run.
+    public var sweep: [SweepAxis] = []
+    /// The cells of the sweep's grid, empty for a single run (each cell's topology has none).
+    public var cells: [SweepCell] = []
 
     /// All devices, in id order.
     public var deviceCount: Int { groups.reduce(0) { $0 + $1.count } }

@@ -10,7 +10,7 @@ public enum TopologyParser {
     /// Top-level keys.
     static let topKeys = ["name", "seed", "dataset", "preprocessing", "model", "memory", "search", "groups", "partition", "rounds",
                           "aggregation", "privacy", "attacks", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
-                          "faults", "heartbeatMs", "compare"]
+                          "faults", "heartbeatMs", "sweep", "compare"]
 
     /// Reads and parses `path`.
     public static func load(path: String) throws -> Topology {
@@ -34,6 +34,39 @@ public enum TopologyParser {
         }
         let top = try YAMLObject(root, file: file, path: "")
         try top.onlyKeys(topKeys)
+        if top.value("compare") != nil {
+            throw top.error("compare", "compare.policies is replaced by the general sweep; write `sweep:` with the line `groups[*].policy: [static, dgsu, random]` under it (see topologies/README.md)")
+        }
+        guard let sweep = try top.object("sweep") else { return try parse(root: root, text: text, file: file, defaultName: defaultName) }
+        let axes = try SweepExpansion.axes(sweep)
+        guard case var .mapping(base) = root else { return try parse(root: root, text: text, file: file, defaultName: defaultName) }
+        base["sweep"] = nil
+        var cells: [SweepCell] = []
+        for combination in SweepExpansion.grid(axes.map(\.values.count)) {
+            var cellRoot = Node.mapping(base)
+            for (a, i) in zip(axes, combination) {
+                cellRoot = try SweepExpansion.set(a.values[i], at: a.steps[...], in: cellRoot, file: file, path: "sweep.\(a.axis.path)", line: a.line)
+            }
+            let values = zip(axes, combination).map { $0.axis.values[$1] }
+            let settings = zip(axes, values).map { SweepSetting(path: $0.axis.path, value: $1) }
+            let cell: Topology
+            do {
+                cell = try parse(root: cellRoot, text: text, file: file, defaultName: defaultName)
+            } catch var e as TopologyError {
+                e.problem += " (in the sweep cell \(settings.map { "\($0.path)=\($0.value)" }.joined(separator: ", ")))"
+                throw e
+            }
+            cells.append(SweepCell(label: SweepExpansion.label(axes: axes.map(\.axis), values: values), settings: settings, topology: cell))
+        }
+        var t = cells[0].topology
+        t.sweep = axes.map(\.axis)
+        t.cells = cells
+        return t
+    }
+
+    /// Parses one topology (a file without `sweep:`, or one cell of a sweep).
+    static func parse(root: Node, text: String, file: String, defaultName: String) throws -> Topology {
+        let top = try YAMLObject(root, file: file, path: "")
         let name = try top.string("name", default: defaultName)
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw top.error("name", "'\(name)' must be letters, digits, '-' or '_' (it names the run folder)")
@@ -201,25 +234,10 @@ public enum TopologyParser {
             }
         }
         let heartbeat = try top.int("heartbeatMs", default: 500, in: 10...60_000)
-        var compare: [PolicyKind] = []
-        if let c = try top.object("compare") {
-            try c.onlyKeys(["policies"])
-            for (i, node) in (try c.list("policies") ?? []).enumerated() {
-                guard let s = node.scalar?.string, let p = PolicyKind(rawValue: s) else {
-                    throw TopologyError(file: file, line: node.mark?.line, key: "compare.policies[\(i)]",
-                                        problem: "\(YAMLObject.kind(node)) is not a policy; use one of head, bias, static, dgsu, random")
-                }
-                guard p != .dense else {
-                    throw TopologyError(file: file, line: node.mark?.line, key: "compare.policies[\(i)]", problem: denseRefusal)
-                }
-                compare.append(p)
-            }
-        }
         var t = Topology(name: name, about: about(text), seed: UInt64(seed), dataset: dataset, model: model, memory: memory, search: search,
                         groups: groups, partition: partition, rounds: rounds, aggregation: aggregation, encoding: encoding,
                         coordinatedSchedule: coordinated, curve: curve, personalisation: personalisation, nodes: nodes,
-                        simulatedDeadlineMs: simulatedDeadline, network: network, faults: faults, heartbeatMs: heartbeat,
-                        comparePolicies: compare)
+                        simulatedDeadlineMs: simulatedDeadline, network: network, faults: faults, heartbeatMs: heartbeat)
         t.privacy = privacy
         t.attacks = attacks
         if let p = privacyBlock {
