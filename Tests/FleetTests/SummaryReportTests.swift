@@ -141,7 +141,7 @@ final class SummaryReportTests: XCTestCase {
             summaries.append((cell.label, x))
         }
         let c = SweepComparison(topology: t, summaries: summaries)
-        XCTAssertEqual(c.lines.map(\.name), ["groups[*].policy=static", "groups[*].policy=dgsu"], "one line per policy; z moves ε")
+        XCTAssertEqual(c.lines.map(\.name), ["policy=static", "policy=dgsu"], "one line per policy; z moves ε")
         XCTAssertEqual(c.lines[0].cells.map(\.epsilon), [nil, 20, 10])
         XCTAssertEqual(c.cells[0].membership["global_auc"]!, 0.55, accuracy: 1e-12)
         XCTAssertEqual(c.cells[5].globalAccuracy, 0.55, accuracy: 1e-12)

@@ -74,13 +74,17 @@ public enum DevicePlans {
                              pretrained: config.model.pretrained, seed: config.seed).folded()
     }
 
-    /// The sparse layout `device` trains with on `arch` (budget-driven, as `node finetune`).
+    /// The sparse layout `device` trains with on `arch` (budget-driven, as `node finetune`). A
+    /// `bias` device keeps the fitted bias units and classifier but no weight layers: it never
+    /// trains one, so none is charged to its memory, cached past, or (under DP) noised.
     public static func layout(_ device: ResolvedDevice, arch: Architecture, resolution: Int) throws -> SparseLayout {
         switch device.policy {
         case .dense, .head: return SparseLayout()
         default:
-            return try LayoutSearch.fit(arch, budget: device.budget, height: resolution, width: resolution,
-                                        memory: device.memory, options: device.search)
+            var layout = try LayoutSearch.fit(arch, budget: device.budget, height: resolution, width: resolution,
+                                              memory: device.memory, options: device.search)
+            if device.policy == .bias { layout.weightChannels = [:] }
+            return layout
         }
     }
 

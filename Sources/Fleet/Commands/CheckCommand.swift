@@ -18,7 +18,7 @@ struct CheckCommand: ParsableCommand {
         do { t = try Topology.validated(path: topology) } catch let e as TopologyError { throw failure(e) }
         print("\(t.name): \(t.about)")
         for v in t.variants {
-            if let l = v.label { print("-- policy \(l)") }
+            if let l = v.label { print("-- \(l)") }
             for p in try BudgetCheck.plans(v.topology, file: topology) {
                 print(String(format: "  %@  %d devices  %@  peak %@ of %@ at %@  (%d bias, %d weight layers; %.2f%% conv weights/step)",
                              p.group as NSString, p.devices, p.policy as NSString, ByteSize.format(p.peakBytes) as NSString,

@@ -80,7 +80,7 @@ public enum ComparisonReport {
         let hasLiRA = c.cells.contains { $0.membership["lira_global_auc"] != nil }
         let hasAttack = c.cells.contains { !$0.membership.isEmpty }
         var sections: [(String, String, String)] = [
-            ("Global accuracy against privacy spent", "Final accuracy of the global model on the global test set.",
+            ("Global accuracy against privacy spent", "Final accuracy of the global model on the global test set. With personal heads (personalisation.personal: head) the shared model carries no trained classifier (each device keeps its own), so its accuracy here stays near chance; what those devices reach is in the next chart.",
              chart(c, axis: axis, title: "global accuracy against ε", yLabel: "global test accuracy (%)", percent: true,
                    series: [("", false, { $0.globalAccuracy })])),
             ("Personalised accuracy against privacy spent", "Each device's accuracy on its private test split with the final model and its personal parameters: mean (solid) and 10th percentile over devices (dashed).",

@@ -26,7 +26,7 @@ public struct SweepComparison: Codable, Equatable, Sendable {
         /// The values the cell set.
         public var settings: [SweepSetting]
         /// The line this cell belongs to on the comparison page: the settings of the swept keys
-        /// that do not move ε (e.g. `groups[*].policy=dgsu`), or `all cells`.
+        /// that do not move ε by their short name (e.g. `policy=dgsu`), or `all cells`.
         public var line: String
         /// off, central or local.
         public var privacyMode: String
@@ -74,7 +74,7 @@ public struct SweepComparison: Codable, Equatable, Sendable {
             guard let cell = t.cells.first(where: { $0.label == label }) else { return nil }
             let lineKeys = cell.settings.filter { !Self.epsilonKeys.contains($0.path) }
             return Cell(label: label, settings: cell.settings,
-                        line: lineKeys.isEmpty ? "all cells" : lineKeys.map { "\($0.path)=\($0.value)" }.joined(separator: ", "),
+                        line: lineKeys.isEmpty ? "all cells" : lineKeys.map { "\(SweepExpansion.shortName($0.path, among: t.sweep))=\($0.value)" }.joined(separator: ", "),
                         privacyMode: s.privacy?.mode ?? "off", noiseMultiplier: s.privacy?.noiseMultiplier, epsilon: s.privacy?.epsilon,
                         delta: s.privacy?.delta, globalAccuracy: s.finalGlobalAccuracy,
                         personalisedMean: s.personalisedAccuracy.mean, personalisedP10: s.personalisedAccuracy.p10,

@@ -143,15 +143,16 @@ enum SweepExpansion {
         return out.isEmpty ? nil : out
     }
 
-    /// Folder-safe labels of the cells: `<name>-<value>` per axis joined by `_`, where the name is
-    /// the path's last key, or the whole path when two axes share a last key.
+    /// Folder-safe labels of the cells: `<name>-<value>` per axis joined by `_` (names: `shortName`).
     static func label(axes: [SweepAxis], values: [String]) -> String {
-        let last = axes.map { String($0.path.split(separator: ".").last ?? "") }
-        return zip(axes, values).enumerated().map { i, pair in
-            let shared = last.filter { $0 == last[i] }.count > 1
-            let name = shared ? pair.0.path.replacingOccurrences(of: "[*]", with: "").replacingOccurrences(of: "[", with: "").replacingOccurrences(of: "]", with: "") : last[i]
-            return safe(name) + "-" + safe(pair.1)
-        }.joined(separator: "_")
+        zip(axes, values).map { safe(shortName($0.path, among: axes)) + "-" + safe($1) }.joined(separator: "_")
+    }
+
+    /// The path's last key, or the whole path without brackets when another axis shares that last key.
+    static func shortName(_ path: String, among axes: [SweepAxis]) -> String {
+        func last(_ p: String) -> String { String(p.split(separator: ".").last ?? "") }
+        guard axes.filter({ last($0.path) == last(path) }).count > 1 else { return last(path) }
+        return path.replacingOccurrences(of: "[*]", with: "").replacingOccurrences(of: "[", with: "").replacingOccurrences(of: "]", with: "")
     }
 
     /// Letters, digits, '.', '-' and '+' kept; anything else becomes '-'.
