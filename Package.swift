@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Privacy", targets: ["Privacy"]),
+        .library(name: "SecureAggregation", targets: ["SecureAggregation"]),
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "node", targets: ["Node"]),
         .executable(name: "fleet", targets: ["Fleet"]),
@@ -42,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
     ],
     targets: [
         // System libraries (Debian: libzmq3-dev, libopenblas-dev, zlib1g-dev).
@@ -58,6 +60,11 @@ let package = Package(
         // Pure: the privacy accountant, clipping, seeded Gaussian noise and membership-inference
         // scoring (later secure aggregation); no sockets. Engine only for its seeded generator.
         .target(name: "Privacy", dependencies: ["Engine"], swiftSettings: commonSettings),
+        // Pure: secure aggregation of sparse deltas (SecAgg+: X25519 + HKDF key agreement, ChaCha20
+        // mask streams, Shamir sharing over GF(2^61 - 1), ring quantisation); no sockets.
+        .target(name: "SecureAggregation", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: commonSettings),
         .target(name: "Federation", dependencies: [
             "Engine", "Wire", "Transport", "Privacy",
             .product(name: "Logging", package: "swift-log"),
@@ -95,6 +102,7 @@ let package = Package(
             "Federation", "Engine", "Wire", "Transport", "Privacy", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
+        .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation"], swiftSettings: commonSettings),
         .testTarget(name: "PrivacyTests", dependencies: ["Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "FleetTests", dependencies: ["FleetKit", "Federation", "Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),
     ]

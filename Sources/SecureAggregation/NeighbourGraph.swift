@@ -1,0 +1,38 @@
+// The SecAgg+ communication graph (Bell, Bonawitz, Gascón, Lepoint, Raykova, CCS 2020): instead
+// of every pair of devices, each device masks with, and deals shares to, only its k neighbours.
+// The graph is a Harary graph H(k, n) (a ring where each node links to the k/2 nearest on either
+// side) over a seeded random permutation of the cohort, so who neighbours whom is random but
+// public. k ≥ n − 1 gives the complete graph: classic SecAgg (Bonawitz et al. 2017).
+
+/// Who masks with whom in one round.
+public struct NeighbourGraph: Equatable, Sendable {
+    /// Cohort size n.
+    public let count: Int
+    /// neighbours[i]: the sorted neighbours of participant i (never i itself).
+    public let neighbours: [[Int]]
+
+    /// The graph of `count` participants with degree `k` (even, or n − 1; clamped to n − 1),
+    /// shuffled by `rng`.
+    public init<G: RandomNumberGenerator>(count: Int, degree k: Int, using rng: inout G) {
+        precondition(count >= 1 && k >= 1, "NeighbourGraph: needs at least one participant and degree ≥ 1")
+        self.count = count
+        if k >= count - 1 {
+            neighbours = (0..<count).map { i in (0..<count).filter { $0 != i } }
+            return
+        }
+        precondition(k % 2 == 0, "NeighbourGraph: a Harary graph below the complete graph needs an even degree (got \(k))")
+        var order = Array(0..<count)
+        order.shuffle(using: &rng)
+        var sets = Array(repeating: Set<Int>(), count: count)
+        for (pos, node) in order.enumerated() {
+            for d in 1...(k / 2) {
+                let other = order[(pos + d) % count]
+                sets[node].insert(other); sets[other].insert(node)
+            }
+        }
+        neighbours = sets.map { $0.sorted() }
+    }
+
+    /// Whether i and j are neighbours.
+    public func adjacent(_ i: Int, _ j: Int) -> Bool { neighbours[i].contains(j) }
+}

@@ -1,0 +1,169 @@
+// The coordinator's side of a SecAgg+ round: it relays keys and sealed shares between neighbours,
+// sums the masked inputs, and unmasks the sum: it rebuilds each survivor's self-mask seed and each
+// dropout's mask private key from the neighbours' shares (each checked against the commitment its
+// dealer published, each rebuilt secret against its owner's commitment or public key), subtracts
+// the survivors' self masks and the dropouts' pairwise masks with survivors, and is left with the
+// sum of the survivors' inputs alone. Every message is checked before it changes anything; a bad
+// one is refused with a SecAggError and the round goes on without that participant's message.
+
+/// The coordinator in one round.
+public final class SecAggServer {
+    /// Where the round is.
+    public enum Phase: String, Sendable { case advertise, deal, maskedInput, unmask, finished }
+
+    /// The round's parameters.
+    public let parameters: SecAggParameters
+    /// The round's graph.
+    public let graph: NeighbourGraph
+    /// The current phase.
+    public private(set) var phase = Phase.advertise
+    private var adverts: [Int: AdvertiseKeys] = [:]
+    private var dealt: [Int: DealtShares] = [:]
+    private var inputs: [Int: [UInt32]] = [:]
+    private var unmasks: [Int: UnmaskShares] = [:]
+    /// Participants left out, with why (refused messages, missing phases).
+    public private(set) var dropped: [Int: String] = [:]
+
+    /// A round over `graph` with `parameters`.
+    public init(parameters: SecAggParameters, graph: NeighbourGraph) {
+        precondition(graph.count == parameters.participants, "SecAggServer: graph and parameters disagree on n")
+        self.parameters = parameters; self.graph = graph
+    }
+
+    /// U1: who advertised keys.
+    public var advertised: Set<Int> { Set(adverts.keys) }
+    /// U2: who dealt shares.
+    public var dealers: Set<Int> { Set(dealt.keys) }
+    /// U3: whose masked input was accepted.
+    public var survivors: Set<Int> { Set(inputs.keys) }
+
+    private func expect(_ p: Phase) throws { guard phase == p else { throw SecAggError.wrongPhase(phase.rawValue) } }
+    private func known(_ i: Int) throws { guard (0..<parameters.participants).contains(i) else { throw SecAggError.unknownParticipant(i) } }
+
+    /// Phase 0: one participant's keys.
+    public func receive(_ m: AdvertiseKeys) throws {
+        try expect(.advertise); try known(m.participant)
+        guard adverts[m.participant] == nil else { throw SecAggError.duplicate(m.participant) }
+        guard m.maskPublicKey.count == 32, m.sharePublicKey.count == 32, m.selfMaskCommitment.count == 32 else {
+            throw SecAggError.malformed(m.participant, "public keys and the commitment are 32 bytes each")
+        }
+        guard m.maskPublicKey != m.sharePublicKey else { throw SecAggError.malformed(m.participant, "the two public keys must differ") }
+        adverts[m.participant] = m
+    }
+
+    /// Ends phase 0: for each participant in U1, its neighbours' keys (what to relay to it).
+    public func closeAdvertise() throws -> [Int: [AdvertiseKeys]] {
+        try expect(.advertise)
+        guard adverts.count >= parameters.threshold else { throw SecAggError.tooFewSurvivors(have: adverts.count, need: parameters.threshold) }
+        phase = .deal
+        for i in 0..<parameters.participants where adverts[i] == nil { dropped[i] = "sent no keys" }
+        return Dictionary(uniqueKeysWithValues: adverts.keys.map { i in (i, graph.neighbours[i].compactMap { adverts[$0] }) })
+    }
+
+    /// Phase 1: one dealer's sealed shares; they must cover exactly its neighbours in U1.
+    public func receive(_ m: DealtShares) throws {
+        try expect(.deal); try known(m.participant)
+        guard adverts[m.participant] != nil else { throw SecAggError.malformed(m.participant, "dealt shares without having advertised keys") }
+        guard dealt[m.participant] == nil else { throw SecAggError.duplicate(m.participant) }
+        let expected = Set(graph.neighbours[m.participant].filter { adverts[$0] != nil })
+        guard Set(m.shares.map(\.to)) == expected, m.shares.count == expected.count, m.shares.allSatisfy({ $0.from == m.participant }),
+              Set(m.selfMaskShareCommitments.keys) == expected, Set(m.maskKeyShareCommitments.keys) == expected,
+              (m.selfMaskShareCommitments.values.map(\.count) + m.maskKeyShareCommitments.values.map(\.count)).allSatisfy({ $0 == 32 }) else {
+            throw SecAggError.malformed(m.participant, "shares and commitments must cover exactly its \(expected.count) neighbours that advertised keys, once each")
+        }
+        dealt[m.participant] = m
+    }
+
+    /// Ends phase 1: for each dealer, the sealed shares its neighbours dealt it (what to relay).
+    public func closeDeal() throws -> [Int: [SealedShares]] {
+        try expect(.deal)
+        guard dealt.count >= parameters.threshold else { throw SecAggError.tooFewSurvivors(have: dealt.count, need: parameters.threshold) }
+        phase = .maskedInput
+        for i in adverts.keys where dealt[i] == nil { dropped[i] = "dealt no shares" }
+        var out: [Int: [SealedShares]] = [:]
+        for i in dealt.keys { out[i] = [] }
+        for d in dealt.values { for s in d.shares where dealt[s.to] != nil { out[s.to]!.append(s) } }
+        return out
+    }
+
+    /// Phase 2: one dealer's masked input.
+    public func receive(_ m: MaskedInput) throws {
+        try expect(.maskedInput); try known(m.participant)
+        guard dealt[m.participant] != nil else { throw SecAggError.malformed(m.participant, "sent a masked input without having dealt shares") }
+        guard inputs[m.participant] == nil else { throw SecAggError.duplicate(m.participant) }
+        guard m.values.count == parameters.length else {
+            throw SecAggError.wrongLength(participant: m.participant, expected: parameters.length, got: m.values.count)
+        }
+        let limit: UInt64 = parameters.ringBits == 32 ? UInt64(UInt32.max) : (1 << UInt64(parameters.ringBits)) - 1
+        guard m.values.allSatisfy({ UInt64($0) <= limit }) else { throw SecAggError.malformed(m.participant, "a value lies outside Z_2^\(parameters.ringBits)") }
+        inputs[m.participant] = m.values
+    }
+
+    /// Ends phase 2: the survivors U3, to be sent to each of them.
+    public func closeMaskedInput() throws -> Set<Int> {
+        try expect(.maskedInput)
+        guard inputs.count >= parameters.threshold else { throw SecAggError.tooFewSurvivors(have: inputs.count, need: parameters.threshold) }
+        phase = .unmask
+        for i in dealt.keys where inputs[i] == nil { dropped[i] = "sent no masked input" }
+        return survivors
+    }
+
+    /// Phase 3: one survivor's shares. Each must match the commitment its dealer published, and
+    /// no neighbour may get both kinds.
+    public func receive(_ m: UnmaskShares) throws {
+        try expect(.unmask); try known(m.participant)
+        guard inputs[m.participant] != nil else { throw SecAggError.malformed(m.participant, "only survivors answer the unmask request") }
+        guard unmasks[m.participant] == nil else { throw SecAggError.duplicate(m.participant) }
+        for (v, s) in m.selfMaskShares {
+            guard inputs[v] != nil, let d = dealt[v], d.selfMaskShareCommitments[m.participant] == ShareCommitment.of(s, kind: 1, holder: m.participant) else {
+                throw SecAggError.malformed(m.participant, "its share of participant \(v)'s self-mask seed does not match what \(v) dealt it")
+            }
+        }
+        for (v, s) in m.maskKeyShares {
+            guard inputs[v] == nil, let d = dealt[v], d.maskKeyShareCommitments[m.participant] == ShareCommitment.of(s, kind: 2, holder: m.participant) else {
+                throw SecAggError.malformed(m.participant, "its share of participant \(v)'s mask key does not match what \(v) dealt it, or \(v) survived")
+            }
+        }
+        unmasks[m.participant] = m
+    }
+
+    /// Ends the round: the sum of the survivors' inputs in Z_{2^b}, or why it cannot be unmasked
+    /// (too few valid shares of some secret, or a dealer whose shares do not rebuild its
+    /// commitment). The survivors it summed are `survivors`.
+    public func finish() throws -> [UInt32] {
+        try expect(.unmask)
+        let p = parameters
+        var sum = [UInt32](repeating: 0, count: p.length)
+        for i in inputs.keys.sorted() { Ring.add(&sum, inputs[i]!, bits: p.ringBits) }
+        for u in inputs.keys.sorted() {
+            let shares = unmasks.values.compactMap { $0.selfMaskShares[u] }
+            let seed = try rebuild(u, shares: shares, count: 32) { PairwiseKeys.commitment($0) == self.adverts[u]!.selfMaskCommitment }
+            Ring.subtract(&sum, MaskStream.ring(seed: seed, nonce: p.round, count: p.length, bits: p.ringBits), bits: p.ringBits)
+        }
+        for v in dealt.keys.sorted() where inputs[v] == nil {
+            let shares = unmasks.values.compactMap { $0.maskKeyShares[v] }
+            let key = try rebuild(v, shares: shares, count: 32) { PairwiseKeys.publicKey(ofPrivate: $0) == self.adverts[v]!.maskPublicKey }
+            for u in graph.neighbours[v] where inputs[u] != nil {
+                let seed = try PairwiseKeys.secret(privateKey: key, publicKey: adverts[u]!.maskPublicKey, purpose: .mask, round: p.round)
+                let mask = MaskStream.ring(seed: seed, nonce: p.round, count: p.length, bits: p.ringBits)
+                // u added +mask if u < v, −mask otherwise: take it back out.
+                if u < v { Ring.subtract(&sum, mask, bits: p.ringBits) } else { Ring.add(&sum, mask, bits: p.ringBits) }
+            }
+        }
+        phase = .finished
+        return sum
+    }
+
+    /// The secret of `owner` from `shares` (t of them), accepted only when `valid` says it is
+    /// the one the owner committed to.
+    private func rebuild(_ owner: Int, shares: [Share], count: Int, valid: ([UInt8]) -> Bool) throws -> [UInt8] {
+        let t = parameters.threshold
+        guard shares.count >= t else { throw SecAggError.tooFewShares(participant: owner, have: shares.count, need: t) }
+        let chosen = Array(shares.sorted { $0.x < $1.x }.prefix(t))
+        guard let elements = ShamirSharing.reconstruct(chosen), let bytes = SecretEncoding.bytes(elements, count: count), valid(bytes) else {
+            // Every share matched its published commitment, so the dealer's shares are inconsistent.
+            throw SecAggError.inconsistentDealer(owner)
+        }
+        return bytes
+    }
+}
