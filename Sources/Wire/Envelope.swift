@@ -11,7 +11,7 @@ public enum ProtocolID {
 
 /// The kind of a message, carried in its envelope.
 public enum MessageKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
-    case join = 1, model = 2, task = 3, update = 4, metrics = 5, heartbeat = 6, bye = 7, error = 8
+    case join = 1, model = 2, task = 3, update = 4, metrics = 5, heartbeat = 6, bye = 7, error = 8, secAgg = 9
 
     /// The upper-case name PROTOCOL.md uses, e.g. "UPDATE".
     public var description: String {
@@ -24,6 +24,7 @@ public enum MessageKind: UInt8, CaseIterable, Sendable, CustomStringConvertible 
         case .heartbeat: return "HEARTBEAT"
         case .bye: return "BYE"
         case .error: return "ERROR"
+        case .secAgg: return "SECAGG"
         }
     }
 }

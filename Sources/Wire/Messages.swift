@@ -19,6 +19,8 @@ public enum WireMessage: Equatable, Sendable {
     case bye(PBBye)
     /// Either direction: the reply to a refused message.
     case error(PBError)
+    /// Either direction: one phase of a secure-aggregation round (§4.9, draft).
+    case secAgg(SecAggMessage)
 
     /// The envelope kind of this message.
     public var kind: MessageKind {
@@ -31,6 +33,7 @@ public enum WireMessage: Equatable, Sendable {
         case .heartbeat: return .heartbeat
         case .bye: return .bye
         case .error: return .error
+        case .secAgg: return .secAgg
         }
     }
 }
@@ -95,5 +98,19 @@ public struct UpdateMessage: Equatable, Sendable {
         self.sampleCount = sampleCount
         self.metrics = metrics
         self.delta = delta
+    }
+}
+
+/// A SECAGG message: its header and, in the MASKED phase, the masked ring vector (frame 2).
+public struct SecAggMessage: Equatable, Sendable {
+    /// The phase's fields.
+    public var header: PBSecAgg
+    /// MASKED: `header.maskedLength` ring elements; empty in every other phase.
+    public var masked: [UInt32]
+
+    /// A message of `header`'s phase.
+    public init(header: PBSecAgg, masked: [UInt32] = []) {
+        self.header = header
+        self.masked = masked
     }
 }

@@ -38,6 +38,12 @@ public struct WireCodec: Sendable {
         case let .error(e):
             try HeaderRules.error(e, limits: limits)
             frames = [try serialize(e)]
+        case let .secAgg(m):
+            try HeaderRules.secAgg(m.header, limits: limits)
+            frames = [try serialize(m.header)] + (m.header.phase == .masked ? [RingWords.encode(m.masked)] : [])
+            guard m.header.phase == .masked || m.masked.isEmpty, m.header.phase != .masked || m.masked.count == Int(m.header.maskedLength) else {
+                throw WireError.invalid(field: "SecAgg.masked_length", reason: "is \(m.header.maskedLength); the message carries \(m.masked.count) masked values")
+            }
         }
         frames.insert(Envelope(kind: message.kind).encoded(), at: 0)
         try checkSizes(frames)
@@ -89,6 +95,18 @@ public struct WireCodec: Sendable {
             let e = try parse(PBError.self, frames[1])
             try HeaderRules.error(e, limits: limits)
             return .error(e)
+        case .secAgg:
+            let h = try parse(PBSecAgg.self, frames[1])
+            try HeaderRules.secAgg(h, limits: limits)
+            guard h.phase == .masked else {
+                try expectFrames(frames, 2, envelope.kind)
+                return .secAgg(SecAggMessage(header: h))
+            }
+            try expectFrames(frames, 3, envelope.kind)
+            guard frames[2].count == 4 * Int(h.maskedLength) else {
+                throw WireError.invalid(field: "SecAgg.masked_length", reason: "is \(h.maskedLength) values; frame 2 holds \(frames[2].count) bytes, not \(4 * Int(h.maskedLength))")
+            }
+            return .secAgg(SecAggMessage(header: h, masked: RingWords.decode(frames[2])))
         }
     }
 

@@ -245,6 +245,9 @@ public final class NodeService {
                 case .join, .update:
                     let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "only a node sends this"), refusedKind: message.kind)
                     try transmit(socket, reply)
+                case .secAgg:
+                    let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "secure aggregation is not wired into rounds in this version"), refusedKind: message.kind)
+                    try transmit(socket, reply)
                 }
             }
         }

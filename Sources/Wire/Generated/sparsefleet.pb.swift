@@ -19,6 +19,11 @@
 /// Extending: add fields with new numbers, never renumber or reuse one; receivers ignore fields
 /// they do not know. A change that an old peer would misread bumps the envelope version.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -173,6 +178,83 @@ public nonisolated enum PBModelForm: SwiftProtobuf.Enum, Swift.CaseIterable {
 }
 
 /// Why a message was refused (PROTOCOL.md, "Errors").
+/// SECAGG (kind 9), either direction: one phase of a secure-aggregation round (PROTOCOL.md §4.9,
+/// draft: the phases are implemented by Sources/SecureAggregation; coordinator and node refuse
+/// kind 9 with UNEXPECTED_MESSAGE until secure aggregation is wired into rounds).
+public nonisolated enum PBSecAggPhase: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// invalid on the wire
+  case unspecified // = 0
+
+  /// node -> coordinator: the device's round keys
+  case advertise // = 1
+
+  /// coordinator -> node: the neighbours' keys
+  case keys // = 2
+
+  /// node -> coordinator: sealed shares for each neighbour
+  case deal // = 3
+
+  /// coordinator -> node: the sealed shares dealt to the device
+  case shares // = 4
+
+  /// node -> coordinator: the masked vector (frame 2)
+  case masked // = 5
+
+  /// coordinator -> node: the survivors
+  case unmaskRequest // = 6
+
+  /// node -> coordinator: the shares that unmask the sum
+  case unmask // = 7
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .advertise
+    case 2: self = .keys
+    case 3: self = .deal
+    case 4: self = .shares
+    case 5: self = .masked
+    case 6: self = .unmaskRequest
+    case 7: self = .unmask
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .advertise: return 1
+    case .keys: return 2
+    case .deal: return 3
+    case .shares: return 4
+    case .masked: return 5
+    case .unmaskRequest: return 6
+    case .unmask: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [PBSecAggPhase] = [
+    .unspecified,
+    .advertise,
+    .keys,
+    .deal,
+    .shares,
+    .masked,
+    .unmaskRequest,
+    .unmask,
+  ]
+
+}
+
 public nonisolated enum PBErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -637,6 +719,119 @@ public nonisolated struct PBBye: Sendable {
   public init() {}
 }
 
+public nonisolated struct PBSecAggKeys: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var participant: UInt32 = 0
+
+  /// X25519, 32 bytes
+  public var maskPublicKey: Data = Data()
+
+  /// X25519, 32 bytes, not equal to mask_public_key
+  public var sharePublicKey: Data = Data()
+
+  /// SHA-256 of the self-mask seed, 32 bytes
+  public var selfMaskCommitment: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct PBSecAggSealedShare: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var from: UInt32 = 0
+
+  public var to: UInt32 = 0
+
+  /// ChaCha20-Poly1305 combined box
+  public var sealed: Data = Data()
+
+  /// SHA-256 of the share of the self-mask seed (DEAL only)
+  public var selfMaskCommitment: Data = Data()
+
+  /// SHA-256 of the share of the mask key (DEAL only)
+  public var maskKeyCommitment: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct PBSecAggShare: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// whose secret this is a share of
+  public var owner: UInt32 = 0
+
+  /// the evaluation point, >= 1
+  public var x: UInt64 = 0
+
+  /// field elements < 2^61 - 1, at most 64
+  public var values: [UInt64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct PBSecAgg: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// >= 1
+  public var round: UInt64 = 0
+
+  public var deviceID: String = String()
+
+  public var phase: PBSecAggPhase = .unspecified
+
+  /// the device's index in the round
+  public var participant: UInt32 = 0
+
+  /// ADVERTISE
+  public var keys: PBSecAggKeys {
+    get {_keys ?? PBSecAggKeys()}
+    set {_keys = newValue}
+  }
+  /// Returns true if `keys` has been explicitly set.
+  public var hasKeys: Bool {self._keys != nil}
+  /// Clears the value of `keys`. Subsequent reads from it will return its default value.
+  public mutating func clearKeys() {self._keys = nil}
+
+  /// KEYS
+  public var neighbourKeys: [PBSecAggKeys] = []
+
+  /// DEAL, SHARES
+  public var shares: [PBSecAggSealedShare] = []
+
+  /// MASKED: frame 2 holds this many u32 little-endian
+  public var maskedLength: UInt32 = 0
+
+  /// UNMASK_REQUEST
+  public var survivors: [UInt32] = []
+
+  /// UNMASK
+  public var selfMaskShares: [PBSecAggShare] = []
+
+  /// UNMASK
+  public var maskKeyShares: [PBSecAggShare] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _keys: PBSecAggKeys? = nil
+}
+
 /// ERROR (kind 8), either direction: the reply to a message that was refused.
 public nonisolated struct PBError: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -679,6 +874,10 @@ nonisolated extension PBIndexWidth: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension PBModelForm: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MODEL_FORM_UNSPECIFIED\0\u{1}MODEL_FORM_SNAPSHOT\0\u{1}MODEL_FORM_PATCH\0")
+}
+
+nonisolated extension PBSecAggPhase: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SEC_AGG_PHASE_UNSPECIFIED\0\u{1}SEC_AGG_PHASE_ADVERTISE\0\u{1}SEC_AGG_PHASE_KEYS\0\u{1}SEC_AGG_PHASE_DEAL\0\u{1}SEC_AGG_PHASE_SHARES\0\u{1}SEC_AGG_PHASE_MASKED\0\u{1}SEC_AGG_PHASE_UNMASK_REQUEST\0\u{1}SEC_AGG_PHASE_UNMASK\0")
 }
 
 nonisolated extension PBErrorCode: SwiftProtobuf._ProtoNameProviding {
@@ -1327,6 +1526,225 @@ nonisolated extension PBBye: SwiftProtobuf.Message, SwiftProtobuf._MessageImplem
   public static func ==(lhs: PBBye, rhs: PBBye) -> Bool {
     if lhs.reason != rhs.reason {return false}
     if lhs.deviceIds != rhs.deviceIds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension PBSecAggKeys: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAggKeys"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}participant\0\u{3}mask_public_key\0\u{3}share_public_key\0\u{3}self_mask_commitment\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.participant) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.maskPublicKey) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.sharePublicKey) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.selfMaskCommitment) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.participant != 0 {
+      try visitor.visitSingularUInt32Field(value: self.participant, fieldNumber: 1)
+    }
+    if !self.maskPublicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.maskPublicKey, fieldNumber: 2)
+    }
+    if !self.sharePublicKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sharePublicKey, fieldNumber: 3)
+    }
+    if !self.selfMaskCommitment.isEmpty {
+      try visitor.visitSingularBytesField(value: self.selfMaskCommitment, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: PBSecAggKeys, rhs: PBSecAggKeys) -> Bool {
+    if lhs.participant != rhs.participant {return false}
+    if lhs.maskPublicKey != rhs.maskPublicKey {return false}
+    if lhs.sharePublicKey != rhs.sharePublicKey {return false}
+    if lhs.selfMaskCommitment != rhs.selfMaskCommitment {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension PBSecAggSealedShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAggSealedShare"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}sealed\0\u{3}self_mask_commitment\0\u{3}mask_key_commitment\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.from) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.to) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.sealed) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.selfMaskCommitment) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.maskKeyCommitment) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.from != 0 {
+      try visitor.visitSingularUInt32Field(value: self.from, fieldNumber: 1)
+    }
+    if self.to != 0 {
+      try visitor.visitSingularUInt32Field(value: self.to, fieldNumber: 2)
+    }
+    if !self.sealed.isEmpty {
+      try visitor.visitSingularBytesField(value: self.sealed, fieldNumber: 3)
+    }
+    if !self.selfMaskCommitment.isEmpty {
+      try visitor.visitSingularBytesField(value: self.selfMaskCommitment, fieldNumber: 4)
+    }
+    if !self.maskKeyCommitment.isEmpty {
+      try visitor.visitSingularBytesField(value: self.maskKeyCommitment, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: PBSecAggSealedShare, rhs: PBSecAggSealedShare) -> Bool {
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.sealed != rhs.sealed {return false}
+    if lhs.selfMaskCommitment != rhs.selfMaskCommitment {return false}
+    if lhs.maskKeyCommitment != rhs.maskKeyCommitment {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension PBSecAggShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAggShare"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}owner\0\u{1}x\0\u{1}values\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.owner) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.x) }()
+      case 3: try { try decoder.decodeRepeatedUInt64Field(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.owner != 0 {
+      try visitor.visitSingularUInt32Field(value: self.owner, fieldNumber: 1)
+    }
+    if self.x != 0 {
+      try visitor.visitSingularUInt64Field(value: self.x, fieldNumber: 2)
+    }
+    if !self.values.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.values, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: PBSecAggShare, rhs: PBSecAggShare) -> Bool {
+    if lhs.owner != rhs.owner {return false}
+    if lhs.x != rhs.x {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension PBSecAgg: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAgg"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{3}device_id\0\u{1}phase\0\u{1}participant\0\u{1}keys\0\u{3}neighbour_keys\0\u{1}shares\0\u{3}masked_length\0\u{1}survivors\0\u{3}self_mask_shares\0\u{3}mask_key_shares\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.round) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.deviceID) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.phase) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.participant) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._keys) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.neighbourKeys) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.shares) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.maskedLength) }()
+      case 9: try { try decoder.decodeRepeatedUInt32Field(value: &self.survivors) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.selfMaskShares) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.maskKeyShares) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.round != 0 {
+      try visitor.visitSingularUInt64Field(value: self.round, fieldNumber: 1)
+    }
+    if !self.deviceID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deviceID, fieldNumber: 2)
+    }
+    if self.phase != .unspecified {
+      try visitor.visitSingularEnumField(value: self.phase, fieldNumber: 3)
+    }
+    if self.participant != 0 {
+      try visitor.visitSingularUInt32Field(value: self.participant, fieldNumber: 4)
+    }
+    try { if let v = self._keys {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.neighbourKeys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.neighbourKeys, fieldNumber: 6)
+    }
+    if !self.shares.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.shares, fieldNumber: 7)
+    }
+    if self.maskedLength != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maskedLength, fieldNumber: 8)
+    }
+    if !self.survivors.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.survivors, fieldNumber: 9)
+    }
+    if !self.selfMaskShares.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.selfMaskShares, fieldNumber: 10)
+    }
+    if !self.maskKeyShares.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.maskKeyShares, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: PBSecAgg, rhs: PBSecAgg) -> Bool {
+    if lhs.round != rhs.round {return false}
+    if lhs.deviceID != rhs.deviceID {return false}
+    if lhs.phase != rhs.phase {return false}
+    if lhs.participant != rhs.participant {return false}
+    if lhs._keys != rhs._keys {return false}
+    if lhs.neighbourKeys != rhs.neighbourKeys {return false}
+    if lhs.shares != rhs.shares {return false}
+    if lhs.maskedLength != rhs.maskedLength {return false}
+    if lhs.survivors != rhs.survivors {return false}
+    if lhs.selfMaskShares != rhs.selfMaskShares {return false}
+    if lhs.maskKeyShares != rhs.maskKeyShares {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
