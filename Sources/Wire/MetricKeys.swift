@@ -20,10 +20,16 @@ public enum MetricKey {
     /// (`mia_global_…`) and the device's personalised model (`mia_personal_…`): AUC, membership
     /// advantage, TPR at 0.1 % and 1 % FPR, each in [0, 1].
     public static func membership(_ model: String, _ figure: String) -> String { "mia_\(model)_\(figure)" }
-    /// The figures of `membership(_:_:)`.
+    /// Node → coordinator: LiRA offline with shadow models (Carlini et al. 2022) against the
+    /// global model (`mia_lira_global_…`) and the personalised model (`mia_lira_personal_…`),
+    /// the same figures.
+    public static func liraMembership(_ model: String, _ figure: String) -> String { membership("lira_\(model)", figure) }
+    /// The figures of `membership(_:_:)` and `liraMembership(_:_:)`.
     public static let membershipFigures = ["auc", "advantage", "tpr_at_fpr_0.1", "tpr_at_fpr_1"]
-    /// Every membership key.
-    public static let membershipKeys: Set<String> = Set(["global", "personal"].flatMap { m in membershipFigures.map { membership(m, $0) } })
+    /// Every membership key: both attacks, each against the global and the personalised model.
+    public static let membershipKeys: Set<String> = Set(["global", "personal"].flatMap { m in
+        membershipFigures.flatMap { [membership(m, $0), liraMembership(m, $0)] }
+    })
 
     /// The accuracies a node reports, each a finite value in [0, 1].
     public static let accuracies: Set<String> = [personalBefore, personalAfter, personalFinal]

@@ -34,6 +34,18 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try parse(#"{"rounds": {"count": "three"}}"#)) { XCTAssertTrue("\($0)".contains("rounds.count"), "\($0)") }
     }
 
+    func testShadowModelsAreCheckedAgainstTheirRange() throws {
+        let c = try parse(#"{"devices": [{"id": "a"}], "attacks": {"membership": true}}"#)
+        XCTAssertEqual(c.attacks.shadowModels, 4, "the default")
+        XCTAssertNoThrow(try c.validate())
+        for n in [2, 64] { XCTAssertNoThrow(try parse(#"{"devices": [{"id": "a"}], "attacks": {"shadowModels": \#(n)}}"#).validate()) }
+        for n in [0, 1, 65, -3] {
+            XCTAssertThrowsError(try parse(#"{"devices": [{"id": "a"}], "attacks": {"membership": true, "shadowModels": \#(n)}}"#).validate()) {
+                XCTAssertEqual("\($0)", "configuration attacks.shadowModels: \(n) is out of range; allowed 2...64 (LiRA's shadow models per device group, default 4)")
+            }
+        }
+    }
+
     func testShardsAreDeterministicDisjointAndSplitIntoPrivateTrainAndTest() throws {
         var c = try parse(#"{"devices": [{"id": "d0"}, {"id": "d1"}, {"id": "d2"}], "dataset": {"syntheticCount": 300}}"#)
         c.seed = 3

@@ -124,6 +124,24 @@ final class MembershipAttackTests: XCTestCase {
         XCTAssertEqual(scores[2].z, 2 / 2.0.squareRoot(), accuracy: 1e-15)
     }
 
+    func testLiRAMetricsPoolOneVarianceOverMembersAndNonMembers() {
+        // OUT φ: the member's [−0.5, 1.5] (squares 2), the non-members' [0.2, 0.2] and [0.4, 0.4]
+        // (squares 0): one σ² = 2/3 for all three, z = 1.22 (member), 0 and 0.61: the member wins.
+        // Tested apart, the non-members' σ would be the floor and their z = 0.5/1e-6 would win.
+        let p = { (phi: Double) in 1 / (1 + exp(-phi)) }
+        let lira = LiRAOffline(variance: .global)
+        let memberOut = [[-0.5, 1.5].map(p)], nonMemberOut = [[0.2, 0.2].map(p), [0.4, 0.4].map(p)]
+        let m = lira.metrics(members: [p(1.5)], memberOut: memberOut, nonMembers: [p(0.2), p(0.9)], nonMemberOut: nonMemberOut)
+        let details = lira.details(targetConfidences: [p(1.5), p(0.2), p(0.9)], outConfidences: memberOut + nonMemberOut)
+        XCTAssertEqual(details[0].standardDeviation, (2.0 / 3).squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(details[0].z, 1 / (2.0 / 3).squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(m, MembershipMetrics(members: [details[0].membershipScore], nonMembers: details[1...].map(\.membershipScore)))
+        XCTAssertEqual(m.auc, 1)
+        let apart = MembershipMetrics(members: lira.scores(targetConfidences: [p(1.5)], outConfidences: memberOut),
+                                      nonMembers: lira.scores(targetConfidences: [p(0.2), p(0.9)], outConfidences: nonMemberOut))
+        XCTAssertEqual(apart.auc, 0.5, "what pooling avoids")
+    }
+
     func testDifficultyCalibrationSubtractsTheReferenceMean() {
         let scores = DifficultyCalibratedAttack.scores(targetLosses: [0.1, 2.0], referenceLosses: [[0.1, 0.3], [4, 2, 3]])
         XCTAssertEqual(scores[0], 0.1, accuracy: 1e-15)  // −(0.1 − 0.2)

@@ -132,6 +132,10 @@ public struct FederationConfig: Codable, Equatable, Sendable {
             throw bad("personalisation.testFraction", "must be in (0, 1)")
         }
         guard heartbeatMs >= 10 else { throw bad("heartbeatMs", "must be at least 10 ms") }
+        guard AttacksConfig.shadowModelRange.contains(attacks.shadowModels) else {
+            let r = AttacksConfig.shadowModelRange
+            throw bad("attacks.shadowModels", "\(attacks.shadowModels) is out of range; allowed \(r.lowerBound)...\(r.upperBound) (LiRA's shadow models per device group, default 4)")
+        }
         if let curve { try curve.validate(configured: seen) }
         try privacy.validate(self)
         guard partition.rule != nil else { throw bad("partition.kind", "'\(partition.kind)' is not iid, dirichlet or classes") }
@@ -291,9 +295,14 @@ public struct RoundConfig: Codable, Equatable, Sendable {
 
 /// Attacks run after the final round.
 public struct AttacksConfig: Codable, Equatable, Sendable {
-    /// The loss-threshold membership attack on every device, against the global and the
-    /// personalised model (AUC, advantage, TPR at 0.1 % and 1 % FPR in summary.json).
+    /// The membership attacks on every device, against the global and the personalised model
+    /// (AUC, advantage, TPR at 0.1 % and 1 % FPR in summary.json): the loss threshold, and LiRA
+    /// offline with `shadowModels` shadow models per device group on each node.
     public var membership = false
+    /// LiRA's OUT shadow models each node trains per device group (ShadowModels.swift).
+    public var shadowModels = 4
+    /// The allowed `shadowModels`: LiRA needs 2 to estimate a spread; 64 keeps a node's cost bounded.
+    public static let shadowModelRange = 2...64
     /// None.
     public init() {}
 }

@@ -328,8 +328,18 @@ public final class CoordinatorService {
             send(identity, .metrics(m))
         }
         let expected = Set(registry.liveDevices)
-        try pump(until: { Set(self.ledger.personalFinal.keys).isSuperset(of: expected) },
+        // With the membership attacks, LiRA's figures come after the others (each node first
+        // trains its shadow models): wait for them too, within the same final wait.
+        let lira = MetricKey.liraMembership("global", "auc")
+        func liraMissing() -> [String] {
+            config.attacks.membership ? expected.filter { ledger.membership[$0]?[lira] == nil }.sorted() : []
+        }
+        try pump(until: { Set(self.ledger.personalFinal.keys).isSuperset(of: expected) && liraMissing().isEmpty },
                  deadline: MonotonicClock.nowMilliseconds() + Int64(config.rounds.finalWaitMs))
+        if case let missing = liraMissing(), !missing.isEmpty {
+            logger.warning("final wait over before the LiRA figures of some devices came; raise rounds.finalWaitMs (each node logs how long its shadow models took)",
+                           metadata: ["devices": "\(missing.count)", "first": "\(missing[0])", "final.wait.ms": "\(config.rounds.finalWaitMs)"])
+        }
         if let d = Distribution(Array(ledger.personalFinal.values)) {
             logger.info("personalised accuracy after the final round",
                         metadata: ["devices": "\(d.count)", "mean": "\(fmt(d.mean))", "p10": "\(fmt(d.p10))", "worst": "\(fmt(d.worst))"])

@@ -106,10 +106,10 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var membership: MembershipSummary? = nil
 }
 
-/// The membership attacks' results over the devices (loss-threshold attack, Yeom et al. 2018;
-/// figures as Carlini et al. 2022 recommend).
+/// The membership attacks' results over the devices (loss-threshold attack, Yeom et al. 2018, and
+/// LiRA offline with shadow models, Carlini et al. 2022; figures as Carlini et al. recommend).
 public struct MembershipSummary: Codable, Equatable, Sendable {
-    /// Attack figure (`global_auc`, `personal_tpr_at_fpr_1`, …) → its distribution over devices.
+    /// Attack figure (`global_auc`, `personal_tpr_at_fpr_1`, `lira_global_auc`, …) → its distribution over devices.
     public var figures: [String: Distribution]
     /// Device → figure → value.
     public var perDevice: [String: [String: Double]]

@@ -4,6 +4,7 @@
 import Engine
 import Foundation
 import Logging
+import Privacy
 import Transport
 import Wire
 
@@ -404,7 +405,10 @@ public final class NodeService {
     }
 
     /// Queues the after-the-final-round personalised evaluation of every hosted device.
-    /// With `membership`, each device also runs the membership attacks (VirtualDevice.membershipAttack).
+    /// With `membership`, each device also runs the membership attacks: the loss threshold
+    /// (VirtualDevice.membershipAttack), sent with the evaluation, then LiRA with its group's
+    /// shadow models (liraAttack), sent when the shadows are trained: a slow LiRA never holds back
+    /// the other figures.
     private func scheduleFinal(round: UInt64, membership: Bool) {
         guard let net = global else { return }
         let all = devices.values.sorted { $0.id < $1.id }
@@ -413,16 +417,51 @@ public final class NodeService {
                 var v = [MetricKey.personalFinal: d.evaluateFinal(global: net)]
                 if membership {
                     let (g, p) = d.membershipAttack(global: net)
-                    for (name, m) in [("global", g), ("personal", p)] {
-                        for (figure, x) in zip(MetricKey.membershipFigures, [m.auc, m.advantage, m.tprAtFPR0_1Percent, m.tprAtFPR1Percent]) {
-                            v[MetricKey.membership(name, figure)] = x
-                        }
-                    }
+                    v.merge(Self.values(g) { MetricKey.membership("global", $0) }) { $1 }
+                    v.merge(Self.values(p) { MetricKey.membership("personal", $0) }) { $1 }
                 }
                 return (d.id, v.filter { $0.value.isFinite })
             }
             lock.withLock { finished.append(.final(results, round: round)) }
+            guard membership else { return }
+            let lira = liraAttack(all, global: net, rounds: round)
+            if !lira.isEmpty { lock.withLock { finished.append(.final(lira, round: round)) } }
         }
+    }
+
+    /// The METRICS values of one attack's figures, under `key(figure)`.
+    private static func values(_ m: MembershipMetrics, key: (String) -> String) -> [String: Double] {
+        Dictionary(uniqueKeysWithValues: zip(MetricKey.membershipFigures.map(key), [m.auc, m.advantage, m.tprAtFPR0_1Percent, m.tprAtFPR1Percent]))
+    }
+
+    /// LiRA on every device of `devices` against `net` after `rounds` rounds: trains the shadow
+    /// models of their groups, attacks, and logs how long each took, once; nothing (logged) when
+    /// the shadows cannot be trained. Runs on the training thread.
+    private func liraAttack(_ devices: [VirtualDevice], global net: Network, rounds: UInt64) -> [(String, [String: Double])] {
+        guard rounds >= 1 else {
+            logger.warning("LiRA skipped: no round was completed, so there is no training to replay")
+            return []
+        }
+        let start = Date()
+        let shadows: NodeShadows
+        do {
+            shadows = try NodeShadows(devices: devices, config: config, classes: arch.classes, rounds: Int(rounds))
+        } catch {
+            logger.error("LiRA skipped: the shadow models could not be trained", metadata: ["error": "\(error)"])
+            return []
+        }
+        let trained = Date()
+        let results = devices.compactMap { d -> (String, [String: Double])? in
+            guard let s = shadows.byDevice[d.id] else { return nil }
+            let (g, p) = d.liraAttack(global: net, shadows: s)
+            let v = Self.values(g) { MetricKey.liraMembership("global", $0) }.merging(Self.values(p) { MetricKey.liraMembership("personal", $0) }) { $1 }
+            return (d.id, v.filter { $0.value.isFinite })
+        }
+        logger.info("LiRA: shadow models trained, devices attacked",
+                    metadata: ["groups": "\(shadows.groups)", "shadows.per.group": "\(config.attacks.shadowModels)", "local.steps": "\(shadows.steps)",
+                               "training.seconds": "\(String(format: "%.2f", trained.timeIntervalSince(start)))",
+                               "attack.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(trained)))", "devices": "\(results.count)"])
+        return results
     }
 
     /// Work finished since the last call.

@@ -51,7 +51,8 @@ public enum SummaryTable {
         if let m = s.membership {
             func fig(_ k: String) -> String { m.figures[k].map { String(format: "%.3f", $0.mean) } ?? "-" }
             rows.append(("membership attack", "loss threshold, mean over \(m.perDevice.count) devices: global model AUC \(fig("global_auc")), "
-                + "TPR@1%FPR \(fig("global_tpr_at_fpr_1")); personalised AUC \(fig("personal_auc")), TPR@1%FPR \(fig("personal_tpr_at_fpr_1"))"))
+                + "TPR@1%FPR \(fig("global_tpr_at_fpr_1")); personalised AUC \(fig("personal_auc")), TPR@1%FPR \(fig("personal_tpr_at_fpr_1"))"
+                + "; LiRA (shadow models) global AUC \(fig("lira_global_auc")), personalised AUC \(fig("lira_personal_auc"))"))
         }
         if let p = s.privacy {
             let eps = p.epsilon.map { String(format: "ε = %.3g", $0) } ?? "ε = ∞ (no noise)"

@@ -181,8 +181,9 @@ public enum TopologyParser {
         }
         var attacks = AttacksConfig()
         if let a = try top.object("attacks") {
-            try a.onlyKeys(["membership"])
+            try a.onlyKeys(["membership", "shadowModels"])
             attacks.membership = try a.bool("membership", default: false)
+            attacks.shadowModels = try a.int("shadowModels", default: 4, in: AttacksConfig.shadowModelRange)
         }
         let encoding = EncodingName(rawValue: try top.choice("encoding", EncodingName.allCases.map(\.rawValue), default: "f32"))!
         let coordinated = try top.bool("coordinatedSchedule", default: false)
