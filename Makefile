@@ -7,7 +7,7 @@ export SPARSEFLEET_BLAS_THREADS ?= 1
 
 SWIFT ?= swift
 
-.PHONY: deps weights demo test build release bench proto clean
+.PHONY: deps weights demo test build release bench bench-secagg proto clean
 
 deps:
 	@tools/install-deps.sh
@@ -35,6 +35,11 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release
+
+## bench-secagg: what a secure-aggregation round costs (bytes, client and coordinator time; BENCHMARKS.md).
+bench-secagg: deps
+	$(SWIFT) build -c release --product secagg-bench
+	.build/release/secagg-bench
 
 ## bench: engine speed on this machine (figures go in BENCHMARKS.md).
 bench: deps

@@ -37,6 +37,7 @@ let package = Package(
         .executable(name: "node", targets: ["Node"]),
         .executable(name: "fleet", targets: ["Fleet"]),
         .executable(name: "engine-bench", targets: ["EngineBench"]),
+        .executable(name: "secagg-bench", targets: ["SecAggBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -66,7 +67,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: commonSettings),
         .target(name: "Federation", dependencies: [
-            "Engine", "Wire", "Transport", "Privacy",
+            "Engine", "Wire", "Transport", "Privacy", "SecureAggregation",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
 
@@ -93,13 +94,14 @@ let package = Package(
         ], swiftSettings: commonSettings),
 
         .executableTarget(name: "EngineBench", dependencies: ["Engine"], swiftSettings: commonSettings + fastMath),
+        .executableTarget(name: "SecAggBench", dependencies: ["Federation"], swiftSettings: commonSettings),
 
         // Privacy only for the membership-inference leak tests (attack metrics on a trained tiny net).
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: commonSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire"], swiftSettings: commonSettings),
         .testTarget(name: "FederationTests", dependencies: [
-            "Federation", "Engine", "Wire", "Transport", "Privacy", .product(name: "Logging", package: "swift-log"),
+            "Federation", "Engine", "Wire", "Transport", "Privacy", "SecureAggregation", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
         .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
         .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation"], swiftSettings: commonSettings),

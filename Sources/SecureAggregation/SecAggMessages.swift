@@ -13,6 +13,12 @@ public struct AdvertiseKeys: Equatable, Sendable {
     public var sharePublicKey: [UInt8]
     /// SHA-256 of the self-mask seed b.
     public var selfMaskCommitment: [UInt8]
+
+    /// Keys with every field.
+    public init(participant: Int, maskPublicKey: [UInt8], sharePublicKey: [UInt8], selfMaskCommitment: [UInt8]) {
+        self.participant = participant; self.maskPublicKey = maskPublicKey; self.sharePublicKey = sharePublicKey
+        self.selfMaskCommitment = selfMaskCommitment
+    }
 }
 
 /// Phase 1, dealer → coordinator → one neighbour: the dealer's shares for that neighbour, sealed.
@@ -23,6 +29,9 @@ public struct SealedShares: Equatable, Sendable {
     public var to: Int
     /// ChaCha20-Poly1305 of (share of b, share of the mask private key) under their pairwise key.
     public var sealed: [UInt8]
+
+    /// Sealed shares from `from` to `to`.
+    public init(from: Int, to: Int, sealed: [UInt8]) { self.from = from; self.to = to; self.sealed = sealed }
 }
 
 /// Phase 1, dealer → coordinator: sealed shares for every neighbour, and public commitments to each
@@ -36,6 +45,12 @@ public struct DealtShares: Equatable, Sendable {
     public var selfMaskShareCommitments: [Int: [UInt8]]
     /// Neighbour → SHA-256 of its share of the mask private key.
     public var maskKeyShareCommitments: [Int: [UInt8]]
+
+    /// A dealer's shares and commitments.
+    public init(participant: Int, shares: [SealedShares], selfMaskShareCommitments: [Int: [UInt8]], maskKeyShareCommitments: [Int: [UInt8]]) {
+        self.participant = participant; self.shares = shares
+        self.selfMaskShareCommitments = selfMaskShareCommitments; self.maskKeyShareCommitments = maskKeyShareCommitments
+    }
 }
 
 /// Phase 2, participant → coordinator: its input plus all its masks, in Z_{2^b}.
@@ -44,6 +59,9 @@ public struct MaskedInput: Equatable, Sendable {
     public var participant: Int
     /// x + PRG(b) + Σ ±PRG(s_uv) over its neighbours that dealt shares.
     public var values: [UInt32]
+
+    /// A masked input.
+    public init(participant: Int, values: [UInt32]) { self.participant = participant; self.values = values }
 }
 
 /// Phase 3, participant → coordinator: for each neighbour that dealt it shares, the share of its
@@ -55,6 +73,11 @@ public struct UnmaskShares: Equatable, Sendable {
     public var selfMaskShares: [Int: Share]
     /// Dropped neighbour → the sender's share of its mask private key.
     public var maskKeyShares: [Int: Share]
+
+    /// An unmask answer.
+    public init(participant: Int, selfMaskShares: [Int: Share], maskKeyShares: [Int: Share]) {
+        self.participant = participant; self.selfMaskShares = selfMaskShares; self.maskKeyShares = maskKeyShares
+    }
 }
 
 /// The commitment to one share: SHA-256 of a tag, the holder and the share's values.
