@@ -6,7 +6,7 @@ import Foundation
 
 var length = 2 * 895_131   // values + counts over the DGSU candidate set of Lite0 at 64×64, 256 KB
 var devices = [8, 32, 100]
-var degree = 8
+var degree: Int? = nil   // default: 2⌈log2 n⌉, the O(log n) neighbourhood of SecAgg+
 var drop = 0.1
 var args = Array(CommandLine.arguments.dropFirst())
 func fail(_ why: String) -> Never {
@@ -27,21 +27,24 @@ while !args.isEmpty {
 }
 
 print("SecAgg+ round, vector length \(length) (u32 ring elements), \(Int(100 * drop)) % of devices drop after dealing")
-print("n     k   t   b   uplink/device  of which masked  downlink/device  plain f32 UPDATE  client s (adv/deal/mask/unmask)    coordinator s  exact")
+let columns = ["n", "k", "t", "b", "uplink/device", "masked msg", "downlink/device", "plain f32 UPDATE", "client s adv/deal/mask/unmask", "coordinator s", "exact"]
+let widths = [5, 4, 4, 4, 14, 12, 16, 17, 30, 14, 5]
+func row(_ cells: [String]) -> String { zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ") }
+print(row(columns))
 for n in devices {
-    let k = min(degree, n - 1)
+    let k = min(degree ?? 2 * (64 - UInt64(n - 1).leadingZeroBitCount), n - 1)
     let t = k / 2 + 1
     let b = 16 + (64 - UInt64(n - 1).leadingZeroBitCount)
     let c: SecAggRoundCost
     do {
         c = try SecAggRoundCost.measure(devices: n, degree: k, threshold: t, length: length, ringBits: min(32, b), dropped: Int(Double(n) * drop))
     } catch {
-        print("\(n)     \(k)   \(t)   round refused: \(error)")
+        print(row(["\(n)", "\(k)", "\(t)"]) + " round refused: \(error)")
         continue
     }
     func mb(_ x: Double) -> String { String(format: "%.2f MB", x / 1_048_576) }
-    print(String(format: "%-5d %-3d %-3d %-3d %-14@ %-16@ %-16@ %-17@ %@    %-14.2f %@",
-                 n, c.degree, t, c.ringBits, mb(c.uplinkPerDevice) as NSString, mb(c.maskedPerDevice) as NSString,
-                 String(format: "%.1f KB", c.downlinkPerDevice / 1024) as NSString, mb(Double(c.plainUpdateBytes)) as NSString,
-                 c.clientSeconds.map { String(format: "%.3f", $0) }.joined(separator: "/") as NSString, c.serverSeconds, (c.exact ? "yes" : "NO") as NSString))
+    print(row(["\(n)", "\(c.degree)", "\(t)", "\(c.ringBits)", mb(c.uplinkPerDevice), mb(c.maskedPerDevice),
+               String(format: "%.1f KB", c.downlinkPerDevice / 1024), mb(Double(c.plainUpdateBytes)),
+               c.clientSeconds.map { String(format: "%.3f", $0) }.joined(separator: "/"), String(format: "%.2f", c.serverSeconds), c.exact ? "yes" : "NO"]))
 }
+print("uplink/device: mean over all n (dropouts included); masked msg: one MASKED message; client s: per device and phase")
