@@ -5,6 +5,11 @@
 // the survivors' self masks and the dropouts' pairwise masks with survivors, and is left with the
 // sum of the survivors' inputs alone. Every message is checked before it changes anything; a bad
 // one is refused with a SecAggError and the round goes on without that participant's message.
+//
+// Trust: the devices may be hostile; the coordinator is assumed honest-but-curious (it follows
+// the protocol and learns only what it sees). A dealer whose shares do not rebuild its committed
+// secret makes the round refuse (naming it) rather than go on: going on would need verifiable
+// secret sharing or an extra exclusion phase, neither built.
 
 /// The coordinator in one round.
 public final class SecAggServer {
