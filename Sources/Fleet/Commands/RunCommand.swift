@@ -14,9 +14,14 @@ struct RunCommand: ParsableCommand {
         discussion: """
         Example:
           fleet run topologies/quickstart.yaml
-        Creates runs/<name>-<timestamp>/ with the generated config.json, CURVE keys, logs/ per process,
-        coordinator/metrics.jsonl, summary.json and report.html. Ctrl-C stops the coordinator (it finishes the
+
+        Creates runs/<name>-<timestamp>/ with the generated config.json, CURVE keys, logs/ per process, \
+        coordinator/metrics.jsonl, summary.json and report.html. Ctrl-C stops the coordinator (it finishes the \
         round in progress; Ctrl-C again abandons it), then the nodes.
+
+        A topology with `sweep:` runs every cell of its grid with the same seed, one subfolder per cell, \
+        then writes comparison.json and comparison.html (ε against accuracy and attack AUC):
+          fleet run topologies/private-personalisation.yaml
         """)
 
     @Argument(help: "Topology YAML file, e.g. topologies/quickstart.yaml.")
