@@ -22,8 +22,7 @@ public enum MaskStream {
     public static func keystream(seed: [UInt8], nonce: UInt64, byteCount: Int) -> [UInt8] {
         precondition(seed.count == 32, "MaskStream: a seed is 32 bytes (got \(seed.count))")
         guard byteCount > 0 else { return [] }
-        var n = [UInt8](repeating: 0, count: 12)
-        for i in 0..<8 { n[4 + i] = UInt8((nonce >> (8 * UInt64(i))) & 0xFF) }
+        let n = [0, 0, 0, 0] + LittleEndian.bytes(nonce)
         // Sealing cannot fail with a 32-byte key and a 12-byte nonce.
         let box = try! ChaChaPoly.seal([UInt8](repeating: 0, count: byteCount), using: SymmetricKey(data: seed), nonce: try! ChaChaPoly.Nonce(data: n))
         return [UInt8](box.ciphertext)
@@ -50,8 +49,7 @@ public struct ChaChaGenerator: RandomNumberGenerator {
             block += 1
             offset = 0
         }
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(buffer[offset + i]) << (8 * UInt64(i)) }
+        let v = LittleEndian.word(buffer, at: offset)!
         offset += 8
         return v
     }
@@ -59,10 +57,7 @@ public struct ChaChaGenerator: RandomNumberGenerator {
     /// `count` random bytes.
     public mutating func bytes(_ count: Int) -> [UInt8] {
         var out: [UInt8] = []
-        while out.count < count {
-            let v = next()
-            for i in 0..<8 where out.count < count { out.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) }
-        }
-        return out
+        while out.count < count { out += LittleEndian.bytes(next()) }
+        return Array(out.prefix(count))
     }
 }

@@ -22,8 +22,7 @@ public struct AgreementKeyPair: Sendable {
 
     /// A pair drawn from `rng`.
     public init<G: RandomNumberGenerator>(using rng: inout G) {
-        var bytes: [UInt8] = []
-        while bytes.count < 32 { let v = rng.next(); for i in 0..<8 { bytes.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
+        let bytes = LittleEndian.bytes(rng.next(), rng.next(), rng.next(), rng.next())
         // Any 32 bytes are a valid X25519 private key.
         try! self.init(privateKey: bytes)
     }
@@ -45,8 +44,7 @@ public enum PairwiseKeys {
         let priv = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: mine)
         let pub = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: theirs)
         let shared = try priv.sharedSecretFromKeyAgreement(with: pub)
-        var info = Array(purpose.rawValue.utf8)
-        for i in 0..<8 { info.append(UInt8((round >> (8 * UInt64(i))) & 0xFF)) }
+        let info = Array(purpose.rawValue.utf8) + LittleEndian.bytes(round)
         let key = shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: Array("sparsefleet-secagg-v1".utf8), sharedInfo: info, outputByteCount: 32)
         return key.withUnsafeBytes { [UInt8]($0) }
     }
@@ -63,8 +61,7 @@ public enum PairwiseKeys {
     /// `plaintext` sealed with ChaCha20-Poly1305 under `key`, bound to `context` (sender,
     /// receiver, round) as associated data; nonce from `nonce`.
     public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: UInt64, context: [UInt8]) -> [UInt8] {
-        var n = [UInt8](repeating: 0, count: 12)
-        for i in 0..<8 { n[i] = UInt8((nonce >> (8 * UInt64(i))) & 0xFF) }
+        let n = LittleEndian.bytes(nonce) + [0, 0, 0, 0]
         let box = try! ChaChaPoly.seal(plaintext, using: SymmetricKey(data: key), nonce: try! ChaChaPoly.Nonce(data: n), authenticating: context)
         return [UInt8](box.combined)
     }

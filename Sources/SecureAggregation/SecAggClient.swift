@@ -112,26 +112,17 @@ public final class SecAggClient {
 
     /// The associated data binding a sealed share to its dealer, holder and round.
     static func context(from: Int, to: Int, round: UInt64) -> [UInt8] {
-        var out = Array("sparsefleet/secagg/shares".utf8)
-        for v in [UInt64(from), UInt64(to), round] { for i in 0..<8 { out.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
-        return out
+        Array("sparsefleet/secagg/shares".utf8) + LittleEndian.bytes(UInt64(from), UInt64(to), round)
     }
 
     /// A share as bytes: x, count, values (little-endian 64-bit words).
     static func encode(_ s: Share) -> [UInt8] {
-        var out: [UInt8] = []
-        for v in [s.x, UInt64(s.values.count)] + s.values.map(\.value) { for i in 0..<8 { out.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
-        return out
+        LittleEndian.bytes([s.x, UInt64(s.values.count)] + s.values.map(\.value))
     }
 
     /// Two shares from `encode(a) + encode(b)`; nil when malformed.
     static func decode(_ bytes: [UInt8]) -> (Share, Share)? {
-        func word(_ at: Int) -> UInt64? {
-            guard at + 8 <= bytes.count else { return nil }
-            var v: UInt64 = 0
-            for i in 0..<8 { v |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
-            return v
-        }
+        func word(_ at: Int) -> UInt64? { LittleEndian.word(bytes, at: at) }
         var at = 0
         func one() -> Share? {
             guard let x = word(at), let n = word(at + 8), n <= 64 else { return nil }

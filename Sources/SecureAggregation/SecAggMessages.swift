@@ -83,10 +83,6 @@ public struct UnmaskShares: Equatable, Sendable {
 /// The commitment to one share: SHA-256 of a tag, the holder and the share's values.
 enum ShareCommitment {
     static func of(_ share: Share, kind: UInt8, holder: Int) -> [UInt8] {
-        var bytes: [UInt8] = [kind]
-        for i in 0..<8 { bytes.append(UInt8((UInt64(holder) >> (8 * UInt64(i))) & 0xFF)) }
-        for i in 0..<8 { bytes.append(UInt8((share.x >> (8 * UInt64(i))) & 0xFF)) }
-        for v in share.values { for i in 0..<8 { bytes.append(UInt8((v.value >> (8 * UInt64(i))) & 0xFF)) } }
-        return PairwiseKeys.commitment(bytes)
+        PairwiseKeys.commitment([kind] + LittleEndian.bytes([UInt64(holder), share.x] + share.values.map(\.value)))
     }
 }
