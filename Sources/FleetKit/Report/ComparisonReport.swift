@@ -97,24 +97,17 @@ public enum ComparisonReport {
                              chart(c, axis: axis, title: "LiRA AUC against ε", yLabel: "attack AUC", percent: false,
                                    series: [("global model", false, { $0.membership["lira_global_auc"] }), ("personalised", true, { $0.membership["lira_personal_auc"] })])))
         }
-        let body = sections.map { "<section><h2>\(esc($0.0))</h2><p class=\"note\">\(esc($0.1))</p>\($0.2)</section>" }.joined(separator: "\n")
-        return """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>SparseFleet sweep: \(esc(c.topology))</title>
-        <style>
-        body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
-        h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin: 28px 0 4px; }
-        .sub { color: #555; margin: 0 0 14px; } .note { color: #555; font-size: 13px; margin: 0 0 8px; }
-        table { border-collapse: collapse; font-size: 12px; } td, th { border-bottom: 1px solid #ddd; padding: 3px 7px; text-align: right; }
-        td:first-child, th:first-child { text-align: left; } svg { font-family: inherit; }
-        </style></head><body>
-        <h1>SparseFleet sweep: \(esc(c.topology))</h1>
-        <p class="sub">\(esc(c.about))</p>
-        <p class="sub">\(c.cells.count) cells, seed \(c.seed) in every cell; swept: \(esc(c.axes.map { "\($0.path) ∈ {\($0.values.joined(separator: ", "))}" }.joined(separator: "; ")))</p>
-        \(body)
-        <section><h2>Every cell</h2><p class="note">Each cell's own summary.json and report.html are in its folder under this sweep's run folder.</p>\(table(c))</section>
-        </body></html>
-        """
+        let body = sections.map { HTMLPage.section($0.0, note: $0.1, $0.2) }.joined(separator: "\n")
+        return HTMLPage.document(title: "SparseFleet sweep: \(c.topology)", maxWidth: 1100, extraStyle: """
+            table { border-collapse: collapse; font-size: 12px; } td, th { border-bottom: 1px solid #ddd; padding: 3px 7px; text-align: right; }
+            td:first-child, th:first-child { text-align: left; }
+            """, body: """
+            <h1>SparseFleet sweep: \(esc(c.topology))</h1>
+            <p class="sub">\(esc(c.about))</p>
+            <p class="sub">\(c.cells.count) cells, seed \(c.seed) in every cell; swept: \(esc(c.axes.map { "\($0.path) ∈ {\($0.values.joined(separator: ", "))}" }.joined(separator: "; ")))</p>
+            \(body)
+            \(HTMLPage.section("Every cell", note: "Each cell's own summary.json and report.html are in its folder under this sweep's run folder.", table(c)))
+            """)
     }
 
     /// The table of every cell.

@@ -37,26 +37,18 @@ public enum HTMLReport {
         ] + (s.privacy == nil ? [] : [
             ("Privacy spent per round", "ε of device-level differential privacy after each round, from the Rényi-DP accountant of the sampled Gaussian mechanism (\(s.privacy!.mode) mode).", ReportCharts.epsilon(s, metrics)),
         ])
-        let body = sections.map { "<section><h2>\(esc($0.0))</h2><p class=\"note\">\(esc($0.1))</p>\($0.2)</section>" }.joined(separator: "\n")
-        return """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>SparseFleet report: \(esc(s.topology))</title>
-        <style>
-        body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1000px; color: #222; }
-        h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin: 28px 0 4px; }
-        .sub { color: #555; margin: 0 0 14px; } .note { color: #555; font-size: 13px; margin: 0 0 8px; }
-        .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; }
-        .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; } .k { font-size: 12px; color: #666; } .v { font-size: 14px; font-weight: 600; }
-        .warn { background: #fff4e5; border: 1px solid #f0c080; padding: 8px 10px; border-radius: 6px; font-size: 13px; }
-        svg { font-family: inherit; }
-        </style></head><body>
-        <h1>SparseFleet run: \(esc(s.topology))</h1>
-        <p class="sub">\(esc(s.about))</p>
-        <p class="sub">\(esc(s.model)) · \(esc(s.data)) · \(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? " · CURVE" : "")</p>
-        \(notes.map { "<p class=\"warn\">\(esc($0))</p>" }.joined())
-        <div class="cards">\(cards)</div>
-        \(body)
-        </body></html>
-        """
+        let body = sections.map { HTMLPage.section($0.0, note: $0.1, $0.2) }.joined(separator: "\n")
+        return HTMLPage.document(title: "SparseFleet report: \(s.topology)", maxWidth: 1000, extraStyle: """
+            .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; }
+            .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; } .k { font-size: 12px; color: #666; } .v { font-size: 14px; font-weight: 600; }
+            .warn { background: #fff4e5; border: 1px solid #f0c080; padding: 8px 10px; border-radius: 6px; font-size: 13px; }
+            """, body: """
+            <h1>SparseFleet run: \(esc(s.topology))</h1>
+            <p class="sub">\(esc(s.about))</p>
+            <p class="sub">\(esc(s.model)) · \(esc(s.data)) · \(s.devices) devices in \(s.nodes) node process\(s.nodes == 1 ? "" : "es")\(s.curve ? " · CURVE" : "")</p>
+            \(notes.map { "<p class=\"warn\">\(esc($0))</p>" }.joined())
+            <div class="cards">\(cards)</div>
+            \(body)
+            """)
     }
 }
