@@ -33,6 +33,21 @@ public struct NeighbourGraph: Equatable, Sendable {
         neighbours = sets.map { $0.sorted() }
     }
 
+    /// Cliques: every participant neighbours exactly the others of its group (the `dealt` modes,
+    /// where a group shares one block of coordinates). `groups` must partition 0..<count, each
+    /// group at least 2 participants.
+    public init(groups: [[Int]], count: Int) {
+        precondition(groups.flatMap { $0 }.sorted() == Array(0..<count) && groups.allSatisfy { $0.count >= 2 },
+                     "NeighbourGraph: groups must partition the participants, two or more each")
+        self.count = count
+        var rows = [[Int]](repeating: [], count: count)
+        for g in groups { for i in g { rows[i] = g.filter { $0 != i }.sorted() } }
+        neighbours = rows
+    }
+
+    /// The fewest neighbours any participant has.
+    public var minimumDegree: Int { neighbours.map(\.count).min() ?? 0 }
+
     /// Whether i and j are neighbours.
     public func adjacent(_ i: Int, _ j: Int) -> Bool { neighbours[i].contains(j) }
 }

@@ -10,8 +10,8 @@ public final class SecAggClient {
     public let index: Int
     /// The round's parameters.
     public let parameters: SecAggParameters
-    /// The round's graph.
-    public let graph: NeighbourGraph
+    /// Its neighbours in the round's graph (sorted).
+    public let neighbours: [Int]
     private let maskKeys: AgreementKeyPair
     private let shareKeys: AgreementKeyPair
     private let selfMaskSeed: [UInt8]
@@ -24,10 +24,19 @@ public final class SecAggClient {
     private var maskedWith: Set<Int> = []
     private var revealed = false
 
-    /// Participant `index` with its own 32-byte `seed` (all of its randomness derives from it).
-    public init(index: Int, parameters: SecAggParameters, graph: NeighbourGraph, seed: [UInt8]) {
+    /// Participant `index` of the round's `graph` with its own 32-byte `seed` (all of its
+    /// randomness derives from it).
+    public convenience init(index: Int, parameters: SecAggParameters, graph: NeighbourGraph, seed: [UInt8]) {
         precondition(graph.count == parameters.participants && (0..<graph.count).contains(index), "SecAggClient: index or graph does not match the round")
-        self.index = index; self.parameters = parameters; self.graph = graph
+        self.init(index: index, parameters: parameters, neighbours: graph.neighbours[index], seed: seed)
+    }
+
+    /// Participant `index` with its `neighbours` in the round's graph (what its TASK says) and
+    /// its own 32-byte `seed`. Its masked vector has `parameters.length` elements: the
+    /// coordinates it shares with every neighbour.
+    public init(index: Int, parameters: SecAggParameters, neighbours: [Int], seed: [UInt8]) {
+        precondition((0..<parameters.participants).contains(index) && !neighbours.contains(index), "SecAggClient: index or neighbours do not match the round")
+        self.index = index; self.parameters = parameters; self.neighbours = neighbours.sorted()
         var g = ChaChaGenerator(seed: seed)
         maskKeys = AgreementKeyPair(using: &g)
         shareKeys = AgreementKeyPair(using: &g)
@@ -44,7 +53,7 @@ public final class SecAggClient {
     /// Phase 1: given the neighbours' advertised keys, the sealed shares for each of them.
     public func deal(neighbours keys: [AdvertiseKeys]) throws -> DealtShares {
         advertised = [:]
-        for k in keys where graph.adjacent(index, k.participant) && k.maskPublicKey.count == 32 && k.sharePublicKey.count == 32 {
+        for k in keys where neighbours.contains(k.participant) && k.maskPublicKey.count == 32 && k.sharePublicKey.count == 32 {
             advertised[k.participant] = k
         }
         let live = advertised.keys.sorted()

@@ -16,11 +16,13 @@ public struct SecAggParameters: Equatable, Sendable {
     /// Ring width b (Z_{2^b}).
     public var ringBits: Int
 
-    /// Checked parameters; throws `SecAggError.parameters` with the reason.
-    public init(round: UInt64, participants: Int, degree: Int, threshold: Int, length: Int, ringBits: Int) throws {
+    /// Checked parameters; throws `SecAggError.parameters` with the reason. `degree` is the
+    /// fewest neighbours any participant has; `harary`: the graph is a Harary graph, whose
+    /// degree below n − 1 must be even (a graph of cliques, `NeighbourGraph(groups:)`, need not be).
+    public init(round: UInt64, participants: Int, degree: Int, threshold: Int, length: Int, ringBits: Int, harary: Bool = true) throws {
         guard participants >= 2 else { throw SecAggError.parameters("secure aggregation needs at least 2 participants (got \(participants))") }
         let k = min(degree, participants - 1)
-        guard k >= 1, k == participants - 1 || k % 2 == 0 else {
+        guard k >= 1, !harary || k == participants - 1 || k % 2 == 0 else {
             throw SecAggError.parameters("degree \(degree) must be even (a Harary graph), or at least n − 1 = \(participants - 1)")
         }
         guard threshold >= 2, threshold <= k else {

@@ -28,11 +28,37 @@ public final class SecAggServer {
     private var unmasks: [Int: UnmaskShares] = [:]
     /// Participants left out, with why (refused messages, missing phases).
     public private(set) var dropped: [Int: String] = [:]
+    /// Per participant, the coordinates of the round's `parameters.length` its vector covers (in
+    /// order); nil: every participant covers all of them. Neighbours cover the same ones, so
+    /// their pairwise masks cancel coordinate by coordinate.
+    public let supports: [[Int32]]?
 
-    /// A round over `graph` with `parameters`.
-    public init(parameters: SecAggParameters, graph: NeighbourGraph) {
+    /// A round over `graph` with `parameters`; with `supports`, participant i's masked vector
+    /// holds the coordinates `supports[i]` of the sum (the `dealt` modes: public blocks).
+    public init(parameters: SecAggParameters, graph: NeighbourGraph, supports: [[Int32]]? = nil) {
         precondition(graph.count == parameters.participants, "SecAggServer: graph and parameters disagree on n")
-        self.parameters = parameters; self.graph = graph
+        if let supports {
+            precondition(supports.count == graph.count && supports.allSatisfy { $0.allSatisfy { (0..<Int32(parameters.length)).contains($0) } },
+                         "SecAggServer: one support per participant, inside the round's length")
+            precondition((0..<graph.count).allSatisfy { i in graph.neighbours[i].allSatisfy { supports[$0] == supports[i] } },
+                         "SecAggServer: neighbours must cover the same coordinates")
+        }
+        self.parameters = parameters; self.graph = graph; self.supports = supports
+    }
+
+    /// The length of participant i's masked vector.
+    public func length(of i: Int) -> Int { supports?[i].count ?? parameters.length }
+
+    /// `sum` += `v` (the vector of participant i, or a mask of its length) at i's coordinates;
+    /// `subtract`: −=.
+    private func accumulate(_ sum: inout [UInt32], _ v: [UInt32], of i: Int, subtract: Bool = false) {
+        let bits = parameters.ringBits
+        guard let s = supports?[i] else {
+            if subtract { Ring.subtract(&sum, v, bits: bits) } else { Ring.add(&sum, v, bits: bits) }
+            return
+        }
+        let m: UInt32 = bits == 32 ? .max : (1 << UInt32(bits)) - 1
+        for (p, c) in s.enumerated() { sum[Int(c)] = (subtract ? sum[Int(c)] &- v[p] : sum[Int(c)] &+ v[p]) & m }
     }
 
     /// U1: who advertised keys.
@@ -96,8 +122,8 @@ public final class SecAggServer {
         try expect(.maskedInput); try known(m.participant)
         guard dealt[m.participant] != nil else { throw SecAggError.malformed(m.participant, "sent a masked input without having dealt shares") }
         guard inputs[m.participant] == nil else { throw SecAggError.duplicate(m.participant) }
-        guard m.values.count == parameters.length else {
-            throw SecAggError.wrongLength(participant: m.participant, expected: parameters.length, got: m.values.count)
+        guard m.values.count == length(of: m.participant) else {
+            throw SecAggError.wrongLength(participant: m.participant, expected: length(of: m.participant), got: m.values.count)
         }
         let limit: UInt64 = parameters.ringBits == 32 ? UInt64(UInt32.max) : (1 << UInt64(parameters.ringBits)) - 1
         guard m.values.allSatisfy({ UInt64($0) <= limit }) else { throw SecAggError.malformed(m.participant, "a value lies outside Z_2^\(parameters.ringBits)") }
@@ -139,20 +165,20 @@ public final class SecAggServer {
         try expect(.unmask)
         let p = parameters
         var sum = [UInt32](repeating: 0, count: p.length)
-        for i in inputs.keys.sorted() { Ring.add(&sum, inputs[i]!, bits: p.ringBits) }
+        for i in inputs.keys.sorted() { accumulate(&sum, inputs[i]!, of: i) }
         for u in inputs.keys.sorted() {
             let shares = unmasks.values.compactMap { $0.selfMaskShares[u] }
             let seed = try rebuild(u, shares: shares, count: 32) { PairwiseKeys.commitment($0) == self.adverts[u]!.selfMaskCommitment }
-            Ring.subtract(&sum, MaskStream.ring(seed: seed, nonce: p.round, count: p.length, bits: p.ringBits), bits: p.ringBits)
+            accumulate(&sum, MaskStream.ring(seed: seed, nonce: p.round, count: length(of: u), bits: p.ringBits), of: u, subtract: true)
         }
         for v in dealt.keys.sorted() where inputs[v] == nil {
             let shares = unmasks.values.compactMap { $0.maskKeyShares[v] }
             let key = try rebuild(v, shares: shares, count: 32) { PairwiseKeys.publicKey(ofPrivate: $0) == self.adverts[v]!.maskPublicKey }
             for u in graph.neighbours[v] where inputs[u] != nil {
                 let seed = try PairwiseKeys.secret(privateKey: key, publicKey: adverts[u]!.maskPublicKey, purpose: .mask, round: p.round)
-                let mask = MaskStream.ring(seed: seed, nonce: p.round, count: p.length, bits: p.ringBits)
+                let mask = MaskStream.ring(seed: seed, nonce: p.round, count: length(of: u), bits: p.ringBits)
                 // u added +mask if u < v, −mask otherwise: take it back out.
-                if u < v { Ring.subtract(&sum, mask, bits: p.ringBits) } else { Ring.add(&sum, mask, bits: p.ringBits) }
+                accumulate(&sum, mask, of: u, subtract: u < v)
             }
         }
         phase = .finished

@@ -183,4 +183,38 @@ final class SecAggRoundTests: XCTestCase {
         for (x, y) in zip(a.clients, b.clients) { XCTAssertEqual(x.advertise(), y.advertise()) }
         XCTAssertEqual(try run(a, afterDeal: [1]), try run(b, afterDeal: [1]))
     }
+
+    func testGroupsOfCliquesMaskOnlyTheirOwnBlockAndTheSumLandsOnTheBlocks() throws {
+        // The `dealt` shape: 10 participants in groups {0,1,2}, {3,4,5}, {6,7,8,9}, each group
+        // covering its own public block of a 40-coordinate sum (the third block overlaps the first).
+        let groups = [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
+        let blocks: [[Int32]] = [Array(0..<12), Array(12..<20), Array(4..<10) + Array(30..<40)]
+        var supports = [[Int32]](repeating: [], count: 10)
+        for (g, members) in groups.enumerated() { for i in members { supports[i] = blocks[g] } }
+        let graph = NeighbourGraph(groups: groups, count: 10)
+        XCTAssertEqual(graph.minimumDegree, 2)
+        let server = SecAggServer(parameters: try SecAggParameters(round: 5, participants: 10, degree: 2, threshold: 2, length: 40, ringBits: 20, harary: false),
+                                  graph: graph, supports: supports)
+        let clients = (0..<10).map { i in
+            SecAggClient(index: i, parameters: try! SecAggParameters(round: 5, participants: 10, degree: 2, threshold: 2, length: supports[i].count, ringBits: 20, harary: false),
+                         graph: graph, seed: seed(i, 11))
+        }
+        let inputs: [[UInt32]] = (0..<10).map { (i: Int) -> [UInt32] in
+            (0..<supports[i].count).map { (j: Int) -> UInt32 in UInt32((j * 31 + i * 7) % 1000) }
+        }
+        for c in clients { try server.receive(c.advertise()) }
+        let keys = try server.closeAdvertise()
+        for c in clients { try server.receive(try c.deal(neighbours: keys[c.index]!)) }
+        let relayed = try server.closeDeal()
+        // 9 drops after dealing: its group still has 3 survivors.
+        for c in clients where c.index != 9 { try server.receive(try c.maskedInput(received: relayed[c.index]!, input: inputs[c.index])) }
+        XCTAssertThrowsError(try server.receive(MaskedInput(participant: 9, values: [UInt32](repeating: 0, count: 40)))) {
+            XCTAssertEqual($0 as? SecAggError, .wrongLength(participant: 9, expected: 16, got: 40), "a vector must have its own block's length")
+        }
+        let survivors = try server.closeMaskedInput()
+        for c in clients where survivors.contains(c.index) { try server.receive(try c.unmask(survivors: survivors)) }
+        var expected = [UInt32](repeating: 0, count: 40)
+        for i in survivors.sorted() { for (p, c) in supports[i].enumerated() { expected[Int(c)] = (expected[Int(c)] &+ inputs[i][p]) & 0xF_FFFF } }
+        XCTAssertEqual(try server.finish(), expected)
+    }
 }
