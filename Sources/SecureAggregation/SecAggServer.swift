@@ -67,6 +67,8 @@ public final class SecAggServer {
     public var dealers: Set<Int> { Set(dealt.keys) }
     /// U3: whose masked input was accepted.
     public var survivors: Set<Int> { Set(inputs.keys) }
+    /// U4: survivors whose unmask shares were accepted.
+    public var unmasked: Set<Int> { Set(unmasks.keys) }
 
     private func expect(_ p: Phase) throws { guard phase == p else { throw SecAggError.wrongPhase(phase.rawValue) } }
     private func known(_ i: Int) throws { guard (0..<parameters.participants).contains(i) else { throw SecAggError.unknownParticipant(i) } }

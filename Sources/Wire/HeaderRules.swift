@@ -43,6 +43,7 @@ enum HeaderRules {
             throw WireError.invalid(
                 field: "Task.delta_encoding", reason: "value \(t.deltaEncoding.rawValue) is not F32, F16 or INT8")
         }
+        if t.hasSecureAggregation { try secAggSetup(t.secureAggregation, schema: schema, limits: limits) }
         guard !t.assignments.isEmpty else { return }
         try Validate.count(t.assignments.count, field: "Task.assignments count", limit: limits.maxTensors)
         guard let schema else {

@@ -72,6 +72,46 @@ extension HeaderRules {
     }
 }
 
+extension HeaderRules {
+    /// Task.secure_aggregation: a participant inside the round, its neighbours, a threshold they
+    /// can meet, a ring that holds the values, and masked tensors and blocks of the model.
+    static func secAggSetup(_ s: PBSecAggSetup, schema: ModelSchema?, limits: WireLimits) throws {
+        func bad(_ field: String, _ reason: String) -> WireError { .invalid(field: "Task.secure_aggregation.\(field)", reason: reason) }
+        guard s.participants >= 3, s.participants <= UInt32(limits.maxDevices) else { throw bad("participants", "must be 3...\(limits.maxDevices), got \(s.participants)") }
+        guard s.participant < s.participants else { throw bad("participant", "\(s.participant) is not below participants \(s.participants)") }
+        try Validate.count(s.neighbours.count, field: "Task.secure_aggregation.neighbours count", limit: Int(s.participants) - 1)
+        guard zip(s.neighbours, s.neighbours.dropFirst()).allSatisfy({ $0 < $1 }), s.neighbours.allSatisfy({ $0 < s.participants && $0 != s.participant }) else {
+            throw bad("neighbours", "must ascend, each below participants and not the device itself")
+        }
+        guard s.threshold >= 2, s.threshold <= s.neighbours.count else { throw bad("threshold", "\(s.threshold) must be in 2...\(s.neighbours.count) (the neighbours)") }
+        guard (2...30).contains(s.valueBits), s.ringBits > s.valueBits, s.ringBits <= 32 else {
+            throw bad("ring_bits", "value bits \(s.valueBits) must be 2...30 and below ring bits \(s.ringBits) ≤ 32")
+        }
+        guard s.clip.isFinite, s.clip > 0 else { throw bad("clip", "must be finite and > 0, got \(s.clip)") }
+        guard s.noiseStddev.isFinite, s.noiseStddev >= 0 else { throw bad("noise_stddev", "must be finite and ≥ 0, got \(s.noiseStddev)") }
+        try Validate.positive(s.phaseDeadlineMs, field: "Task.secure_aggregation.phase_deadline_ms")
+        guard ["candidates", "dealt", "dealt+dgsu"].contains(s.mode) else { throw bad("mode", "'\(s.mode.prefix(40))' is not candidates, dealt or dealt+dgsu") }
+        guard !s.tensors.isEmpty else { throw bad("tensors", "lists no tensor to mask") }
+        try Validate.count(s.tensors.count, field: "Task.secure_aggregation.tensors count", limit: limits.maxTensors)
+        try Validate.count(s.block.count, field: "Task.secure_aggregation.block count", limit: limits.maxTensors)
+        guard let schema else { throw WireError.schemaMismatch(tensor: s.tensors[0], reason: "no model schema is known yet; send a MODEL snapshot before a secure task") }
+        var last = -1
+        for name in s.tensors {
+            guard let i = schema.position(of: name) else { throw WireError.schemaMismatch(tensor: name, reason: "the model has no such tensor") }
+            guard i > last else { throw bad("tensors", "must follow the schema's order, once each") }
+            last = i
+        }
+        var seen = Set<String>()
+        for a in s.block {
+            guard s.tensors.contains(a.tensor), seen.insert(a.tensor).inserted, let spec = schema[a.tensor] else {
+                throw WireError.schemaMismatch(tensor: a.tensor, reason: "a block must restrict a masked tensor, once")
+            }
+            guard !a.channels.isEmpty else { throw bad("block", "'\(a.tensor)' has no channels") }
+            try Validate.channels(a.channels.map(Int.init), tensor: a.tensor, channelCount: spec.channelCount)
+        }
+    }
+}
+
 /// The masked vector's frame: ring elements as little-endian u32.
 enum RingWords {
     /// `words` as little-endian u32 bytes.

@@ -15,10 +15,12 @@ public struct CoordinatedSchedule: Equatable, Sendable, Codable {
     /// Unit → the run's fixed channel permutation.
     public let permutations: [Int: [Int32]]
 
-    /// A schedule for `layout` on `arch`, its permutations drawn from `seed`.
-    public init(layout: SparseLayout, arch: Architecture, seed: UInt64) {
+    /// A schedule for `layout` on `arch`, its permutations drawn from `seed`; each block is
+    /// `blockFactor` times the layout's per-step channels (at most the layer's channels).
+    public init(layout: SparseLayout, arch: Architecture, seed: UInt64, blockFactor: Int = 1) {
+        precondition(blockFactor >= 1, "CoordinatedSchedule: the block factor must be at least 1")
         var rng = SplitMix64(seed: seed)
-        perDevice = layout.weightChannels
+        perDevice = Dictionary(uniqueKeysWithValues: layout.weightChannels.map { u, k in (u, min(k * blockFactor, arch.units[u].inChannels)) })
         var perms: [Int: [Int32]] = [:]
         for u in layout.weightChannels.keys.sorted() {
             var p = (0..<Int32(arch.units[u].inChannels)).map { $0 }

@@ -40,6 +40,9 @@ public struct DGSUPolicy: UpdatePolicy, Codable {
     public private(set) var weightNorms: [Int: [Float]]
     /// Unit → steps since each channel was last trained.
     public private(set) var ages: [Int: [Int]]
+    /// Unit → the only channels it may pick (a dealt block under secure aggregation's
+    /// `dealt+dgsu`); nil: every channel. The others still age.
+    public var allowed: [Int: Set<Int32>]? = nil
 
     /// A DGSU policy for `layout`, initialised from `network`'s weights.
     public init(layout: SparseLayout, network: Network, measure: ImportanceMeasure = .gradient,
@@ -75,7 +78,8 @@ public struct DGSUPolicy: UpdatePolicy, Codable {
                 }
             }
             // Ties (e.g. every channel past the age horizon) go to the channel waiting longest.
-            let order = scores.indices.sorted {
+            let choices = allowed?[u].map { set in scores.indices.filter { set.contains(Int32($0)) } } ?? Array(scores.indices)
+            let order = choices.sorted {
                 scores[$0] != scores[$1] ? scores[$0] > scores[$1] : age[$0] != age[$1] ? age[$0] > age[$1] : $0 < $1
             }
             let picked = order.prefix(k).map { Int32($0) }.sorted()

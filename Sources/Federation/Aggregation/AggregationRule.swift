@@ -31,6 +31,8 @@ public enum FailureReason: String, Codable, Equatable, Sendable {
     case disconnected
     /// The device reported an error instead of an update (e.g. its budget overflowed).
     case deviceError = "device-error"
+    /// Secure aggregation could not place it this round (no group for its layout, too few devices).
+    case satOut = "sat-out"
 }
 
 /// A sampled device that contributed nothing.

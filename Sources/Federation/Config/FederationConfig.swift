@@ -50,6 +50,8 @@ public struct FederationConfig: Codable, Equatable, Sendable {
     public var curve: CurveConfig? = nil
     /// Device-level differential privacy (PrivacyConfig.swift); off by default.
     public var privacy = PrivacyConfig()
+    /// Secure aggregation of the updates (SecureAggregationConfig.swift); off by default.
+    public var secureAggregation = SecureAggregationConfig()
     /// Attacks run after the final round to measure what the models leak.
     public var attacks = AttacksConfig()
     /// Heartbeat interval of every peer, in milliseconds.
@@ -138,6 +140,7 @@ public struct FederationConfig: Codable, Equatable, Sendable {
         }
         if let curve { try curve.validate(configured: seen) }
         try privacy.validate(self)
+        try secureAggregation.validate(self)
         guard partition.rule != nil else { throw bad("partition.kind", "'\(partition.kind)' is not iid, dirichlet or classes") }
         if partition.kind == "classes", partition.classesPerDevice < 1 { throw bad("partition.classesPerDevice", "must be at least 1") }
         if partition.kind == "dirichlet", !(partition.alpha > 0) { throw bad("partition.alpha", "must be > 0") }

@@ -3,6 +3,7 @@
 // (δ, the sampling rate q, the noise multiplier z, calibrated to a target ε when asked).
 //
 //   "privacy": {"mode": "central",        // off | central (trusted coordinator adds the noise) | local (each device)
+//                                         //   | distributed (each device a 1/n share, under secureAggregation)
 //               "clip": 1.0,              // S: every device's update is clipped to L2 norm S
 //               "noiseMultiplier": 1.1,   // z: noise N(0, z²S²); or "targetEpsilon": 8 (z is calibrated)
 //               "delta": null,            // null: 1 / N^1.1 for N configured devices
@@ -20,6 +21,9 @@ public enum PrivacyMode: String, Codable, Sendable, CaseIterable {
     case central
     /// Devices clip and noise their own update before it leaves them.
     case local
+    /// Devices clip and each adds its share N(0, z²S²/n) under secure aggregation: only the
+    /// masked sum carries the full noise, which the coordinator never sees without it.
+    case distributed
 }
 
 /// How a round's cohort is drawn.

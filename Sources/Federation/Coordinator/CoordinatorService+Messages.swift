@@ -171,8 +171,7 @@ extension CoordinatorService {
             case let .error(e): handleError(identity, e)
             case .model, .task, .join:
                 refuse(identity, .unexpected(kind: message.kind, reason: "only the coordinator sends this"), kind: message.kind)
-            case .secAgg:
-                refuse(identity, .unexpected(kind: message.kind, reason: "secure aggregation is not wired into rounds in this version (PROTOCOL.md §4.9 is a draft)"), kind: message.kind)
+            case let .secAgg(m): handleSecAgg(identity, m, bytes: size)
             }
         }
     }

@@ -66,6 +66,12 @@ public final class CoordinatorService {
     /// Refused messages per connection since the round opened (past `limits.maxRepliesPerPeer`
     /// a peer's refusals are dropped without an ERROR, so a flood cannot amplify).
     var refusalsByPeer: [[UInt8]: Int] = [:]
+    /// Every device's layout and aggregation weight n_k (its training-shard size).
+    let layouts: [String: SparseLayout], weights: [String: UInt64]
+    /// The secure round in progress (secure aggregation).
+    var secure: SecureCollection?
+    /// The run's secure rounds so far (nil without secure aggregation).
+    var secureTally: SecureAggregationSummary?
 
     /// Loads the data and the initial model, fits every device's layout, computes every
     /// device's aggregation weight (its training-shard size) and caches the test features at the
@@ -107,13 +113,16 @@ public final class CoordinatorService {
                 norms[d.id] = LocalNoise.maxUpdateNorm(config.privacy, noiseMultiplier: noiseMultiplier,
                                                        coordinates: shared.reduce(0) { $0 + schema.tensors[$1].elementCount })
             }
-            rule = DPFixedDenominatorRule(clip: config.privacy.clip, noiseMultiplier: config.privacy.mode == .local ? 0 : noiseMultiplier,
+            rule = DPFixedDenominatorRule(clip: config.privacy.clip, noiseMultiplier: [.local, .distributed].contains(config.privacy.mode) ? 0 : noiseMultiplier,
                                           expectedCohort: config.privacy.expectedCohort(config), candidates: Array(candidates),
                                           serverLearningRate: config.aggregation.serverLearningRate, seed: config.seed ^ 0xD1FF_E4E7_1A1)
         } else {
             noiseMultiplier = 0
             rule = RoundAggregation.rule(config.aggregation)
         }
+        self.layouts = layouts
+        self.weights = weights
+        secureTally = config.secureAggregation.enabled ? SecureAggregationSummary(mode: config.secureAggregation.mode) : nil
         admission = UpdateAdmission(schema: model.schema, trainable: trainable, weights: weights, maxNorms: norms,
                                     localSteps: steps, encoding: config.encoding.encoding)
         joins = JoinAdmission(configured: Set(config.devices.map(\.id)), allowList: config.curve)
@@ -209,7 +218,7 @@ public final class CoordinatorService {
         }
         let summary = ledger.summary(modelVersion: model.version, denseModelBytes: model.schema.denseF32Bytes, interrupted: stop.isSet,
                                      wallSeconds: Date().timeIntervalSince(started), identityAuthenticated: config.curve != nil,
-                                     privacy: privacy?.summary(stoppedAtMaxEpsilon: stoppedAtMaxEpsilon))
+                                     privacy: privacy?.summary(stoppedAtMaxEpsilon: stoppedAtMaxEpsilon), secure: secureTally)
         try RunLedger.write(summary, to: options.runFolder + "/summary.json", logger: logger)
         logger.info("run finished", metadata: ["rounds": "\(ledger.completed)", "skipped": "\(ledger.skipped)", "refused.rounds": "\(ledger.refusedRounds)",
                                                "model.version": "\(model.version)", "test.accuracy": "\(fmt(ledger.last.accuracy))",
@@ -236,14 +245,35 @@ public final class CoordinatorService {
                      deadline: MonotonicClock.nowMilliseconds() + Int64(config.rounds.joinWaitMs))
         }
         let live = registry.liveDevices
-        let plan = RoundPlanner.plan(round: round, live: live, config: config, modelVersion: model.version) { sampled in
-            self.assigner?.assignments(round: round, sampled: sampled, schema: self.model.schema) ?? [:]
-        }
         var log = logger
         log[metadataKey: "round"] = "\(round)"
+        // Under secure aggregation the round's plan (participants, graph, blocks) comes first.
+        var securePlan: SecureRoundPlan?, secureRefusal: String?
+        if config.secureAggregation.enabled {
+            do {
+                securePlan = try SecureRoundPlan.make(round: round, sampled: RoundPlanner.sample(round: round, live: live, config: config), config: config,
+                                                      layouts: layouts, weights: weights, arch: model.network.arch, schema: model.schema,
+                                                      noiseMultiplier: noiseMultiplier)
+            } catch {
+                secureRefusal = "\(error)"
+                log.warning("secure round not run; model unchanged", metadata: ["reason": "\(error)"])
+            }
+        }
+        var plan = RoundPlanner.plan(round: round, live: live, config: config, modelVersion: model.version) { sampled in
+            securePlan?.assignments ?? self.assigner?.assignments(round: round, sampled: sampled, schema: self.model.schema) ?? [:]
+        }
         open = OpenRound(round: round, version: model.version, sampled: plan.sampled)
+        var taskDevices = plan.sampled
+        if config.secureAggregation.enabled {
+            taskDevices = securePlan?.participants ?? []
+            for id in plan.sampled where !taskDevices.contains(id) {
+                open?.failures[id] = .satOut
+                open?.pending.remove(id)
+            }
+            for id in taskDevices { plan.tasks[id]?.secureAggregation = securePlan!.setups[id]! }
+        }
         // MODEL first (once per node process), then one TASK per sampled device.
-        let byPeer = Dictionary(grouping: plan.sampled) { registry.owner[$0]! }
+        let byPeer = Dictionary(grouping: taskDevices) { registry.owner[$0]! }
         var tasksSent = 0
         for (identity, devices) in byPeer.sorted(by: { $0.value[0] < $1.value[0] }) {
             sendModelIfNeeded(identity)
@@ -255,23 +285,51 @@ public final class CoordinatorService {
         }
         log.info("round open", metadata: ["sampled": "\(plan.sampled.count)", "live": "\(live.count)", "model.version": "\(model.version)"])
         let deadline = MonotonicClock.nowMilliseconds() + Int64(config.rounds.deadlineMs)
-        try pump(until: { self.open?.pending.isEmpty ?? true }, deadline: deadline, stopAfterSignals: 2)
+        var secureEnd: SecureCollectionEnd?, secureReport: SecureRoundReport?
+        if let sp = securePlan {
+            let s = SecureCollection(plan: sp)
+            secure = s
+            let end = try collectSecurely(s, roundDeadline: deadline, log: log)
+            secure = nil
+            secureEnd = end
+            secureReport = self.secureReport(s, end: end)
+        } else if secureRefusal == nil {
+            try pump(until: { self.open?.pending.isEmpty ?? true }, deadline: deadline, stopAfterSignals: 2)
+        }
         var r = open!
         open = nil
         if stop.requests >= 2 { return nil }
         for id in r.pending { r.failures[id] = .deadline }
         if !r.pending.isEmpty { log.warning("stragglers dropped", metadata: ["devices": "\(r.pending.sorted().joined(separator: ","))"]) }
 
-        let input = AggregationInput(round: round, schema: model.schema, model: model.values, results: Array(r.results.values),
+        // Under secure aggregation the one unmasked aggregate stands for the survivors' updates.
+        var results = Array(r.results.values), minUpdates = config.rounds.minUpdates
+        var notApplied: String?
+        switch secureEnd {
+        case let .aggregate(result, survivors, _)?:
+            results = [result]
+            r.secureSurvivors = survivors
+            minUpdates = survivors.count >= minUpdates ? 1 : Int.max
+        case let .refused(why)?:
+            results = []; r.secureSurvivors = []
+            notApplied = "secure aggregation: \(why)"
+        case .abandoned?: return nil
+        case nil:
+            if let why = secureRefusal { results = []; r.secureSurvivors = []; notApplied = "secure aggregation: \(why)" }
+        }
+        if let report = secureReport { secureTally?.record(report, uplink: (r.secureSurvivors ?? []).compactMap { r.updateBytes[$0] }) }
+        let input = AggregationInput(round: round, schema: model.schema, model: model.values, results: results,
                                      failures: r.failures.map { DeviceFailure(deviceID: $0.key, reason: $0.value) }, state: state)
-        let (rule, minUpdates, schema) = (self.rule, config.rounds.minUpdates, model.schema)
+        let (rule, schema, refused) = (self.rule, model.schema, notApplied != nil)
         let agg = try offLoop {
+            if refused { return (RoundAggregationResult(skipped: false, outcome: AggregationOutcome(model: input.model, state: input.state, touchedChannels: [:])), String?.none) }
             let agg = RoundAggregation.run(rule, input, minUpdates: minUpdates)
             return (agg, agg.skipped ? nil : RoundAggregation.nonFiniteTensor(agg.outcome, schema: schema))
         }
         options.crashAt?.fire(round: round, phase: .aggregating)
-        var notApplied: String?
-        if agg.0.skipped {
+        if notApplied != nil {
+            log.warning("round not applied; the previous model stays", metadata: ["reason": "\(notApplied!)"])
+        } else if agg.0.skipped {
             log.warning("round skipped: too few updates; model unchanged",
                         metadata: ["updates": "\(r.results.count)", "needed": "\(config.rounds.minUpdates)"])
         } else if let bad = agg.1 {
@@ -286,7 +344,7 @@ public final class CoordinatorService {
         let eval = try offLoop { self.evaluate(net) }
         let m = ledger.closeRound(RunLedger.RoundEnd(open: r, aggregation: agg.0, notApplied: notApplied, evaluation: (eval.accuracy, eval.loss),
                                                      modelVersion: model.version, rule: rule.name, started: started,
-                                                     epsilon: privacy.map(\.epsilon)), schema: model.schema)
+                                                     epsilon: privacy.map(\.epsilon), secure: secureReport), schema: model.schema)
         log.info("round closed", metadata: [
             "reporting": "\(m.reporting.count)/\(m.sampled.count)", "failed": "\(r.failures.count)", "refused": "\(m.refusedMessages)",
             "test.accuracy": "\(fmt(eval.accuracy))", "bytes.up": "\(m.bytesUp)", "bytes.down": "\(m.bytesDown)",

@@ -92,6 +92,12 @@ public struct PrivacySpend: Sendable {
             guarantee: (settings.mode == .local
                 ? "device-level (ε, δ)-DP of every update a device sends, for its whole shard, against anyone including the coordinator "
                     + "(each device clips and noises its own update; accounted without amplification by sampling, q = 1). "
+                : settings.mode == .distributed
+                ? "device-level (ε, δ)-DP of the released global models, for each device's whole shard, against anyone who sees them, "
+                    + "the coordinator included: each device adds N(0, z²S²/n) before masking and the coordinator sees only the masked sum, "
+                    + "which carries the full noise. Accounted as central DP; this holds while at least t of a round's devices are honest "
+                    + "and the round's n devices all report (each dropout removes its noise share from the sum). "
+                    + (settings.sampling == .fixed ? "Fixed-size cohorts are accounted as Poisson sampling with q = k/N, an approximation. " : "")
                 : "device-level (ε, δ)-DP of the released global models, for each device's whole shard, against anyone who sees them "
                     + "(the coordinator is trusted: it sees the clipped updates). "
                     + (settings.sampling == .fixed ? "Fixed-size cohorts are accounted as Poisson sampling with q = k/N, an approximation. " : ""))

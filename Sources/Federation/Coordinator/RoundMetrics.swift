@@ -61,6 +61,8 @@ public struct RoundMetrics: Codable, Equatable, Sendable {
     public var epsilon: Double? = nil
     /// DP runs: reporting devices whose update clipping scaled down.
     public var clippedUpdates: Int? = nil
+    /// Secure aggregation: what the round did and what the coordinator saw (nil without it).
+    public var secureAggregation: SecureRoundReport? = nil
 }
 
 /// The run's final figures, written to summary.json.
@@ -104,6 +106,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var privacy: PrivacySummary? = nil
     /// Membership attacks after the final round (nil when not run).
     public var membership: MembershipSummary? = nil
+    /// Secure aggregation: mode, guarantee, dropouts survived, overhead (nil without it).
+    public var secureAggregation: SecureAggregationSummary? = nil
 }
 
 /// The membership attacks' results over the devices (loss-threshold attack, Yeom et al. 2018, and

@@ -85,6 +85,8 @@ public struct RunLedger: Sendable {
         public var started: Date
         /// ε spent after the round (DP runs).
         public var epsilon: Double? = nil
+        /// The secure round's report (secure aggregation).
+        public var secure: SecureRoundReport? = nil
     }
 
     /// The metrics line of a closed round; the round's counters start again from zero.
@@ -112,7 +114,7 @@ public struct RunLedger: Sendable {
         for (i, chans) in everTouched where isUpdateLayer(schema.tensors[i]) {
             cumulative[schema.tensors[i].name] = Double(chans.count) / Double(schema.tensors[i].channelCount)
         }
-        let reporting = r.results.keys.sorted()
+        let reporting = r.secureSurvivors ?? r.results.keys.sorted()
         let meanUpdate = r.updateBytes.isEmpty ? 0 : Double(r.updateBytes.values.reduce(0, +)) / Double(r.updateBytes.count)
         var failed = r.failures.mapValues(\.rawValue)
         if let why = end.notApplied { for id in reporting { failed[id] = failed[id] ?? "round-refused: \(why)" } }
@@ -130,7 +132,8 @@ public struct RunLedger: Sendable {
             trainLoss: Distribution(reporting.compactMap { r.training[$0].map(\.lossLast) }),
             updateNorm: Distribution(reporting.compactMap { r.norms[$0] }),
             epsilon: end.epsilon.flatMap { $0.isFinite ? $0 : nil },
-            clippedUpdates: end.epsilon == nil ? nil : reporting.filter { r.clipped[$0] == true }.count)
+            clippedUpdates: end.epsilon == nil ? nil : reporting.filter { r.clipped[$0] == true }.count,
+            secureAggregation: end.secure)
         roundDown = 0; roundUp = 0; roundModelDown = 0; roundRefusedMessages = 0
         return m
     }
@@ -147,7 +150,7 @@ public struct RunLedger: Sendable {
 
     /// The run summary.
     public func summary(modelVersion: UInt64, denseModelBytes: Int, interrupted: Bool, wallSeconds: Double,
-                        identityAuthenticated: Bool, privacy: PrivacySummary? = nil) -> RunSummary {
+                        identityAuthenticated: Bool, privacy: PrivacySummary? = nil, secure: SecureAggregationSummary? = nil) -> RunSummary {
         RunSummary(
             rounds: completed, skippedRounds: skipped, modelVersion: modelVersion, testAccuracy: last.accuracy, testLoss: last.loss,
             initialTestAccuracy: initial.accuracy, personalFinal: personalFinal,
@@ -155,7 +158,7 @@ public struct RunLedger: Sendable {
             meanUpdateBytes: updateCount == 0 ? 0 : Double(updateBytesSum) / Double(updateCount),
             denseModelBytes: denseModelBytes, interrupted: interrupted, wallSeconds: wallSeconds,
             refusedRounds: refusedRounds, heldBackCoordinates: heldBackCoordinates, identityAuthenticated: identityAuthenticated,
-            privacy: privacy, membership: MembershipSummary(membership))
+            privacy: privacy, membership: MembershipSummary(membership), secureAggregation: secure)
     }
 
     /// Writes `summary` to `path`; a non-finite number is dropped (with a warning) rather than

@@ -34,6 +34,9 @@ public struct OpenRound: Sendable {
     public var after: [String: Double] = [:]
     /// Under DP: whether each device reported that clipping scaled its update down.
     public var clipped: [String: Bool] = [:]
+    /// Under secure aggregation: the survivors whose masked inputs the aggregate sums (the
+    /// round's reporting devices; `results` then holds the one unmasked aggregate).
+    public var secureSurvivors: [String]? = nil
 
     /// A round with nothing received yet.
     public init(round: UInt64, version: UInt64, sampled: [String]) {

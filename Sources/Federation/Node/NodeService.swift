@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Logging
 import Privacy
+import SecureAggregation
 import Transport
 import Wire
 
@@ -59,8 +60,22 @@ public enum NodeError: Error, CustomStringConvertible {
 /// Work finished on the training thread, waiting to be sent.
 enum NodeWork {
     case outcome(TaskOutcome)
+    /// A trained task under secure aggregation: its METRICS, then its ADVERTISE.
+    case secure(TaskOutcome, DeviceSecureRound)
+    /// A secure phase's answer computed on the training thread (MASKED).
+    case secAgg(SecAggMessage)
     case failed(deviceID: String, round: UInt64, reason: String, code: PBErrorCode)
     case final([(String, [String: Double])], round: UInt64)
+}
+
+extension NodeWork {
+    /// The task outcome this work carries, if any.
+    var outcome: TaskOutcome? {
+        switch self {
+        case let .outcome(o), let .secure(o, _): return o
+        default: return nil
+        }
+    }
 }
 
 /// Opens a node's connection to the coordinator; `attempt` counts reconnects from 0.
@@ -91,6 +106,10 @@ public final class NodeService {
     private var replay: [String: TaskOutcome] = [:]
     /// Where device state is saved (`options.stateDirectory`), if anywhere.
     private let store: DeviceStateStore?
+    /// Each hosted device's index in the configuration (its seeds derive from it).
+    private var deviceIndex: [String: Int] = [:]
+    /// Devices in a secure round, by id (message loop only).
+    private var secureRounds: [String: DeviceSecureRound] = [:]
 
     /// Loads the data and builds the hosted devices (their shards are computed from the configuration).
     public init(config: FederationConfig, options: NodeOptions, logger: Logger, stop: ShutdownFlag) throws {
@@ -108,6 +127,7 @@ public final class NodeService {
                 throw ConfigError.invalid(path: "devices", reason: "device '\(id)' is not in the configuration; add it to devices or fix --devices")
             }
             devices[id] = try VirtualDevice(settings: settings, index: index, shard: shard, train: train, config: config, arch: arch)
+            deviceIndex[id] = index
             logger.info("device ready", metadata: ["device.id": "\(id)", "train": "\(shard.train.count)", "test": "\(shard.test.count)",
                                                    "policy": "\(settings.policy.rawValue)", "budget": "\(settings.budget)"])
         }
@@ -246,9 +266,7 @@ public final class NodeService {
                 case .join, .update:
                     let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "only a node sends this"), refusedKind: message.kind)
                     try transmit(socket, reply)
-                case .secAgg:
-                    let reply = ErrorReply.frames(for: .unexpected(kind: message.kind, reason: "secure aggregation is not wired into rounds in this version"), refusedKind: message.kind)
-                    try transmit(socket, reply)
+                case let .secAgg(m): try receiveSecAgg(m, send: send)
                 }
             }
         }
@@ -357,7 +375,8 @@ public final class NodeService {
         }
         if let o = replayed {
             logger.info("task repeated (coordinator resumed?); resending its update", metadata: ["device.id": "\(t.deviceID)", "round": "\(t.round)"])
-            lock.withLock { finished.append(.outcome(o)) }
+            let work = completed(o, task: t)
+            lock.withLock { finished.append(work) }
             return
         }
         var tagged = logger
@@ -384,13 +403,13 @@ public final class NodeService {
                                                "personal.before": "\(String(format: "%.3f", outcome.personalBefore))",
                                                "personal.after": "\(String(format: "%.3f", outcome.personalAfter))",
                                                "values": "\(outcome.update.delta.valueCount)"])
-                work = .outcome(outcome)
+                work = completed(outcome, task: t)
             } catch {
                 log.error("task failed", metadata: ["error": "\(error)"])
                 work = .failed(deviceID: t.deviceID, round: t.round, reason: "\(error)", code: .internal)
             }
             // Save before the update can leave, so a node killed after sending it restarts past it.
-            if let store, case let .outcome(o) = work {
+            if let store, let o = work.outcome {
                 do { try store.save(device.state(lastResult: o)) } catch { log.error("device state not saved", metadata: ["error": "\(error)"]) }
             }
             if let slow = options.slowAtRound, slow.round == t.round {
@@ -399,7 +418,7 @@ public final class NodeService {
             }
             lock.withLock {
                 finished.append(work); pending -= 1; inFlight.remove(key)
-                if case let .outcome(o) = work { replay[t.deviceID] = o }
+                if let o = work.outcome { replay[t.deviceID] = o }
             }
         }
     }
@@ -464,6 +483,69 @@ public final class NodeService {
         return results
     }
 
+    /// What a trained task sends: its UPDATE, or under secure aggregation (the TASK has a setup)
+    /// its secure round; a setup the update cannot be encoded under is the device's failure.
+    private func completed(_ o: TaskOutcome, task t: PBTask) -> NodeWork {
+        guard t.hasSecureAggregation else { return .outcome(o) }
+        do {
+            let seed = FederatedData.deviceSeed(config, index: deviceIndex[t.deviceID] ?? 0, purpose: 11)
+            let r = try DeviceSecureRound(device: t.deviceID, round: t.round, delta: o.update.delta, weight: o.update.sampleCount,
+                                          setup: t.secureAggregation, schema: schema,
+                                          secretSeed: DeviceSecureRound.secretSeed(deviceSeed: seed, round: t.round, system: config.secureAggregation.randomness == .system),
+                                          valueSeed: seed ^ 0x0051_7A1E)
+            logger.info("secure round: update encoded", metadata: ["device.id": "\(t.deviceID)", "round": "\(t.round)", "participant": "\(r.index)",
+                                                              "masked.length": "\(r.length)", "clipped.coordinates": "\(r.clippedCoordinates)"])
+            return .secure(o, r)
+        } catch {
+            return .failed(deviceID: t.deviceID, round: t.round, reason: "its update cannot be masked under the task's secure setup: \(error)", code: .internal)
+        }
+    }
+
+    /// The METRICS a trained task reports (personalised accuracy before and after; DP clipping).
+    private func taskMetrics(_ o: TaskOutcome) -> PBMetrics {
+        var m = PBMetrics()
+        m.deviceID = o.update.deviceID
+        m.round = o.update.round
+        m.modelVersion = o.update.baseModelVersion
+        m.values = [MetricKey.personalBefore: o.personalBefore, MetricKey.personalAfter: o.personalAfter].filter { $0.value.isFinite }
+        if config.privacy.enabled { m.values[MetricKey.updateClipped] = o.clipped ? 1 : 0 }
+        return m
+    }
+
+    /// A coordinator's SECAGG phase for one of this node's devices: KEYS → DEAL, SHARES → MASKED
+    /// (on the training thread: the masks' keystreams are the costly part), UNMASK_REQUEST →
+    /// UNMASK. A phase the device cannot answer is its ERROR, and it leaves the round.
+    private func receiveSecAgg(_ m: SecAggMessage, send: (WireMessage) throws -> Void) throws {
+        let h = m.header
+        func refuse(_ e: WireError) throws { try send(ErrorReply.message(for: e, refusedKind: .secAgg, deviceID: h.deviceID, round: h.round)) }
+        guard devices[h.deviceID] != nil else { return try refuse(.unknownDevice(deviceID: h.deviceID)) }
+        guard let r = secureRounds[h.deviceID], r.round == h.round, r.index == Int(h.participant) else {
+            return try refuse(.stale(deviceID: h.deviceID, reason: "no secure round \(h.round) open for this device as participant \(h.participant)"))
+        }
+        do {
+            switch h.phase {
+            case .keys: try send(.secAgg(try r.deal(m)))
+            case .shares:
+                worker.async { [self] in
+                    let work: NodeWork
+                    do { work = .secAgg(try r.masked(m)) } catch {
+                        work = .failed(deviceID: h.deviceID, round: h.round, reason: "secure round: \(error)", code: .internal)
+                    }
+                    lock.withLock { finished.append(work) }
+                }
+            case .unmaskRequest:
+                secureRounds[h.deviceID] = nil
+                try send(.secAgg(try r.unmask(m)))
+            default:
+                throw SecAggError.wrongPhase("only a device sends \(h.phase)")
+            }
+        } catch {
+            secureRounds[h.deviceID] = nil
+            logger.warning("secure round: phase refused; the device leaves the round", metadata: ["device.id": "\(h.deviceID)", "round": "\(h.round)", "error": "\(error)"])
+            try refuse(.invalid(field: "SecAgg.\(h.phase)", reason: "\(error)"))
+        }
+    }
+
     /// Work finished since the last call.
     private func takeFinished() -> [NodeWork] {
         lock.withLock { defer { finished.removeAll() }; return finished }
@@ -472,6 +554,13 @@ public final class NodeService {
     /// Sends finished work: METRICS then UPDATE for a task, ERROR for a failed one.
     private func deliver(_ work: NodeWork, send: (WireMessage) throws -> Void, socket: MessageChannel) throws {
         switch work {
+        case let .secure(o, round):
+            try send(.metrics(taskMetrics(o)))
+            secureRounds[round.device] = round
+            try send(.secAgg(round.advertise()))
+        case let .secAgg(m):
+            guard secureRounds[m.header.deviceID]?.round == m.header.round else { return }  // the round was given up meanwhile
+            try send(.secAgg(m))
         case let .outcome(o):
             var m = PBMetrics()
             m.deviceID = o.update.deviceID

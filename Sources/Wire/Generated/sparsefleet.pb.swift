@@ -565,55 +565,145 @@ public nonisolated struct PBChannelAssignment: Sendable {
 }
 
 /// TASK (kind 3), coordinator -> node: train one device for one round.
-public nonisolated struct PBTask: Sendable {
+public nonisolated struct PBTask: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// >= 1
-  public var round: UInt64 = 0
+  public var round: UInt64 {
+    get {_storage._round}
+    set {_uniqueStorage()._round = newValue}
+  }
 
   /// a device the node declared in JOIN
-  public var deviceID: String = String()
+  public var deviceID: String {
+    get {_storage._deviceID}
+    set {_uniqueStorage()._deviceID = newValue}
+  }
 
   /// the global version to start from
-  public var modelVersion: UInt64 = 0
+  public var modelVersion: UInt64 {
+    get {_storage._modelVersion}
+    set {_uniqueStorage()._modelVersion = newValue}
+  }
 
   /// >= 1
-  public var localSteps: UInt32 = 0
+  public var localSteps: UInt32 {
+    get {_storage._localSteps}
+    set {_uniqueStorage()._localSteps = newValue}
+  }
 
   /// finite, > 0
-  public var learningRate: Float = 0
+  public var learningRate: Float {
+    get {_storage._learningRate}
+    set {_uniqueStorage()._learningRate = newValue}
+  }
 
   /// >= 1
-  public var batchSize: UInt32 = 0
+  public var batchSize: UInt32 {
+    get {_storage._batchSize}
+    set {_uniqueStorage()._batchSize = newValue}
+  }
 
   public var policy: PBPolicy {
-    get {_policy ?? PBPolicy()}
-    set {_policy = newValue}
+    get {_storage._policy ?? PBPolicy()}
+    set {_uniqueStorage()._policy = newValue}
   }
   /// Returns true if `policy` has been explicitly set.
-  public var hasPolicy: Bool {self._policy != nil}
+  public var hasPolicy: Bool {_storage._policy != nil}
   /// Clears the value of `policy`. Subsequent reads from it will return its default value.
-  public mutating func clearPolicy() {self._policy = nil}
+  public mutating func clearPolicy() {_uniqueStorage()._policy = nil}
 
   /// optional; empty: the device's policy chooses
-  public var assignments: [PBChannelAssignment] = []
+  public var assignments: [PBChannelAssignment] {
+    get {_storage._assignments}
+    set {_uniqueStorage()._assignments = newValue}
+  }
 
   /// the encoding the UPDATE must use
-  public var deltaEncoding: PBValueEncoding = .unspecified
+  public var deltaEncoding: PBValueEncoding {
+    get {_storage._deltaEncoding}
+    set {_uniqueStorage()._deltaEncoding = newValue}
+  }
 
   /// 0: none; else milliseconds the round waits
-  public var deadlineMs: UInt64 = 0
+  public var deadlineMs: UInt64 {
+    get {_storage._deadlineMs}
+    set {_uniqueStorage()._deadlineMs = newValue}
+  }
 
   /// seeds the device's sampling for this task
-  public var seed: UInt64 = 0
+  public var seed: UInt64 {
+    get {_storage._seed}
+    set {_uniqueStorage()._seed = newValue}
+  }
+
+  /// present: answer with SECAGG phases, not UPDATE (§4.9)
+  public var secureAggregation: PBSecAggSetup {
+    get {_storage._secureAggregation ?? PBSecAggSetup()}
+    set {_uniqueStorage()._secureAggregation = newValue}
+  }
+  /// Returns true if `secureAggregation` has been explicitly set.
+  public var hasSecureAggregation: Bool {_storage._secureAggregation != nil}
+  /// Clears the value of `secureAggregation`. Subsequent reads from it will return its default value.
+  public mutating func clearSecureAggregation() {_uniqueStorage()._secureAggregation = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _policy: PBPolicy? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The secure-aggregation parameters of one device's task (PROTOCOL.md §4.9).
+public nonisolated struct PBSecAggSetup: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// this device's index i, < participants
+  public var participant: UInt32 = 0
+
+  /// n >= 3
+  public var participants: UInt32 = 0
+
+  /// ascending, each < n and != i
+  public var neighbours: [UInt32] = []
+
+  /// t, 2 <= t <= neighbours count
+  public var threshold: UInt32 = 0
+
+  /// b, value_bits < b <= 32
+  public var ringBits: UInt32 = 0
+
+  /// 2...30
+  public var valueBits: UInt32 = 0
+
+  /// c: finite, > 0
+  public var clip: Double = 0
+
+  /// W: values are n_k/W · delta, then counts follow; 0: unweighted values only (DP)
+  public var maxWeight: UInt64 = 0
+
+  /// >= 1
+  public var phaseDeadlineMs: UInt64 = 0
+
+  /// the masked tensors, in schema order
+  public var tensors: [String] = []
+
+  /// dealt modes: these tensors only on these channels
+  public var block: [PBChannelAssignment] = []
+
+  /// distributed DP: this device's noise per coordinate (0: none)
+  public var noiseStddev: Double = 0
+
+  /// candidates | dealt | dealt+dgsu
+  public var mode: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// UPDATE (kind 4), node -> coordinator: the sparse delta of one device for one round.
@@ -1261,7 +1351,154 @@ nonisolated extension PBChannelAssignment: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Task"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{3}device_id\0\u{3}model_version\0\u{3}local_steps\0\u{3}learning_rate\0\u{3}batch_size\0\u{1}policy\0\u{1}assignments\0\u{3}delta_encoding\0\u{3}deadline_ms\0\u{1}seed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{3}device_id\0\u{3}model_version\0\u{3}local_steps\0\u{3}learning_rate\0\u{3}batch_size\0\u{1}policy\0\u{1}assignments\0\u{3}delta_encoding\0\u{3}deadline_ms\0\u{1}seed\0\u{3}secure_aggregation\0")
+
+  fileprivate class _StorageClass {
+    var _round: UInt64 = 0
+    var _deviceID: String = String()
+    var _modelVersion: UInt64 = 0
+    var _localSteps: UInt32 = 0
+    var _learningRate: Float = 0
+    var _batchSize: UInt32 = 0
+    var _policy: PBPolicy? = nil
+    var _assignments: [PBChannelAssignment] = []
+    var _deltaEncoding: PBValueEncoding = .unspecified
+    var _deadlineMs: UInt64 = 0
+    var _seed: UInt64 = 0
+    var _secureAggregation: PBSecAggSetup? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _round = source._round
+      _deviceID = source._deviceID
+      _modelVersion = source._modelVersion
+      _localSteps = source._localSteps
+      _learningRate = source._learningRate
+      _batchSize = source._batchSize
+      _policy = source._policy
+      _assignments = source._assignments
+      _deltaEncoding = source._deltaEncoding
+      _deadlineMs = source._deadlineMs
+      _seed = source._seed
+      _secureAggregation = source._secureAggregation
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._round) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._deviceID) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._modelVersion) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._localSteps) }()
+        case 5: try { try decoder.decodeSingularFloatField(value: &_storage._learningRate) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._batchSize) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._policy) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._assignments) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._deltaEncoding) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._deadlineMs) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._seed) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._secureAggregation) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._round != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._round, fieldNumber: 1)
+      }
+      if !_storage._deviceID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._deviceID, fieldNumber: 2)
+      }
+      if _storage._modelVersion != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._modelVersion, fieldNumber: 3)
+      }
+      if _storage._localSteps != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._localSteps, fieldNumber: 4)
+      }
+      if _storage._learningRate.bitPattern != 0 {
+        try visitor.visitSingularFloatField(value: _storage._learningRate, fieldNumber: 5)
+      }
+      if _storage._batchSize != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._batchSize, fieldNumber: 6)
+      }
+      try { if let v = _storage._policy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._assignments.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._assignments, fieldNumber: 8)
+      }
+      if _storage._deltaEncoding != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._deltaEncoding, fieldNumber: 9)
+      }
+      if _storage._deadlineMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._deadlineMs, fieldNumber: 10)
+      }
+      if _storage._seed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._seed, fieldNumber: 11)
+      }
+      try { if let v = _storage._secureAggregation {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: PBTask, rhs: PBTask) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._round != rhs_storage._round {return false}
+        if _storage._deviceID != rhs_storage._deviceID {return false}
+        if _storage._modelVersion != rhs_storage._modelVersion {return false}
+        if _storage._localSteps != rhs_storage._localSteps {return false}
+        if _storage._learningRate != rhs_storage._learningRate {return false}
+        if _storage._batchSize != rhs_storage._batchSize {return false}
+        if _storage._policy != rhs_storage._policy {return false}
+        if _storage._assignments != rhs_storage._assignments {return false}
+        if _storage._deltaEncoding != rhs_storage._deltaEncoding {return false}
+        if _storage._deadlineMs != rhs_storage._deadlineMs {return false}
+        if _storage._seed != rhs_storage._seed {return false}
+        if _storage._secureAggregation != rhs_storage._secureAggregation {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension PBSecAggSetup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SecAggSetup"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}participant\0\u{1}participants\0\u{1}neighbours\0\u{1}threshold\0\u{3}ring_bits\0\u{3}value_bits\0\u{1}clip\0\u{3}max_weight\0\u{3}phase_deadline_ms\0\u{1}tensors\0\u{1}block\0\u{3}noise_stddev\0\u{1}mode\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1269,75 +1506,81 @@ nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.round) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.deviceID) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.modelVersion) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.localSteps) }()
-      case 5: try { try decoder.decodeSingularFloatField(value: &self.learningRate) }()
-      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.batchSize) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._policy) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.assignments) }()
-      case 9: try { try decoder.decodeSingularEnumField(value: &self.deltaEncoding) }()
-      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.deadlineMs) }()
-      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.participant) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.participants) }()
+      case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.neighbours) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.threshold) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.ringBits) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.valueBits) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.clip) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.maxWeight) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.phaseDeadlineMs) }()
+      case 10: try { try decoder.decodeRepeatedStringField(value: &self.tensors) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.block) }()
+      case 12: try { try decoder.decodeSingularDoubleField(value: &self.noiseStddev) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.mode) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.round != 0 {
-      try visitor.visitSingularUInt64Field(value: self.round, fieldNumber: 1)
+    if self.participant != 0 {
+      try visitor.visitSingularUInt32Field(value: self.participant, fieldNumber: 1)
     }
-    if !self.deviceID.isEmpty {
-      try visitor.visitSingularStringField(value: self.deviceID, fieldNumber: 2)
+    if self.participants != 0 {
+      try visitor.visitSingularUInt32Field(value: self.participants, fieldNumber: 2)
     }
-    if self.modelVersion != 0 {
-      try visitor.visitSingularUInt64Field(value: self.modelVersion, fieldNumber: 3)
+    if !self.neighbours.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.neighbours, fieldNumber: 3)
     }
-    if self.localSteps != 0 {
-      try visitor.visitSingularUInt32Field(value: self.localSteps, fieldNumber: 4)
+    if self.threshold != 0 {
+      try visitor.visitSingularUInt32Field(value: self.threshold, fieldNumber: 4)
     }
-    if self.learningRate.bitPattern != 0 {
-      try visitor.visitSingularFloatField(value: self.learningRate, fieldNumber: 5)
+    if self.ringBits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.ringBits, fieldNumber: 5)
     }
-    if self.batchSize != 0 {
-      try visitor.visitSingularUInt32Field(value: self.batchSize, fieldNumber: 6)
+    if self.valueBits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.valueBits, fieldNumber: 6)
     }
-    try { if let v = self._policy {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    if !self.assignments.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.assignments, fieldNumber: 8)
+    if self.clip.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.clip, fieldNumber: 7)
     }
-    if self.deltaEncoding != .unspecified {
-      try visitor.visitSingularEnumField(value: self.deltaEncoding, fieldNumber: 9)
+    if self.maxWeight != 0 {
+      try visitor.visitSingularUInt64Field(value: self.maxWeight, fieldNumber: 8)
     }
-    if self.deadlineMs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.deadlineMs, fieldNumber: 10)
+    if self.phaseDeadlineMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.phaseDeadlineMs, fieldNumber: 9)
     }
-    if self.seed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 11)
+    if !self.tensors.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.tensors, fieldNumber: 10)
+    }
+    if !self.block.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.block, fieldNumber: 11)
+    }
+    if self.noiseStddev.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.noiseStddev, fieldNumber: 12)
+    }
+    if !self.mode.isEmpty {
+      try visitor.visitSingularStringField(value: self.mode, fieldNumber: 13)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: PBTask, rhs: PBTask) -> Bool {
-    if lhs.round != rhs.round {return false}
-    if lhs.deviceID != rhs.deviceID {return false}
-    if lhs.modelVersion != rhs.modelVersion {return false}
-    if lhs.localSteps != rhs.localSteps {return false}
-    if lhs.learningRate != rhs.learningRate {return false}
-    if lhs.batchSize != rhs.batchSize {return false}
-    if lhs._policy != rhs._policy {return false}
-    if lhs.assignments != rhs.assignments {return false}
-    if lhs.deltaEncoding != rhs.deltaEncoding {return false}
-    if lhs.deadlineMs != rhs.deadlineMs {return false}
-    if lhs.seed != rhs.seed {return false}
+  public static func ==(lhs: PBSecAggSetup, rhs: PBSecAggSetup) -> Bool {
+    if lhs.participant != rhs.participant {return false}
+    if lhs.participants != rhs.participants {return false}
+    if lhs.neighbours != rhs.neighbours {return false}
+    if lhs.threshold != rhs.threshold {return false}
+    if lhs.ringBits != rhs.ringBits {return false}
+    if lhs.valueBits != rhs.valueBits {return false}
+    if lhs.clip != rhs.clip {return false}
+    if lhs.maxWeight != rhs.maxWeight {return false}
+    if lhs.phaseDeadlineMs != rhs.phaseDeadlineMs {return false}
+    if lhs.tensors != rhs.tensors {return false}
+    if lhs.block != rhs.block {return false}
+    if lhs.noiseStddev != rhs.noiseStddev {return false}
+    if lhs.mode != rhs.mode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
