@@ -117,6 +117,9 @@ public struct SecureAggregationConfig: Codable, Equatable, Sendable {
         if !dealsBlocks, config.rounds.coordinatedSchedule {
             throw ConfigError.invalid(path: "rounds.coordinatedSchedule", reason: "under candidates a coordinated schedule would mask the whole layout for blocks that are public anyway; use mode: dealt")
         }
+        if mode == .dealtDGSU, let d = config.resolvedDevices.first(where: { $0.policy != .dgsu }) {
+            throw ConfigError.invalid(path: "devices[\(d.id)].policy", reason: "dealt+dgsu runs DGSU inside each dealt block; '\(d.policy.rawValue)' cannot; use policy dgsu, or mode dealt")
+        }
         let n = config.devices.count
         guard n >= 3 else { throw ConfigError.invalid(path: "devices", reason: "secure aggregation needs at least 3 devices (each one masks with at least 2 neighbours); add devices or turn it off") }
         let contributors = max(n, 2)

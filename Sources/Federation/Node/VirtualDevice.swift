@@ -166,6 +166,23 @@ public final class VirtualDevice: @unchecked Sendable {
         return (g, personal.isEmpty ? g : attack(personalised(global)))  // nothing personal: the same model
     }
 
+    /// The dealt+dgsu block of a secure task as unit → allowed channels; nil for other tasks.
+    /// Throws when the block names what is not one of this device's update layers.
+    func secureBlock(_ task: PBTask) throws -> [Int: Set<Int32>]? {
+        guard task.hasSecureAggregation, task.secureAggregation.mode == SecureAggregationMode.dealtDGSU.rawValue else { return nil }
+        var out: [Int: Set<Int32>] = [:]
+        for a in task.secureAggregation.block {
+            guard let i = schema.position(of: a.tensor), i % 2 == 0, i < 2 * arch.units.count, let k = layout.weightChannels[i / 2] else {
+                throw AssignmentError(device: id, reason: "block tensor '\(a.tensor)' is not the weight of one of this device's update layers")
+            }
+            guard a.channels.count >= k else {
+                throw AssignmentError(device: id, reason: "the block of '\(a.tensor)' has \(a.channels.count) channels, fewer than the \(k) a step trains")
+            }
+            out[i / 2] = Set(a.channels.map { Int32($0) })
+        }
+        return out
+    }
+
     /// The task's channel assignment as unit → channels, nil when it has none. Throws when it
     /// does not cover exactly the layout's update layers or exceeds their channel budget.
     func assignment(_ task: PBTask) throws -> [Int: [Int32]]? {
@@ -208,10 +225,24 @@ public final class VirtualDevice: @unchecked Sendable {
         // A coordinated task trains the assigned channels; the device's own policy sits it out
         // (its state does not advance).
         let assigned = try assignment(task)
+        // Under secure aggregation's dealt+dgsu, DGSU picks only inside the dealt block.
+        let block = try secureBlock(task)
         let own = s.policy
-        s.policy = RecordingPolicy(inner: assigned.map { AssignedPolicy(layout: layout, assignment: $0) } ?? own)
+        var inner: any UpdatePolicy = assigned.map { AssignedPolicy(layout: layout, assignment: $0) } ?? own
+        if let block {
+            guard var d = own as? DGSUPolicy else {
+                throw AssignmentError(device: id, reason: "dealt+dgsu needs the dgsu policy; this device runs \(own.name)")
+            }
+            d.allowed = block
+            inner = d
+        }
+        s.policy = RecordingPolicy(inner: inner)
         defer {
-            if assigned == nil, let r = s.policy as? RecordingPolicy { s.policy = r.inner } else { s.policy = own }
+            if assigned == nil, let r = s.policy as? RecordingPolicy {
+                var kept = r.inner
+                if var d = kept as? DGSUPolicy, block != nil { d.allowed = nil; kept = d }
+                s.policy = kept
+            } else { s.policy = own }
             s.network = global  // drop the trained copy; share the global model again
         }
         let cfg = LocalTrainingConfig(batch: Int(task.batchSize), learningRate: task.learningRate, memory: settings.memory,

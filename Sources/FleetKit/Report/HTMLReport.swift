@@ -24,9 +24,11 @@ public enum HTMLReport {
             ("wall time", "real \(SummaryTable.duration(s.wallTime.realSeconds)), simulated \(SummaryTable.duration(s.wallTime.simulatedSeconds))"),
             ("device failures", s.failures.isEmpty ? "none" : s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
         ]
-        let cards = (figures + (s.realWire.map { [("real wire (fault proxy)", SummaryTable.realWire($0))] } ?? [])).map { "<div class=\"card\"><div class=\"k\">\(esc($0.0))</div><div class=\"v\">\(esc($0.1))</div></div>" }.joined()
+        let cards = (figures + (s.realWire.map { [("real wire (fault proxy)", SummaryTable.realWire($0))] } ?? [])
+                     + (s.secureAggregation.map { [("secure aggregation", SummaryTable.secure($0))] } ?? [])).map { "<div class=\"card\"><div class=\"k\">\(esc($0.0))</div><div class=\"v\">\(esc($0.1))</div></div>" }.joined()
         var notes: [String] = []
         if s.coordinatedSchedule.requested { notes.append("Coordinated channel schedule on: each round the coordinator dealt every sampled device a disjoint block of channels per update layer.") }
+        if let a = s.secureAggregation { notes.append("Secure aggregation (\(a.mode)): \(a.guarantee)") }
         if s.interrupted { notes.append("The run stopped before its last round; the charts show the rounds that finished.") }
         let sections: [(String, String, String)] = [
             ("Global accuracy per round", "Accuracy of the aggregated global model on the global test set after each round; dashed: the mean accuracy of the sampled devices on their private test splits, before and after their local steps.", ReportCharts.accuracy(s, metrics)),

@@ -55,6 +55,8 @@ public struct FleetSummary: Codable, Equatable, Sendable {
     public var privacy: PrivacySummary? = nil
     /// Membership attacks after the final round; nil when not run.
     public var membership: MembershipSummary? = nil
+    /// Secure aggregation: mode, guarantee, what the coordinator saw, dropouts, overhead; nil without it.
+    public var secureAggregation: SecureAggregationSummary? = nil
 
     /// Rounds of the run.
     public struct Rounds: Codable, Equatable, Sendable {

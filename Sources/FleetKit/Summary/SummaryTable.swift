@@ -1,5 +1,6 @@
 // The plain-text summary table printed at the end of `fleet run` (and by `fleet report`).
 import Engine
+import Federation
 import Foundation
 import Transport
 
@@ -40,6 +41,13 @@ public enum SummaryTable {
             + "\(count(t.reordered)) reordered, \(count(t.undeliverable)) undeliverable"
     }
 
+    /// One line on a run's secure aggregation.
+    public static func secure(_ a: SecureAggregationSummary) -> String {
+        "\(a.mode): n \(a.participants), k \(a.neighbours), t \(a.threshold), ring 2^\(a.ringBits) (\(a.valueBits) value bits, clip \(String(format: "%.3g", a.clip))); "
+            + "\(a.unmaskedRounds)/\(a.rounds) sums unmasked, \(a.refusedRounds) refused, \(a.dropoutsSurvived) dropouts survived; "
+            + "\(bytes(Int(a.meanUplinkBytesPerDevice.rounded()))) up per device per round; the coordinator saw \(a.coordinatorSees)"
+    }
+
     /// The table of one run.
     public static func render(_ s: FleetSummary) -> String {
         var rows: [(String, String)] = []
@@ -59,6 +67,7 @@ public enum SummaryTable {
             rows.append(("privacy", "\(p.mode) DP: clip \(p.clip), z \(String(format: "%.3g", p.noiseMultiplier)), \(p.sampling) q \(String(format: "%.3g", p.samplingRate)); "
                 + "\(eps) at δ = \(String(format: "%.2g", p.delta)) over \(p.rounds) rounds\(p.stoppedAtMaxEpsilon ? " (stopped at maxEpsilon)" : "")"))
         }
+        if let a = s.secureAggregation { rows.append(("secure aggregation", secure(a))) }
         let p = s.personalisedAccuracy
         rows.append(("personalised accuracy", p.count == 0 ? "-" : "mean \(pct(p.mean)), p10 \(pct(p.p10)), worst \(pct(p.worst)) over \(p.count) devices"))
         rows.append(("uplink (updates)", "\(bytes(s.bytes.uplinkUpdates)) = \(String(format: "%.2f", 100 * s.bytes.uplinkRatioToDense)) % of dense FedAvg (\(bytes(s.bytes.denseFedAvgUplink)))"))

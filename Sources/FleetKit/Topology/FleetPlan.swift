@@ -26,6 +26,7 @@ public struct FleetPlan: Equatable, Sendable {
         c.rounds.coordinatedSchedule = t.coordinatedSchedule
         c.aggregation = t.aggregation
         c.privacy = t.privacy
+        c.secureAggregation = t.secureAggregation
         c.attacks = t.attacks
         c.encoding = t.encoding
         c.personalisation = t.personalisation

@@ -30,6 +30,8 @@ public struct Topology: Equatable, Sendable {
     public var aggregation: AggregationConfig
     /// Device-level differential privacy (off by default).
     public var privacy = PrivacyConfig()
+    /// Secure aggregation (off by default).
+    public var secureAggregation = SecureAggregationConfig()
     /// Attacks after the final round (none by default).
     public var attacks = AttacksConfig()
     /// Delta value encoding.

@@ -9,7 +9,7 @@ import Yams
 public enum TopologyParser {
     /// Top-level keys.
     static let topKeys = ["name", "seed", "dataset", "preprocessing", "model", "memory", "search", "groups", "partition", "rounds",
-                          "aggregation", "privacy", "attacks", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
+                          "aggregation", "privacy", "secureAggregation", "attacks", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
                           "faults", "heartbeatMs", "sweep", "compare"]
 
     /// Reads and parses `path`.
@@ -179,6 +179,20 @@ public enum TopologyParser {
             if p.value("rate") != nil { privacy.rate = try p.double("rate", default: 1, in: 0...1, lowerOpen: true) }
             if p.value("maxEpsilon") != nil { privacy.maxEpsilon = try p.double("maxEpsilon", default: 10, in: 0...1e6, lowerOpen: true) }
         }
+        var secure = SecureAggregationConfig()
+        let secureBlock = try top.object("secureAggregation")
+        if let s = secureBlock {
+            try s.onlyKeys(["mode", "neighbours", "threshold", "valueBits", "clip", "phaseDeadlineMs", "groupSize", "blockFactor", "randomness"])
+            secure.mode = SecureAggregationMode(rawValue: try s.choice("mode", SecureAggregationMode.allCases.map(\.rawValue), default: "candidates"))!
+            if s.value("neighbours") != nil { secure.neighbours = try s.int("neighbours", default: 4, in: 2...4096) }
+            if s.value("threshold") != nil { secure.threshold = try s.int("threshold", default: 3, in: 2...4096) }
+            secure.valueBits = try s.int("valueBits", default: 20, in: 2...30)
+            if s.value("clip") != nil { secure.clip = try s.double("clip", default: 1, in: 0...1e9, lowerOpen: true) }
+            secure.phaseDeadlineMs = try s.int("phaseDeadlineMs", default: 10_000, in: 1...3_600_000)
+            secure.groupSize = try s.int("groupSize", default: 3, in: 2...64)
+            secure.blockFactor = try s.int("blockFactor", default: 3, in: 1...16)
+            secure.randomness = SecAggRandomness(rawValue: try s.choice("randomness", SecAggRandomness.allCases.map(\.rawValue), default: "seeded"))!
+        }
         var attacks = AttacksConfig()
         if let a = try top.object("attacks") {
             try a.onlyKeys(["membership", "shadowModels"])
@@ -240,6 +254,7 @@ public enum TopologyParser {
                         coordinatedSchedule: coordinated, curve: curve, personalisation: personalisation, nodes: nodes,
                         simulatedDeadlineMs: simulatedDeadline, network: network, faults: faults, heartbeatMs: heartbeat)
         t.privacy = privacy
+        t.secureAggregation = secure
         t.attacks = attacks
         if let p = privacyBlock {
             // The rules that need the whole run (δ < 1/N, a reachable target ε, no robust rule),
@@ -250,6 +265,19 @@ public enum TopologyParser {
             } catch let ConfigError.invalid(path, reason) {
                 throw p.error(path.hasPrefix("privacy.") ? String(path.dropFirst("privacy.".count)) : "mode",
                               path.hasPrefix("privacy.") ? reason : "\(path): \(reason)")
+            }
+        }
+        if secureBlock != nil || privacy.mode == .distributed {
+            // Secure aggregation's rules need the whole run too (a mean rule, at least 3 devices, the ring).
+            let config = FleetPlan(t).config
+            do {
+                try config.secureAggregation.validate(config)
+            } catch let ConfigError.invalid(path, reason) {
+                if let s = secureBlock, path.hasPrefix("secureAggregation.") {
+                    throw s.error(String(path.dropFirst("secureAggregation.".count)), reason)
+                }
+                if let p = privacyBlock, path == "privacy.mode" { throw p.error("mode", reason) }
+                throw (secureBlock ?? top).error(secureBlock == nil ? "privacy" : "mode", "\(path): \(reason)")
             }
         }
         return t
