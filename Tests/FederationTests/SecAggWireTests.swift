@@ -68,17 +68,20 @@ final class MaskedUpdateEncodingTests: XCTestCase {
         let keys = try server.closeAdvertise()
         for c in clients { try server.receive(try c.deal(neighbours: keys[c.index]!)) }
         let relayed = try server.closeDeal()
-        for c in clients { try server.receive(try c.maskedInput(received: relayed[c.index]!, input: try enc.encode(deltas[c.index], weight: weights[c.index], using: &g))) }
+        for c in clients { try server.receive(try c.maskedInput(received: relayed[c.index]!, input: try enc.encode(deltas[c.index], weight: weights[c.index], using: &g).vector)) }
         let survivors = try server.closeMaskedInput()
         for c in clients { try server.receive(try c.unmask(survivors: survivors)) }
-        let (mean, touched) = try enc.mean(try server.finish())
+        let (mean, touched) = try enc.aggregate(try server.finish())
         XCTAssertEqual(touched, 24 + 6)
+        XCTAssertEqual(enc.length, 30 + 6 + 6, "values, then one count per channel of each tensor")
         // Error bound: each of ≤ n values rounds by < 1 unit of 1/scale, scaled by W / Σ n_k.
         for (s, t) in mean.enumerated() {
             for j in t.values.indices {
-                guard den[s][j] > 0 else { XCTAssertEqual(t.values[j], 0); continue }
-                let bound = Double(n) / enc.quantiser.scale * 200 / den[s][j]
-                XCTAssertEqual(Double(t.values[j]), num[s][j] / den[s][j], accuracy: bound + 1e-6, "\(t.name)[\(j)]")
+                guard den[s][j] > 0 else { XCTAssertEqual(t.values[j], 0); XCTAssertFalse(t.touched[j]); continue }
+                let bound: Double = Double(n) / enc.quantiser.scale * 200 / den[s][j]
+                let expected: Double = num[s][j] / den[s][j]
+                XCTAssertTrue(t.touched[j])
+                XCTAssertEqual(Double(t.values[j]), expected, accuracy: bound + 1e-6, "\(t.slot.spec.name)[\(j)]")
             }
         }
         // A slice outside the candidates cannot be masked.

@@ -147,7 +147,9 @@ extension CoordinatorService {
             switch h.phase {
             case .advertise: try s.server.receive(try SecAggWire.advertised(m))
             case .deal: try s.server.receive(try SecAggWire.dealt(m))
-            case .masked: try s.server.receive(try SecAggWire.maskedInput(m))
+            case .masked:
+                try s.server.receive(try SecAggWire.maskedInput(m))
+                maskedObserver?(h.deviceID, m.masked)
             case .unmask: try s.server.receive(try SecAggWire.unmaskShares(m))
             default: throw SecAggError.wrongPhase("only the coordinator sends \(h.phase)")
             }

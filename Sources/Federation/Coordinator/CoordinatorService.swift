@@ -72,6 +72,8 @@ public final class CoordinatorService {
     var secure: SecureCollection?
     /// The run's secure rounds so far (nil without secure aggregation).
     var secureTally: SecureAggregationSummary?
+    /// Tests: sees every accepted masked vector (device, ring elements) — what the coordinator sees.
+    var maskedObserver: ((String, [UInt32]) -> Void)?
 
     /// Loads the data and the initial model, fits every device's layout, computes every
     /// device's aggregation weight (its training-shard size) and caches the test features at the
