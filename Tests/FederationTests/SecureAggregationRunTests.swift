@@ -226,4 +226,82 @@ final class SecureAggregationRunTests: XCTestCase {
         XCTAssertLessThan(bytes[.dealt]!, bytes[.dealtDGSU]!)
         XCTAssertLessThan(bytes[.dealtDGSU]!, bytes[.candidates]!)
     }
+
+    func testDistributedNoiseSharesAddUpToTheFullNoiseOfTheSum() throws {
+        // Devices that barely train (lr 1e-9, so their clipped deltas are ~0) under distributed DP:
+        // each adds N(0, z²S²/n) before masking, so the model moves by the noise of the sum alone,
+        // N(0, z²S²) / qN per candidate coordinate (q = 1 here: qN = n). Its empirical standard
+        // deviation over the candidate coordinates must be zS/n within 10 %.
+        var config = Self.config(devices: 5)
+        config.deviceDefaults.learningRate = 1e-9
+        config.privacy.mode = .distributed
+        config.privacy.clip = 0.5
+        config.privacy.noiseMultiplier = 2
+        config.privacy.sampling = .fixed
+        let (fleet, _) = try run("distributed", config)
+        let initial = try SafeTensors.read(path: fleet.folder + "/model-initial.safetensors")
+        let final = try SafeTensors.read(path: fleet.folder + "/model-final.safetensors")
+        var moves: [Double] = []
+        for (name, t) in final.tensors.sorted(by: { $0.key < $1.key }) {
+            guard let before = initial.tensors[name] else { continue }
+            for (a, b) in zip(t.data, before.data) where a != b { moves.append(Double(a - b)) }
+        }
+        let m = try XCTUnwrap(try fleet.metrics().first?.secureAggregation)
+        XCTAssertEqual(m.noiseStddev, 2 * 0.5 / 5.0.squareRoot(), accuracy: 1e-12, "each device's share: zS/√n")
+        let mean = moves.reduce(0, +) / Double(moves.count)
+        let sd = (moves.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(moves.count - 1)).squareRoot()
+        print("distributed DP: \(moves.count) coordinates moved, sd \(sd), expected zS/n = \(2 * 0.5 / 5)")
+        XCTAssertGreaterThan(moves.count, 1_000)
+        XCTAssertEqual(sd, 2 * 0.5 / 5, accuracy: 0.1 * 2 * 0.5 / 5)
+        let privacy = try XCTUnwrap(try fleet.writtenSummary().privacy)
+        XCTAssertEqual(privacy.mode, "distributed")
+        XCTAssertTrue(privacy.guarantee.contains("at least t"), privacy.guarantee)
+        // Accounted exactly as central DP with the same z, q and rounds.
+        var central = config
+        central.privacy.mode = .central
+        XCTAssertEqual(privacy.epsilon, PrivacySpend(config: central, noiseMultiplier: 2, rounds: 1).epsilon)
+    }
+
+    func testDealtDGSUTrainsOnlyInsideItsBlock() throws {
+        // The plan deals each group a block of blockFactor × the per-step channels; a device's
+        // DGSU then picks every step inside it, so its update touches only block channels.
+        var c = Self.config(devices: 6, mode: .dealtDGSU)
+        c.secureAggregation.blockFactor = 2
+        let train = try FederatedData.trainingSet(c)
+        let arch = DevicePlans.architecture(c, classes: train.classes)
+        let schema = ModelTensors.schema(arch)
+        var layouts: [String: SparseLayout] = [:], weights: [String: UInt64] = [:]
+        let shards = try FederatedData.shards(c, labels: train.labels, classes: train.classes)
+        for d in c.resolvedDevices {
+            layouts[d.id] = try DevicePlans.layout(d, arch: arch, resolution: c.model.resolution)
+            weights[d.id] = UInt64(shards[d.id]!.train.count)
+        }
+        let plan = try SecureRoundPlan.make(round: 3, sampled: c.devices.map(\.id), config: c, layouts: layouts, weights: weights,
+                                            arch: arch, schema: schema, noiseMultiplier: 0)
+        XCTAssertEqual(plan.groups.map(\.count), [3, 3])
+        XCTAssertTrue(plan.assignments.isEmpty, "dealt+dgsu trains no fixed channels")
+        let setup = plan.setups["dev-01"]!
+        let layout = layouts["dev-01"]!
+        for a in setup.block {
+            let u = schema.position(of: a.tensor)! / 2
+            XCTAssertEqual(a.channels.count, min(2 * layout.weightChannels[u]!, arch.units[u].inChannels), "\(a.tensor): a block of 2 × k channels")
+        }
+        let device = try VirtualDevice(settings: c.device("dev-01")!, index: 1, shard: shards["dev-01"]!, train: train, config: c, arch: arch)
+        let net = try DevicePlans.initialModel(c, classes: train.classes)
+        var task = PBTask()
+        task.round = 3; task.deviceID = "dev-01"; task.modelVersion = 1; task.localSteps = 6; task.learningRate = 0.05; task.batchSize = 4
+        task.secureAggregation = setup
+        let outcome = try device.run(task: task, global: net, version: 1)
+        var trainedWeights = 0
+        for a in setup.block {
+            guard let sent = outcome.update.delta.tensors.first(where: { $0.name == a.tensor }) else { continue }
+            trainedWeights += 1
+            guard case let .subset(list) = sent.channels else { return XCTFail("\(a.tensor): every channel trained, the block is a subset") }
+            XCTAssertTrue(Set(list).isSubset(of: a.channels.map(Int.init)), "\(a.tensor): trained \(list), block \(a.channels)")
+        }
+        XCTAssertGreaterThan(trainedWeights, 0)
+        // The update encodes under its own setup (a channel outside the block would be refused).
+        var rng = SystemRandomNumberGenerator()
+        XCTAssertNoThrow(try SecureRoundPlan.encoding(setup, schema: schema).encode(outcome.update.delta, weight: 10, using: &rng))
+    }
 }

@@ -127,6 +127,35 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(refusal(minimal + "\naggregation: {rule: median}\nprivacy: {noiseMultiplier: 1}")?.key, "privacy.mode", "robust rule under DP")
     }
 
+    func testSecureAggregationBlockMapsToTheConfigurationAndIsRefusedWithItsKey() throws {
+        let four = minimal.replacingOccurrences(of: "count: 2", with: "count: 4")
+        let t = try TopologyParser.parse(four + "\nsecureAggregation: {mode: dealt, groupSize: 4, valueBits: 18, clip: 0.5, phaseDeadlineMs: 2000, randomness: system}")
+        let c = FleetPlan(t).config
+        XCTAssertEqual(c.secureAggregation.mode, .dealt)
+        XCTAssertEqual(c.secureAggregation.groupSize, 4)
+        XCTAssertEqual(c.secureAggregation.valueBits, 18)
+        XCTAssertEqual(c.secureAggregation.clip, 0.5)
+        XCTAssertEqual(c.secureAggregation.phaseDeadlineMs, 2000)
+        XCTAssertEqual(c.secureAggregation.randomness, .system)
+        XCTAssertNoThrow(try c.validate())
+        XCTAssertEqual(try TopologyParser.parse(four + "\nsecureAggregation: {}").secureAggregation.mode, .candidates, "an empty block means candidates")
+        XCTAssertEqual(refusal(four + "\nsecureAggregation: {mode: all}")?.key, "secureAggregation.mode")
+        XCTAssertEqual(refusal(four + "\nsecureAggregation: {valueBits: 31}")?.key, "secureAggregation.valueBits")
+        let few = refusal(minimal + "\nsecureAggregation: {mode: candidates}")
+        XCTAssertTrue(few?.problem.contains("at least 3 devices") ?? false, few?.problem ?? "")
+        let median = refusal(four + "\naggregation: {rule: median}\nsecureAggregation: {}")
+        XCTAssertEqual(median?.key, "secureAggregation.mode")
+        XCTAssertTrue(median?.problem.contains("masked sum") ?? false, median?.problem ?? "")
+        let local = refusal(four + "\nprivacy: {mode: local, noiseMultiplier: 1}\nsecureAggregation: {}")
+        XCTAssertTrue(local?.problem.contains("distributed") ?? false, local?.problem ?? "")
+        XCTAssertEqual(refusal(four + "\nprivacy: {mode: distributed, noiseMultiplier: 1}")?.key, "privacy.mode", "distributed noise needs secure aggregation")
+        XCTAssertNoThrow(try TopologyParser.parse(four + "\nprivacy: {mode: distributed, noiseMultiplier: 1, sampling: fixed}\nsecureAggregation: {}"))
+        let dgsu = refusal(four.replacingOccurrences(of: "budget: 64KB", with: "budget: 64KB, policy: static") + "\nsecureAggregation: {mode: dealt+dgsu}")
+        XCTAssertTrue(dgsu?.problem.contains("dgsu") ?? false, dgsu?.problem ?? "")
+        XCTAssertEqual(refusal(four + "\nsecureAggregation: {mode: dealt, groupSize: 3, threshold: 3}")?.key, "secureAggregation.threshold")
+        XCTAssertEqual(refusal(four + "\ncoordinatedSchedule: on\nsecureAggregation: {mode: dealt}")?.key, "secureAggregation.mode")
+    }
+
     func testRoundRobinSplit() throws {
         var t = try TopologyParser.parse(minimal.replacingOccurrences(of: "count: 2", with: "count: 5"))
         t.nodes.count = 2
