@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "FederationTests", dependencies: [
             "Federation", "Engine", "Wire", "Transport", "Privacy", "SecureAggregation", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
-        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: commonSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["Engine"], swiftSettings: commonSettings),
         .testTarget(name: "SecureAggregationTests", dependencies: ["SecureAggregation"], swiftSettings: commonSettings),
         .testTarget(name: "PrivacyTests", dependencies: ["Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),
         .testTarget(name: "FleetTests", dependencies: ["FleetKit", "Federation", "Engine"], exclude: ["Fixtures"], swiftSettings: commonSettings),

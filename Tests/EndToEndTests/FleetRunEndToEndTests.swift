@@ -1,5 +1,6 @@
 // `fleet run` end to end through real processes: a tiny topology (tiny net, synthetic data,
 // 4 devices on 2 nodes, CURVE, 2 rounds), then Ctrl-C in the middle of a longer one.
+import Engine
 import Foundation
 import XCTest
 
@@ -85,6 +86,31 @@ final class FleetRunEndToEndTests: XCTestCase {
         let report = try ProcessHarness.run("fleet", ["report", root.path])
         XCTAssertEqual(report.status, 0, report.stdout + report.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: root.appendingPathComponent("comparison.html").path))
+    }
+
+    func testSecureAggregationOverRealSocketsMatchesPlainAggregationWith3_10And50Devices() throws {
+        let runs = try scratch()
+        let r = try ProcessHarness.run("fleet", ["run", Self.fixtures.appendingPathComponent("tiny-secure.yaml").path, "--runs", runs.path], timeout: 240)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let root = try runFolder(runs)
+        for n in [3, 10, 50] {
+            let secure = root.appendingPathComponent("count-\(n)_mode-candidates")
+            let s = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: secure.appendingPathComponent("summary.json"))) as? [String: Any])
+            let block = try XCTUnwrap(s["secureAggregation"] as? [String: Any], "n = \(n): summary.json says how the round was aggregated")
+            XCTAssertEqual(block["participants"] as? Int, n)
+            XCTAssertEqual(block["unmaskedRounds"] as? Int, 1)
+            XCTAssertEqual(block["mode"] as? String, "candidates")
+            XCTAssertNotNil(block["coordinatorSees"] as? String)
+            let valueBits = try XCTUnwrap(block["valueBits"] as? Int), clip = try XCTUnwrap(block["clip"] as? Double)
+            let a = try SafeTensors.read(path: secure.appendingPathComponent("coordinator/model-final.safetensors").path)
+            let b = try SafeTensors.read(path: root.appendingPathComponent("count-\(n)_mode-off/coordinator/model-final.safetensors").path)
+            // The mean of each coordinate is off by less than n / scale (see SecureAggregationRunTests).
+            let bound = Double(n) * clip / Double((1 << (valueBits - 1)) - 1)
+            var largest = 0.0
+            for (name, t) in a.tensors { for (x, y) in zip(t.data, b.tensors[name]!.data) { largest = max(largest, Double(abs(x - y))) } }
+            XCTAssertLessThanOrEqual(largest, bound + 1e-6, "n = \(n)")
+            XCTAssertTrue(a.tensors != b.tensors, "n = \(n): the secure run quantised (else the test could not tell)")
+        }
     }
 
     func testResumeContinuesFromTheCheckpointOrRefusesWithoutOne() throws {
