@@ -1,50 +1,84 @@
 // `secagg-bench`: what a SecAgg+ round costs on this machine, per device and for the coordinator,
-// through the real codec (see BENCHMARKS.md). Run it in release: `make bench-secagg`.
-//   secagg-bench [--length L] [--devices 8,32,100] [--degree K] [--drop FRACTION]
+// through the real codec, for each secure-aggregation mode on the quickstart's devices
+// (EfficientNet-Lite0 at 64×64, 256 KB, DGSU; see BENCHMARKS.md). The coordinator's real round
+// plan (SecureRoundPlan) sets the graph, the vector lengths and the dealt blocks; the inputs are
+// random ring elements. Run it in release: `make bench-secagg`.
+//   secagg-bench [--devices 8,32,100] [--modes candidates,dealt,dealt+dgsu] [--drop 0.1]
+import Engine
 import Federation
 import Foundation
 
-var length = 2 * 895_131   // values + counts over the DGSU candidate set of Lite0 at 64×64, 256 KB
 var devices = [8, 32, 100]
-var degree: Int? = nil   // default: 2⌈log2 n⌉, the O(log n) neighbourhood of SecAgg+
+var modes: [SecureAggregationMode] = [.candidates, .dealt, .dealtDGSU]
 var drop = 0.1
 var args = Array(CommandLine.arguments.dropFirst())
 func fail(_ why: String) -> Never {
-    FileHandle.standardError.write(Data("secagg-bench: \(why)\nusage: secagg-bench [--length L] [--devices 8,32,100] [--degree K (even)] [--drop 0.1]\n".utf8))
+    FileHandle.standardError.write(Data("secagg-bench: \(why)\nusage: secagg-bench [--devices 8,32,100] [--modes candidates,dealt,dealt+dgsu] [--drop 0.1]\n".utf8))
     exit(2)
 }
 while !args.isEmpty {
     let flag = args.removeFirst()
+    if flag == "--help" || flag == "-h" { fail("measures one secure round per mode and fleet size") }
     guard let value = args.first else { fail("\(flag) needs a value") }
     args.removeFirst()
     switch flag {
-    case "--length": guard let v = Int(value), v > 0 else { fail("--length must be a positive integer") }; length = v
-    case "--devices": let list = value.split(separator: ",").compactMap { Int($0) }; guard !list.isEmpty, list.allSatisfy({ $0 >= 3 }) else { fail("--devices must list counts ≥ 3") }; devices = list
-    case "--degree": guard let v = Int(value), v >= 2, v % 2 == 0 else { fail("--degree must be an even integer ≥ 2") }; degree = v
+    case "--devices":
+        let list = value.split(separator: ",").compactMap { Int($0) }
+        guard !list.isEmpty, list.allSatisfy({ $0 >= 3 }) else { fail("--devices must list counts ≥ 3") }
+        devices = list
+    case "--modes":
+        let list = value.split(separator: ",").map { SecureAggregationMode(rawValue: String($0)) }
+        guard !list.isEmpty, list.allSatisfy({ $0 != nil && $0 != .off }) else { fail("--modes lists candidates, dealt and dealt+dgsu") }
+        modes = list.map { $0! }
     case "--drop": guard let v = Double(value), (0..<0.5).contains(v) else { fail("--drop must be in [0, 0.5)") }; drop = v
     default: fail("unknown option \(flag)")
     }
 }
 
-print("SecAgg+ round, vector length \(length) (u32 ring elements), \(Int(100 * drop)) % of devices drop after dealing")
-let columns = ["n", "k", "t", "b", "uplink/device", "masked msg", "downlink/device", "plain f32 UPDATE", "client s adv/deal/mask/unmask", "coordinator s", "exact"]
-let widths = [5, 4, 4, 4, 14, 12, 16, 17, 30, 14, 5]
+/// The quickstart's devices, `n` of them, under `mode`.
+func config(_ n: Int, _ mode: SecureAggregationMode) -> FederationConfig {
+    var c = FederationConfig()
+    c.model.name = .efficientNetLite0
+    c.model.resolution = 64
+    c.deviceDefaults.budget = 256 * 1024
+    c.deviceDefaults.policy = .dgsu
+    c.deviceDefaults.batch = 4
+    c.devices = (0..<n).map { DeviceConfig(id: String(format: "dev-%03d", $0)) }
+    c.secureAggregation.mode = mode
+    return c
+}
+
+let arch = DevicePlans.architecture(config(3, .candidates), classes: 10)
+let schema = ModelTensors.schema(arch)
+let device = config(3, .candidates).resolvedDevices[0]
+let layout: SparseLayout
+do { layout = try DevicePlans.layout(device, arch: arch, resolution: 64) } catch { fail("the 256 KB layout does not fit: \(error)") }
+print("SecAgg+ round per mode on the quickstart's devices (EfficientNet-Lite0 64×64, 256 KB, DGSU); \(Int(100 * drop)) % of devices drop after dealing")
+let columns = ["mode", "n", "k", "t", "b", "masked/device", "MASKED msg", "uplink/device", "f32 same coords", "client s mask", "coordinator s", "exact"]
+let widths = [11, 4, 3, 3, 3, 14, 11, 14, 16, 14, 14, 5]
 func row(_ cells: [String]) -> String { zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ") }
 print(row(columns))
-for n in devices {
-    let k = min(degree ?? 2 * (64 - UInt64(n - 1).leadingZeroBitCount), n - 1)
-    let t = k / 2 + 1
-    let b = 16 + (64 - UInt64(n - 1).leadingZeroBitCount)
-    let c: SecAggRoundCost
-    do {
-        c = try SecAggRoundCost.measure(devices: n, degree: k, threshold: t, length: length, ringBits: min(32, b), dropped: Int(Double(n) * drop))
-    } catch {
-        print(row(["\(n)", "\(k)", "\(t)"]) + " round refused: \(error)")
-        continue
+for mode in modes {
+    for n in devices {
+        let c = config(n, mode)
+        let ids = c.devices.map(\.id)
+        let plan: SecureRoundPlan
+        let cost: SecAggRoundCost
+        do {
+            plan = try SecureRoundPlan.make(round: 1, sampled: ids, config: c, layouts: Dictionary(uniqueKeysWithValues: ids.map { ($0, layout) }),
+                                            weights: Dictionary(uniqueKeysWithValues: ids.map { ($0, UInt64(1_200)) }), arch: arch, schema: schema,
+                                            noiseMultiplier: 0)
+            cost = try SecAggRoundCost.measure(plan: plan, dropped: Int(Double(n) * drop))
+        } catch {
+            print(row([mode.rawValue, "\(n)"]) + " round refused: \(error)")
+            continue
+        }
+        let perDevice = Double(ids.compactMap { plan.length(of: $0) }.reduce(0, +)) / Double(n)
+        func mb(_ x: Double) -> String { String(format: "%.2f MB", x / 1_048_576) }
+        print(row([mode.rawValue, "\(n)", "\(cost.degree)", "\(cost.threshold)", "\(cost.ringBits)", String(format: "%.0f", perDevice),
+                   mb(cost.maskedPerDevice), mb(cost.uplinkPerDevice), mb(Double(cost.plainUpdateBytes)),
+                   String(format: "%.3f", cost.clientSeconds[2]), String(format: "%.2f", cost.serverSeconds), cost.exact ? "yes" : "NO"]))
     }
-    func mb(_ x: Double) -> String { String(format: "%.2f MB", x / 1_048_576) }
-    print(row(["\(n)", "\(c.degree)", "\(t)", "\(c.ringBits)", mb(c.uplinkPerDevice), mb(c.maskedPerDevice),
-               String(format: "%.1f KB", c.downlinkPerDevice / 1024), mb(Double(c.plainUpdateBytes)),
-               c.clientSeconds.map { String(format: "%.3f", $0) }.joined(separator: "/"), String(format: "%.2f", c.serverSeconds), c.exact ? "yes" : "NO"]))
 }
-print("uplink/device: mean over all n (dropouts included); masked msg: one MASKED message; client s: per device and phase")
+print("masked/device: ring elements a device masks (values, then one count per channel); uplink/device: all four phases, mean over n;")
+print("f32 same coords: a plain f32 UPDATE of as many values; client s mask: per device; coordinator s: relaying, checking and unmasking")

@@ -129,7 +129,7 @@ final class TopologyParsingTests: XCTestCase {
 
     func testSecureAggregationBlockMapsToTheConfigurationAndIsRefusedWithItsKey() throws {
         let four = minimal.replacingOccurrences(of: "count: 2", with: "count: 4")
-        let t = try TopologyParser.parse(four + "\nsecureAggregation: {mode: dealt, groupSize: 4, valueBits: 18, clip: 0.5, phaseDeadlineMs: 2000, randomness: system}")
+        let t = try TopologyParser.parse(four + "\nsecureAggregation: {mode: dealt, groupSize: 4, valueBits: 18, clip: 0.5, phaseDeadline: 2s, randomness: system}")
         let c = FleetPlan(t).config
         XCTAssertEqual(c.secureAggregation.mode, .dealt)
         XCTAssertEqual(c.secureAggregation.groupSize, 4)

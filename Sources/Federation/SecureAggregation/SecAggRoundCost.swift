@@ -18,7 +18,7 @@ public struct SecAggRoundCost: Sendable {
     public var maskedPerDevice: Double
     /// Bytes the coordinator sent each device (KEYS, SHARES, UNMASK_REQUEST), mean.
     public var downlinkPerDevice: Double
-    /// What one plain f32 UPDATE of the same L dense values would be (frames only): 4·L + its header.
+    /// What one plain f32 UPDATE of as many dense values as a device masks would be: 4·L + its header.
     public var plainUpdateBytes: Int
     /// Client seconds per device per phase (advertise, deal, masked input, unmask), mean.
     public var clientSeconds: [Double]
@@ -30,23 +30,40 @@ public struct SecAggRoundCost: Sendable {
     /// Runs one round of `devices` with `degree`, `threshold`, vectors of `length` elements of
     /// Z_{2^ringBits}, `dropped` devices leaving after dealing.
     public static func measure(devices n: Int, degree: Int, threshold: Int, length: Int, ringBits: Int = 24, dropped: Int = 0, seed: UInt64 = 1) throws -> SecAggRoundCost {
-        let round: UInt64 = 1
-        let codec = WireCodec()
-        let p = try SecAggParameters(round: round, participants: n, degree: degree, threshold: threshold, length: length, ringBits: ringBits)
-        func seedBytes(_ i: Int) -> [UInt8] {
-            var g = ChaChaGenerator(seed: [UInt8](repeating: UInt8(truncatingIfNeeded: seed), count: 32))
-            for _ in 0...i { _ = g.next() }
-            return g.bytes(32)
-        }
-        var graphRNG = ChaChaGenerator(seed: seedBytes(1_000_000))
+        let p = try SecAggParameters(round: 1, participants: n, degree: degree, threshold: threshold, length: length, ringBits: ringBits)
+        var graphRNG = ChaChaGenerator(seed: seedBytes(1_000_000, seed))
         let graph = NeighbourGraph(count: n, degree: degree, using: &graphRNG)
-        let server = SecAggServer(parameters: p, graph: graph)
-        let clients = (0..<n).map { SecAggClient(index: $0, parameters: p, graph: graph, seed: seedBytes($0)) }
+        return try measure(parameters: p, graph: graph, supports: nil, dropped: dropped, seed: seed)
+    }
+
+    /// Runs the round a coordinator's `plan` describes (its graph, lengths and supports), with
+    /// random ring inputs, `dropped` devices leaving after dealing.
+    public static func measure(plan: SecureRoundPlan, dropped: Int = 0, seed: UInt64 = 1) throws -> SecAggRoundCost {
+        try measure(parameters: plan.parameters, graph: plan.graph, supports: plan.supports, dropped: dropped, seed: seed)
+    }
+
+    static func seedBytes(_ i: Int, _ seed: UInt64) -> [UInt8] {
+        var g = ChaChaGenerator(seed: [UInt8](repeating: UInt8(truncatingIfNeeded: seed), count: 32))
+        for _ in 0...i { _ = g.next() }
+        return g.bytes(32)
+    }
+
+    static func measure(parameters p: SecAggParameters, graph: NeighbourGraph, supports: [[Int32]]?, dropped: Int, seed: UInt64) throws -> SecAggRoundCost {
+        let (round, n, length, ringBits) = (p.round, p.participants, p.length, p.ringBits)
+        let codec = WireCodec()
+        let server = SecAggServer(parameters: p, graph: graph, supports: supports)
+        let lengths = (0..<n).map { server.length(of: $0) }
+        let clients = try (0..<n).map { i in
+            SecAggClient(index: i, parameters: try SecAggParameters(round: round, participants: n, degree: graph.neighbours[i].count, threshold: p.threshold,
+                                                                    length: lengths[i], ringBits: ringBits, harary: false),
+                         neighbours: graph.neighbours[i], seed: seedBytes(i, seed))
+        }
         let ids = (0..<n).map { "dev-\($0)" }
         let mask: UInt32 = ringBits == 32 ? .max : (1 << UInt32(ringBits)) - 1
-        var inputRNG = ChaChaGenerator(seed: seedBytes(2_000_000))
-        let inputs = (0..<n).map { _ in (0..<length).map { _ in UInt32(truncatingIfNeeded: inputRNG.next()) & mask } }
-        let leaving = Set(0..<dropped)
+        var inputRNG = ChaChaGenerator(seed: seedBytes(2_000_000, seed))
+        let inputs = (0..<n).map { i in (0..<lengths[i]).map { _ in UInt32(truncatingIfNeeded: inputRNG.next()) & mask } }
+        // Dropouts spread over the cohort (so that, in the dealt modes, no group loses them all).
+        let leaving = Set((0..<dropped).map { $0 * n / max(dropped, 1) })
         var up = 0, masked = 0, down = 0
         var client = [Double](repeating: 0, count: 4)
         var serverTime = 0.0
@@ -101,14 +118,20 @@ public struct SecAggRoundCost: Sendable {
         let (sum, t3) = try timed { try server.finish() }
         serverTime += t3
         var expected = [UInt32](repeating: 0, count: length)
-        for i in survivors.sorted() { Ring.add(&expected, inputs[i], bits: ringBits) }
-
+        for i in survivors.sorted() {
+            if let s = supports?[i] {
+                for (at, c) in s.enumerated() { expected[Int(c)] = (expected[Int(c)] &+ inputs[i][at]) & mask }
+            } else {
+                Ring.add(&expected, inputs[i], bits: ringBits)
+            }
+        }
+        let mean = lengths.reduce(0, +) / n
         let plain = UpdateMessage(deviceID: ids[0], round: round, baseModelVersion: 1, sampleCount: 1,
-                                  delta: SparseDelta([TensorDelta(name: "x", channels: .all, values: [Float](repeating: 0.5, count: length))]))
-        let schema = ModelSchema([TensorSpec(name: "x", shape: [length])])
+                                  delta: SparseDelta([TensorDelta(name: "x", channels: .all, values: [Float](repeating: 0.5, count: mean))]))
+        let schema = ModelSchema([TensorSpec(name: "x", shape: [mean])])
         let plainBytes = try codec.encode(.update(plain), schema: schema).reduce(0) { $0 + $1.count }
         let live = Double(n - dropped)
-        return SecAggRoundCost(devices: n, degree: graph.neighbours[0].count, threshold: threshold, length: length, ringBits: ringBits, dropped: dropped,
+        return SecAggRoundCost(devices: n, degree: graph.minimumDegree, threshold: p.threshold, length: length, ringBits: ringBits, dropped: dropped,
                                uplinkPerDevice: Double(up) / Double(n), maskedPerDevice: Double(masked) / live, downlinkPerDevice: Double(down) / Double(n),
                                plainUpdateBytes: plainBytes,
                                clientSeconds: [client[0] / Double(n), client[1] / Double(n), client[2] / live, client[3] / Double(survivors.count)],

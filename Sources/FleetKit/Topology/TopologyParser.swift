@@ -182,13 +182,13 @@ public enum TopologyParser {
         var secure = SecureAggregationConfig()
         let secureBlock = try top.object("secureAggregation")
         if let s = secureBlock {
-            try s.onlyKeys(["mode", "neighbours", "threshold", "valueBits", "clip", "phaseDeadlineMs", "groupSize", "blockFactor", "randomness"])
+            try s.onlyKeys(["mode", "neighbours", "threshold", "valueBits", "clip", "phaseDeadline", "groupSize", "blockFactor", "randomness"])
             secure.mode = SecureAggregationMode(rawValue: try s.choice("mode", SecureAggregationMode.allCases.map(\.rawValue), default: "candidates"))!
             if s.value("neighbours") != nil { secure.neighbours = try s.int("neighbours", default: 4, in: 2...4096) }
             if s.value("threshold") != nil { secure.threshold = try s.int("threshold", default: 3, in: 2...4096) }
             secure.valueBits = try s.int("valueBits", default: 20, in: 2...30)
             if s.value("clip") != nil { secure.clip = try s.double("clip", default: 1, in: 0...1e9, lowerOpen: true) }
-            secure.phaseDeadlineMs = try s.int("phaseDeadlineMs", default: 10_000, in: 1...3_600_000)
+            secure.phaseDeadlineMs = try s.milliseconds("phaseDeadline", default: 10_000, in: 1...3_600_000)
             secure.groupSize = try s.int("groupSize", default: 3, in: 2...64)
             secure.blockFactor = try s.int("blockFactor", default: 3, in: 1...16)
             secure.randomness = SecAggRandomness(rawValue: try s.choice("randomness", SecAggRandomness.allCases.map(\.rawValue), default: "seeded"))!
