@@ -54,8 +54,8 @@ let device = config(3, .candidates).resolvedDevices[0]
 let layout: SparseLayout
 do { layout = try DevicePlans.layout(device, arch: arch, resolution: 64) } catch { fail("the 256 KB layout does not fit: \(error)") }
 print("SecAgg+ round per mode on the quickstart's devices (EfficientNet-Lite0 64×64, 256 KB, DGSU); \(Int(100 * drop)) % of devices drop after dealing")
-let columns = ["mode", "n", "k", "t", "b", "masked/device", "MASKED msg", "uplink/device", "f32 same coords", "client s mask", "coordinator s", "exact"]
-let widths = [11, 4, 3, 3, 3, 14, 11, 14, 16, 14, 14, 5]
+let columns = ["mode", "n", "k", "t", "b", "masked/device", "MASKED msg", "uplink/device", "f32 same coords", "client s mask", "coordinator s", "left out", "exact"]
+let widths = [11, 4, 3, 3, 3, 14, 11, 14, 16, 14, 14, 9, 5]
 func row(_ cells: [String]) -> String { zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ") }
 print(row(columns))
 for mode in modes {
@@ -77,8 +77,9 @@ for mode in modes {
         func mb(_ x: Double) -> String { String(format: "%.2f MB", x / 1_048_576) }
         print(row([mode.rawValue, "\(n)", "\(cost.degree)", "\(cost.threshold)", "\(cost.ringBits)", String(format: "%.0f", perDevice),
                    mb(cost.maskedPerDevice), mb(cost.uplinkPerDevice), mb(Double(cost.plainUpdateBytes)),
-                   String(format: "%.3f", cost.clientSeconds[2]), String(format: "%.2f", cost.serverSeconds), cost.exact ? "yes" : "NO"]))
+                   String(format: "%.3f", cost.clientSeconds[2]), String(format: "%.2f", cost.serverSeconds), "\(cost.leftOut)", cost.exact ? "yes" : "NO"]))
     }
 }
 print("masked/device: ring elements a device masks (values, then one count per channel); uplink/device: all four phases, mean over n;")
-print("f32 same coords: a plain f32 UPDATE of as many values; client s mask: per device; coordinator s: relaying, checking and unmasking")
+print("f32 same coords: a plain f32 UPDATE of as many values; client s mask: per device; coordinator s: relaying, checking and unmasking;")
+print("left out: survivors of groups that lost more than g − 1 − t members (their group's sum is not unmasked; the others are)")

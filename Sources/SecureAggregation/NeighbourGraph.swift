@@ -45,6 +45,22 @@ public struct NeighbourGraph: Equatable, Sendable {
         neighbours = rows
     }
 
+    /// The connected components (each sorted, in order of their smallest member): masks cancel
+    /// within a component, so each one's sum can be unmasked, or left out, on its own.
+    public var components: [[Int]] {
+        var seen = [Bool](repeating: false, count: count), out: [[Int]] = []
+        for start in 0..<count where !seen[start] {
+            var stack = [start], members: [Int] = []
+            seen[start] = true
+            while let i = stack.popLast() {
+                members.append(i)
+                for j in neighbours[i] where !seen[j] { seen[j] = true; stack.append(j) }
+            }
+            out.append(members.sorted())
+        }
+        return out
+    }
+
     /// The fewest neighbours any participant has.
     public var minimumDegree: Int { neighbours.map(\.count).min() ?? 0 }
 

@@ -69,6 +69,11 @@ public final class SecAggServer {
     public var survivors: Set<Int> { Set(inputs.keys) }
     /// U4: survivors whose unmask shares were accepted.
     public var unmasked: Set<Int> { Set(unmasks.keys) }
+    /// After `finish`: the survivors whose inputs the sum holds.
+    public private(set) var summed: Set<Int> = []
+    /// After `finish`: survivors left out because their component's secrets could not be
+    /// rebuilt (a graph of cliques: their group), with why.
+    public private(set) var leftOut: [Int: String] = [:]
 
     private func expect(_ p: Phase) throws { guard phase == p else { throw SecAggError.wrongPhase(phase.rawValue) } }
     private func known(_ i: Int) throws { guard (0..<parameters.participants).contains(i) else { throw SecAggError.unknownParticipant(i) } }
@@ -160,29 +165,52 @@ public final class SecAggServer {
         unmasks[m.participant] = m
     }
 
-    /// Ends the round: the sum of the survivors' inputs in Z_{2^b}, or why it cannot be unmasked
-    /// (too few valid shares of some secret, or a dealer whose shares do not rebuild its
-    /// commitment). The survivors it summed are `survivors`.
+    /// Ends the round: the sum of the survivors' inputs in Z_{2^b} (those in `summed`), or why
+    /// it cannot be unmasked (too few valid shares of some secret, or a dealer whose shares do not
+    /// rebuild its commitment). Masks cancel within a connected component of the graph, so each
+    /// component is unmasked on its own: one whose secrets cannot be rebuilt is left out whole
+    /// (`leftOut`: its inputs are never added, nothing of it is revealed), and the round is
+    /// refused only when no component is left. A Harary graph is one component.
     public func finish() throws -> [UInt32] {
         try expect(.unmask)
         let p = parameters
         var sum = [UInt32](repeating: 0, count: p.length)
-        for i in inputs.keys.sorted() { accumulate(&sum, inputs[i]!, of: i) }
-        for u in inputs.keys.sorted() {
-            let shares = unmasks.values.compactMap { $0.selfMaskShares[u] }
-            let seed = try rebuild(u, shares: shares, count: 32) { PairwiseKeys.commitment($0) == self.adverts[u]!.selfMaskCommitment }
-            accumulate(&sum, MaskStream.ring(seed: seed, nonce: p.round, count: length(of: u), bits: p.ringBits), of: u, subtract: true)
-        }
-        for v in dealt.keys.sorted() where inputs[v] == nil {
-            let shares = unmasks.values.compactMap { $0.maskKeyShares[v] }
-            let key = try rebuild(v, shares: shares, count: 32) { PairwiseKeys.publicKey(ofPrivate: $0) == self.adverts[v]!.maskPublicKey }
-            for u in graph.neighbours[v] where inputs[u] != nil {
-                let seed = try PairwiseKeys.secret(privateKey: key, publicKey: adverts[u]!.maskPublicKey, purpose: .mask, round: p.round)
-                let mask = MaskStream.ring(seed: seed, nonce: p.round, count: length(of: u), bits: p.ringBits)
-                // u added +mask if u < v, −mask otherwise: take it back out.
-                accumulate(&sum, mask, of: u, subtract: u < v)
+        var lastError: Error?
+        for component in graph.components {
+            let survivors = component.filter { inputs[$0] != nil }
+            guard !survivors.isEmpty else { continue }
+            let dropouts = component.filter { inputs[$0] == nil && dealt[$0] != nil }
+            do {
+                // Every secret first: a component is added only when all of them rebuild.
+                let seeds = try survivors.map { u in
+                    try rebuild(u, shares: unmasks.values.compactMap { $0.selfMaskShares[u] }, count: 32) {
+                        PairwiseKeys.commitment($0) == self.adverts[u]!.selfMaskCommitment
+                    }
+                }
+                let keys = try dropouts.map { v in
+                    try rebuild(v, shares: unmasks.values.compactMap { $0.maskKeyShares[v] }, count: 32) {
+                        PairwiseKeys.publicKey(ofPrivate: $0) == self.adverts[v]!.maskPublicKey
+                    }
+                }
+                for (u, seed) in zip(survivors, seeds) {
+                    accumulate(&sum, inputs[u]!, of: u)
+                    accumulate(&sum, MaskStream.ring(seed: seed, nonce: p.round, count: length(of: u), bits: p.ringBits), of: u, subtract: true)
+                }
+                for (v, key) in zip(dropouts, keys) {
+                    for u in graph.neighbours[v] where inputs[u] != nil {
+                        let seed = try PairwiseKeys.secret(privateKey: key, publicKey: adverts[u]!.maskPublicKey, purpose: .mask, round: p.round)
+                        let mask = MaskStream.ring(seed: seed, nonce: p.round, count: length(of: u), bits: p.ringBits)
+                        // u added +mask if u < v, −mask otherwise: take it back out.
+                        accumulate(&sum, mask, of: u, subtract: u < v)
+                    }
+                }
+                summed.formUnion(survivors)
+            } catch {
+                lastError = error
+                for u in survivors { leftOut[u] = "\(error)" }
             }
         }
+        guard !summed.isEmpty else { throw lastError ?? SecAggError.tooFewSurvivors(have: 0, need: p.threshold) }
         phase = .finished
         return sum
     }

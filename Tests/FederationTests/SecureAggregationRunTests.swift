@@ -267,6 +267,7 @@ final class SecureAggregationRunTests: XCTestCase {
         // DGSU then picks every step inside it, so its update touches only block channels.
         var c = Self.config(devices: 6, mode: .dealtDGSU)
         c.secureAggregation.blockFactor = 2
+        c.secureAggregation.groupSize = 3
         let train = try FederatedData.trainingSet(c)
         let arch = DevicePlans.architecture(c, classes: train.classes)
         let schema = ModelTensors.schema(arch)

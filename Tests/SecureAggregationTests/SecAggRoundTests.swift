@@ -217,4 +217,35 @@ final class SecAggRoundTests: XCTestCase {
         for i in survivors.sorted() { for (p, c) in supports[i].enumerated() { expected[Int(c)] = (expected[Int(c)] &+ inputs[i][p]) & 0xF_FFFF } }
         XCTAssertEqual(try server.finish(), expected)
     }
+
+    func testAGroupThatLostTooManyIsLeftOutAndTheOtherGroupsAreSummed() throws {
+        // Groups {0,1,2} and {3,4,5}, t = 2: participant 0 leaves after dealing, so 1 and 2 hold
+        // one share each of the other's self-mask seed: their group cannot be unmasked and is left
+        // out whole; {3,4,5} is summed as if alone. With both groups broken, the round is refused.
+        let groups = [[0, 1, 2], [3, 4, 5]]
+        let graph = NeighbourGraph(groups: groups, count: 6)
+        XCTAssertEqual(graph.components, groups)
+        func round(leaving: Set<Int>) throws -> (SecAggServer, [[UInt32]], () throws -> [UInt32]) {
+            let p = try SecAggParameters(round: 2, participants: 6, degree: 2, threshold: 2, length: 5, ringBits: 16, harary: false)
+            let server = SecAggServer(parameters: p, graph: graph)
+            let clients = (0..<6).map { SecAggClient(index: $0, parameters: p, graph: graph, seed: seed($0, 21)) }
+            let inputs: [[UInt32]] = (0..<6).map { i in (0..<5).map { UInt32(100 * i + $0) } }
+            for c in clients { try server.receive(c.advertise()) }
+            let keys = try server.closeAdvertise()
+            for c in clients { try server.receive(try c.deal(neighbours: keys[c.index]!)) }
+            let relayed = try server.closeDeal()
+            for c in clients where !leaving.contains(c.index) { try server.receive(try c.maskedInput(received: relayed[c.index]!, input: inputs[c.index])) }
+            let survivors = try server.closeMaskedInput()
+            for c in clients where survivors.contains(c.index) { try server.receive(try c.unmask(survivors: survivors)) }
+            return (server, inputs, { try server.finish() })
+        }
+        let (server, inputs, finish) = try round(leaving: [0])
+        var expected = [UInt32](repeating: 0, count: 5)
+        for i in 3...5 { Ring.add(&expected, inputs[i], bits: 16) }
+        XCTAssertEqual(try finish(), expected)
+        XCTAssertEqual(server.summed, [3, 4, 5])
+        XCTAssertEqual(Set(server.leftOut.keys), [1, 2])
+        let (_, _, both) = try round(leaving: [0, 3])
+        XCTAssertThrowsError(try both()) { guard case .tooFewShares? = $0 as? SecAggError else { return XCTFail("\($0)") } }
+    }
 }

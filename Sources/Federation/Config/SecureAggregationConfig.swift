@@ -7,7 +7,8 @@
 //                         "valueBits": 20,        // bits of one quantised coordinate (sign included)
 //                         "clip": null,           // c: coordinates clipped to [−c, c]; null: privacy.clip under DP, else 1
 //                         "phaseDeadlineMs": 10000,  // each phase after the training one
-//                         "groupSize": 3,         // dealt modes: devices that share one public block
+//                         "groupSize": 4,         // dealt modes: devices that share one public block (a group of g
+//                                                 //   survives g − 1 − t dropouts after dealing)
 //                         "blockFactor": 3,       // dealt+dgsu: the block is this many times the per-step channels
 //                         "randomness": "seeded"} // seeded (reproducible from the run's seed) | system
 //
@@ -57,7 +58,7 @@ public struct SecureAggregationConfig: Codable, Equatable, Sendable {
     /// Milliseconds each phase after training waits.
     public var phaseDeadlineMs = 10_000
     /// dealt modes: devices per block.
-    public var groupSize = 3
+    public var groupSize = 4
     /// dealt+dgsu: block width as a multiple of the per-step channels.
     public var blockFactor = 3
     /// seeded or system.
@@ -109,7 +110,7 @@ public struct SecureAggregationConfig: Codable, Equatable, Sendable {
         guard (2...30).contains(valueBits) else { throw bad("valueBits", "must be 2...30 (20: a resolution of c / 524287)") }
         if let c = clip, !(c > 0 && c.isFinite) { throw bad("clip", "must be finite and > 0 (null: privacy.clip under DP, else 1)") }
         guard phaseDeadlineMs >= 1 else { throw bad("phaseDeadlineMs", "must be at least 1 ms") }
-        guard (2...64).contains(groupSize) else { throw bad("groupSize", "must be 2...64 devices per block") }
+        guard (3...64).contains(groupSize) else { throw bad("groupSize", "must be 3...64 devices per block (each device masks with at least 2 others)") }
         guard (1...16).contains(blockFactor) else { throw bad("blockFactor", "must be 1...16 (the block is that many times the per-step channels)") }
         if dealsBlocks && config.rounds.coordinatedSchedule {
             throw ConfigError.invalid(path: "rounds.coordinatedSchedule", reason: "the \(mode.rawValue) mode deals the blocks itself; remove coordinatedSchedule")

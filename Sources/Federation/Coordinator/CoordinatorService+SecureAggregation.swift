@@ -102,8 +102,15 @@ extension CoordinatorService {
             }
             s.phaseSeconds["unmasking"] = Date().timeIntervalSince(t0)
             let (aggregate, touched) = try result.get()
-            let survivors = u3.map(s.device).sorted()
-            for id in survivors { open?.pending.remove(id) }
+            for (i, why) in s.server.leftOut where s.dropped[s.device(i)] == nil {
+                s.dropped[s.device(i)] = "its group's sum could not be unmasked, so it was left out: \(why)"
+            }
+            let survivors = s.server.summed.map(s.device).sorted()
+            for id in u3.map(s.device) { open?.pending.remove(id) }
+            if !s.server.leftOut.isEmpty {
+                log.warning("secure round: groups left out (their secrets could not be rebuilt); the others are applied",
+                            metadata: ["devices": "\(s.server.leftOut.keys.map(s.device).sorted().joined(separator: ","))"])
+            }
             return .aggregate(aggregate, survivors: survivors, touched: touched)
         } catch {
             s.closed = true

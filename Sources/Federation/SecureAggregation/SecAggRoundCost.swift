@@ -24,7 +24,9 @@ public struct SecAggRoundCost: Sendable {
     public var clientSeconds: [Double]
     /// Coordinator seconds: relaying and checking every phase, then unmasking the sum.
     public var serverSeconds: Double
-    /// Whether the unmasked sum equalled the sum of the survivors' inputs, exactly.
+    /// Survivors left out with their group (dealt modes: a group that lost too many to dropouts).
+    public var leftOut = 0
+    /// Whether the unmasked sum equalled the sum of the summed survivors' inputs, exactly.
     public var exact: Bool
 
     /// Runs one round of `devices` with `degree`, `threshold`, vectors of `length` elements of
@@ -118,7 +120,7 @@ public struct SecAggRoundCost: Sendable {
         let (sum, t3) = try timed { try server.finish() }
         serverTime += t3
         var expected = [UInt32](repeating: 0, count: length)
-        for i in survivors.sorted() {
+        for i in server.summed.sorted() {
             if let s = supports?[i] {
                 for (at, c) in s.enumerated() { expected[Int(c)] = (expected[Int(c)] &+ inputs[i][at]) & mask }
             } else {
@@ -135,6 +137,6 @@ public struct SecAggRoundCost: Sendable {
                                uplinkPerDevice: Double(up) / Double(n), maskedPerDevice: Double(masked) / live, downlinkPerDevice: Double(down) / Double(n),
                                plainUpdateBytes: plainBytes,
                                clientSeconds: [client[0] / Double(n), client[1] / Double(n), client[2] / live, client[3] / Double(survivors.count)],
-                               serverSeconds: serverTime, exact: sum == expected)
+                               serverSeconds: serverTime, leftOut: server.leftOut.count, exact: sum == expected)
     }
 }

@@ -189,7 +189,7 @@ public enum TopologyParser {
             secure.valueBits = try s.int("valueBits", default: 20, in: 2...30)
             if s.value("clip") != nil { secure.clip = try s.double("clip", default: 1, in: 0...1e9, lowerOpen: true) }
             secure.phaseDeadlineMs = try s.milliseconds("phaseDeadline", default: 10_000, in: 1...3_600_000)
-            secure.groupSize = try s.int("groupSize", default: 3, in: 2...64)
+            secure.groupSize = try s.int("groupSize", default: 4, in: 3...64)
             secure.blockFactor = try s.int("blockFactor", default: 3, in: 1...16)
             secure.randomness = SecAggRandomness(rawValue: try s.choice("randomness", SecAggRandomness.allCases.map(\.rawValue), default: "seeded"))!
         }
