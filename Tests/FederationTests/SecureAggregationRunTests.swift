@@ -305,4 +305,21 @@ final class SecureAggregationRunTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         XCTAssertNoThrow(try SecureRoundPlan.encoding(setup, schema: schema).encode(outcome.update.delta, weight: 10, using: &rng))
     }
+
+    func testADealtGroupThatLostTooManyIsLeftOutAndTheOtherGroupIsApplied() throws {
+        // 6 devices in 2 groups of 3 (t = 2): dev-05 leaves after dealing, so its group's two
+        // survivors cannot rebuild each other's self masks. That group is left out whole; the
+        // other group's block is applied.
+        var config = Self.config(devices: 6, mode: .dealt)
+        config.secureAggregation.groupSize = 3
+        config.secureAggregation.phaseDeadlineMs = 1_000
+        let (fleet, _) = try run("group-left-out", config, raw: ["dev-05": ScriptedDevice(leave: .afterDeal).answer])
+        let m = try XCTUnwrap(try fleet.metrics().first)
+        let s = try XCTUnwrap(m.secureAggregation)
+        XCTAssertNil(s.failure, "the round is applied")
+        XCTAssertEqual(m.reporting.count, 3, "the other group: \(m.reporting)")
+        XCTAssertEqual(s.dropped.count, 3, "\(s.dropped)")
+        XCTAssertEqual(s.dropped.values.filter { $0.contains("left out") }.count, 2)
+        XCTAssertEqual(m.modelVersion, 2)
+    }
 }
