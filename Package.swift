@@ -94,7 +94,7 @@ let package = Package(
         ], swiftSettings: commonSettings),
 
         .executableTarget(name: "EngineBench", dependencies: ["Engine"], swiftSettings: commonSettings + fastMath),
-        .executableTarget(name: "SecAggBench", dependencies: ["Federation"], swiftSettings: commonSettings),
+        .executableTarget(name: "SecAggBench", dependencies: ["Federation", "Engine", "Wire"], swiftSettings: commonSettings),
 
         // Privacy only for the membership-inference leak tests (attack metrics on a trained tiny net).
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Privacy"], exclude: ["Fixtures"], swiftSettings: commonSettings),

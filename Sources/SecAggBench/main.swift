@@ -7,10 +7,14 @@
 import Engine
 import Federation
 import Foundation
+import Wire
 
 var devices = [8, 32, 100]
 var modes: [SecureAggregationMode] = [.candidates, .dealt, .dealtDGSU]
 var drop = 0.1
+/// Share of the candidate coordinates a plain DGSU UPDATE carries (measured: the quickstart's mean
+/// UPDATE, 1,390,930 B, over 895,131 candidates × 4 B).
+var plainFraction = 0.388
 var args = Array(CommandLine.arguments.dropFirst())
 func fail(_ why: String) -> Never {
     FileHandle.standardError.write(Data("secagg-bench: \(why)\nusage: secagg-bench [--devices 8,32,100] [--modes candidates,dealt,dealt+dgsu] [--drop 0.1]\n".utf8))
@@ -31,6 +35,7 @@ while !args.isEmpty {
         guard !list.isEmpty, list.allSatisfy({ $0 != nil && $0 != .off }) else { fail("--modes lists candidates, dealt and dealt+dgsu") }
         modes = list.map { $0! }
     case "--drop": guard let v = Double(value), (0..<0.5).contains(v) else { fail("--drop must be in [0, 0.5)") }; drop = v
+    case "--plain-fraction": guard let v = Double(value), v > 0, v <= 1 else { fail("--plain-fraction must be in (0, 1]") }; plainFraction = v
     default: fail("unknown option \(flag)")
     }
 }
@@ -58,6 +63,37 @@ let columns = ["mode", "n", "k", "t", "b", "masked/device", "MASKED msg", "uplin
 let widths = [11, 4, 3, 3, 3, 14, 11, 14, 16, 14, 14, 9, 5]
 func row(_ cells: [String]) -> String { zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }.joined(separator: " ") }
 print(row(columns))
+
+/// Plain aggregation for comparison: n sparse UPDATEs of `plainFraction` of each candidate
+/// tensor's channels (random per device), through the codec, then the per-coordinate mean.
+func plain(_ n: Int) throws {
+    let c = config(n, .candidates)
+    let candidates = ModelTensors.sharedTensors(layout, arch: arch, personal: c.personalisation.personal).sorted().map { schema.tensors[$0] }
+    var rng = SystemRandomNumberGenerator()
+    let codec = WireCodec()
+    var bytes = 0, results: [DeviceResult] = []
+    for i in 0..<n {
+        let tensors = candidates.map { spec -> TensorDelta in
+            let k = max(1, Int((plainFraction * Double(spec.channelCount)).rounded()))
+            let chans = Array(Array(0..<spec.channelCount).shuffled(using: &rng).prefix(k)).sorted()
+            let selection: ChannelSelection = k == spec.channelCount ? .all : .subset(chans)
+            return TensorDelta(name: spec.name, channels: selection, values: (0..<(spec.outer * k * spec.inner)).map { _ in Float.random(in: -0.01...0.01, using: &rng) })
+        }
+        let u = UpdateMessage(deviceID: "dev-\(i)", round: 1, baseModelVersion: 1, sampleCount: 1_200, delta: SparseDelta(tensors))
+        let frames = try codec.encode(.update(u), schema: schema)
+        bytes += frames.reduce(0) { $0 + $1.count }
+        guard case let .update(back) = try codec.decode(frames, schema: schema) else { fail("UPDATE did not decode") }
+        results.append(DeviceResult(deviceID: back.deviceID, sampleCount: 1_200, baseVersion: 1, delta: back.delta))
+    }
+    let model = schema.tensors.map { [Float](repeating: 0, count: $0.elementCount) }
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    _ = WeightedMeanRule().aggregate(AggregationInput(round: 1, schema: schema, model: model, results: results))
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    print(row(["plain", "\(n)", "-", "-", "-", "-", "-", String(format: "%.2f MB", Double(bytes) / Double(n) / 1_048_576), "-", "-", String(format: "%.2f", seconds), "-", "-"]))
+}
+for n in devices {
+    do { try plain(n) } catch { print(row(["plain", "\(n)"]) + " failed: \(error)") }
+}
 for mode in modes {
     for n in devices {
         let c = config(n, mode)

@@ -33,7 +33,7 @@ public enum HTMLReport {
         let sections: [(String, String, String)] = [
             ("Global accuracy per round", "Accuracy of the aggregated global model on the global test set after each round; dashed: the mean accuracy of the sampled devices on their private test splits, before and after their local steps.", ReportCharts.accuracy(s, metrics)),
             ("Personalised accuracy distribution", "Each device's accuracy on its private test split with the final model (its personal parameters kept, if any), in 10 % bins.", ReportCharts.personalised(s)),
-            ("Bytes per round against dense", "Uplink bytes of the aggregated sparse UPDATEs against dense FedAvg, which would send the whole f32 model from every reporting device; downlink is everything the coordinator sent. 1 KB = 1024 B.", ReportCharts.bytes(metrics)),
+            ("Bytes per round against dense", "Uplink bytes of the aggregated sparse UPDATEs (under secure aggregation: every SECAGG message the summed devices sent) against dense FedAvg, which would send the whole f32 model from every reporting device; downlink is everything the coordinator sent. 1 KB = 1024 B.", ReportCharts.bytes(metrics)),
             ("Memory per device against its budget", "Peak SRAM of one training step from the memory planner (the arena on each device enforces it byte for byte), per device group.", ReportCharts.memory(s)),
             ("Channel coverage per update layer", "Fraction of each update layer's channels touched by at least one aggregated update, per round and over the whole run.", ReportCharts.coverage(s, metrics)),
         ] + (s.privacy == nil ? [] : [
