@@ -1,5 +1,5 @@
 // The federation's configuration: model, data, partitioning, devices, rounds, aggregation,
-// encoding, personalisation and CURVE keys. One JSON file read by the coordinator and by every
+// encoding, personalisation, privacy, secure aggregation, attacks and CURVE keys. One JSON file read by the coordinator and by every
 // node (issue 8's launcher generates it from a YAML topology). Every field but `devices` has a
 // default; a given field overrides its default, objects merge key by key. Example:
 //
@@ -17,6 +17,7 @@
 //                     "maxUpdateNorm": null, "minContributors": 3},  // null: lr · localSteps · 100 per device
 //     "encoding": "f32",                                                       // or f16, int8
 //     "personalisation": {"testFraction": 0.2, "personal": "none"},          // or head, biases, head+biases
+//     "secureAggregation": {"mode": "candidates"},   // or dealt, dealt+dgsu; off by default (SecureAggregationConfig.swift)
 //     "curve": {"serverPublicKey": "<Z85>",
 //               "clients": [{"publicKey": "<Z85>", "node": "node-1", "devices": ["dev-0", "dev-1"]}, ...]},
 //     "heartbeatMs": 500 }

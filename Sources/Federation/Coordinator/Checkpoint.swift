@@ -46,6 +46,8 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var heldBackCoordinates: Int? = nil
     /// Rounds charged to the privacy accountant (DP runs).
     public var privacyRounds: Int? = nil
+    /// The secure rounds' tally so far (secure aggregation).
+    public var secureAggregation: SecureAggregationSummary? = nil
 }
 
 /// What a checkpoint holds.

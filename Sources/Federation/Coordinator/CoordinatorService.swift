@@ -155,6 +155,7 @@ public final class CoordinatorService {
             state = c.server
             ledger = RunLedger(restoring: c.state)
             if config.privacy.enabled { privacy = PrivacySpend(config: config, noiseMultiplier: noiseMultiplier, rounds: c.state.privacyRounds ?? 0) }
+            if let tally = c.state.secureAggregation, config.secureAggregation.enabled { secureTally = tally }
             metrics = try JSONLinesWriter(path: options.runFolder + "/metrics.jsonl", keepLines: c.state.completed)
             logger.notice("resuming from checkpoint", metadata: ["round": "\(c.state.round)", "model.version": "\(c.state.modelVersion)"])
         } else {
@@ -204,6 +205,7 @@ public final class CoordinatorService {
             // metrics line just written is dropped on resume), a crash after it does not.
             var cs = ledger.checkpointState(round: round, modelVersion: model.version)
             cs.privacyRounds = privacy?.rounds
+            cs.secureAggregation = secureTally
             try Checkpoint(state: cs, model: model.values, server: state).write(folder: options.runFolder, schema: model.schema, config: config) {
                 options.crashAt?.fire(round: round, phase: .checkpointing)
             }

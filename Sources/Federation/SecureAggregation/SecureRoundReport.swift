@@ -53,7 +53,8 @@ public struct SecureAggregationSummary: Codable, Equatable, Sendable {
     public var participants = 0, neighbours = 0, threshold = 0, ringBits = 0, valueBits = 0
     /// The clip c.
     public var clip = 0.0
-    private var uplinkSum = 0.0, uplinkCount = 0
+    /// Bytes the summed devices sent over the secure rounds, and their device-rounds.
+    public var uplinkBytes = 0.0, deviceRounds = 0
 
     /// A tally for `mode`.
     public init(mode: SecureAggregationMode) {
@@ -66,14 +67,9 @@ public struct SecureAggregationSummary: Codable, Equatable, Sendable {
         rounds += 1
         if r.failure == nil { unmaskedRounds += 1; dropoutsSurvived += r.dropped.count } else { refusedRounds += 1 }
         satOut += r.satOut.count
-        uplinkSum += Double(uplink.reduce(0, +)); uplinkCount += uplink.count
-        meanUplinkBytesPerDevice = uplinkCount == 0 ? 0 : uplinkSum / Double(uplinkCount)
+        uplinkBytes += Double(uplink.reduce(0, +)); deviceRounds += uplink.count
+        meanUplinkBytesPerDevice = deviceRounds == 0 ? 0 : uplinkBytes / Double(deviceRounds)
         (participants, neighbours, threshold, ringBits, valueBits, clip) = (r.participants, r.neighbours, r.threshold, r.ringBits, r.valueBits, r.clip)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case mode, guarantee, coordinatorSees, rounds, unmaskedRounds, refusedRounds, dropoutsSurvived, satOut, meanUplinkBytesPerDevice
-        case participants, neighbours, threshold, ringBits, valueBits, clip
     }
 
     /// The guarantee and the coordinator's view of `mode`.
