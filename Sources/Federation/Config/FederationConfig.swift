@@ -1,6 +1,6 @@
 // The federation's configuration: model, data, partitioning, devices, rounds, aggregation,
-// encoding, personalisation, privacy, secure aggregation, attacks and CURVE keys. One JSON file read by the coordinator and by every
-// node (issue 8's launcher generates it from a YAML topology). Every field but `devices` has a
+// encoding, personalisation, privacy, secure aggregation, attacks and CURVE keys. One JSON file
+// read by the coordinator and by every node (issue 8's launcher generates it from a YAML topology). Every field but `devices` has a
 // default; a given field overrides its default, objects merge key by key. Example:
 //
 //   { "seed": 7,
