@@ -195,6 +195,22 @@ final class SecureAggregationRunTests: XCTestCase {
         XCTAssertLessThan(chi2, 103.4)
     }
 
+    func testSystemRandomnessRunsTheProtocolWithSecretsNoSeedGives() throws {
+        var config = Self.config(devices: 4)
+        config.secureAggregation.randomness = .system
+        let seen = Locked<[[UInt32]]>([])
+        let observe: (String, [UInt32]) -> Void = { id, v in if id == "dev-00" { seen.withLock { $0.append(v) } } }
+        let (a, _) = try run("system-a", config, observe: observe)
+        let (b, _) = try run("system-b", config, observe: observe)
+        XCTAssertNil(try a.metrics().first?.secureAggregation?.failure)
+        let vectors = seen.withLock { $0 }
+        XCTAssertEqual(vectors.count, 2)
+        XCTAssertNotEqual(vectors.first, vectors.last, "the masks came from the system's generator, not the seed")
+        // The stochastic rounding is seeded either way, so the unmasked aggregate (and the model)
+        // is the same: only the protocol's secrets changed.
+        XCTAssertTrue(a.model == b.model)
+    }
+
     func testASecureRunIsBitwiseReproducibleFromItsSeed() throws {
         let config = Self.config(devices: 5, rounds: 2)
         let (a, _) = try run("repro-a", config)
@@ -228,17 +244,26 @@ final class SecureAggregationRunTests: XCTestCase {
     }
 
     func testDistributedNoiseSharesAddUpToTheFullNoiseOfTheSum() throws {
-        // Devices that barely train (lr 1e-9, so their clipped deltas are ~0) under distributed DP:
-        // each adds N(0, z²S²/n) before masking, so the model moves by the noise of the sum alone,
-        // N(0, z²S²) / qN per candidate coordinate (q = 1 here: qN = n). Its empirical standard
-        // deviation over the candidate coordinates must be zS/n within 10 %.
+        try noiseOfTheSum(.distributed)
+    }
+
+    func testCentralNoiseIsAddedToTheUnmaskedSum() throws {
+        try noiseOfTheSum(.central)
+    }
+
+    /// Devices that barely train (lr 1e-9, so their clipped deltas are ~0) under DP with secure
+    /// aggregation. Distributed: each adds N(0, z²S²/n) before masking; central: the coordinator
+    /// adds N(0, z²S²) to the unmasked sum. Either way the model moves by the noise of the sum
+    /// alone, N(0, z²S²) / qN per candidate coordinate (q = 1 here: qN = n), whose empirical
+    /// standard deviation over the candidate coordinates must be zS/n within 10 %.
+    func noiseOfTheSum(_ mode: PrivacyMode, file: StaticString = #filePath, line: UInt = #line) throws {
         var config = Self.config(devices: 5)
         config.deviceDefaults.learningRate = 1e-9
-        config.privacy.mode = .distributed
+        config.privacy.mode = mode
         config.privacy.clip = 0.5
         config.privacy.noiseMultiplier = 2
         config.privacy.sampling = .fixed
-        let (fleet, _) = try run("distributed", config)
+        let (fleet, _) = try run("noise-\(mode.rawValue)", config)
         let initial = try SafeTensors.read(path: fleet.folder + "/model-initial.safetensors")
         let final = try SafeTensors.read(path: fleet.folder + "/model-final.safetensors")
         var moves: [Double] = []
@@ -247,15 +272,15 @@ final class SecureAggregationRunTests: XCTestCase {
             for (a, b) in zip(t.data, before.data) where a != b { moves.append(Double(a - b)) }
         }
         let m = try XCTUnwrap(try fleet.metrics().first?.secureAggregation)
-        XCTAssertEqual(m.noiseStddev, 2 * 0.5 / 5.0.squareRoot(), accuracy: 1e-12, "each device's share: zS/√n")
+        XCTAssertEqual(m.noiseStddev, mode == .distributed ? 2 * 0.5 / 5.0.squareRoot() : 0, accuracy: 1e-12, "each device's share: zS/√n", file: file, line: line)
         let mean = moves.reduce(0, +) / Double(moves.count)
         let sd = (moves.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(moves.count - 1)).squareRoot()
-        print("distributed DP: \(moves.count) coordinates moved, sd \(sd), expected zS/n = \(2 * 0.5 / 5)")
-        XCTAssertGreaterThan(moves.count, 1_000)
-        XCTAssertEqual(sd, 2 * 0.5 / 5, accuracy: 0.1 * 2 * 0.5 / 5)
+        print("\(mode.rawValue) DP under secure aggregation: \(moves.count) coordinates moved, sd \(sd), expected zS/n = \(2 * 0.5 / 5)")
+        XCTAssertGreaterThan(moves.count, 1_000, file: file, line: line)
+        XCTAssertEqual(sd, 2 * 0.5 / 5, accuracy: 0.1 * 2 * 0.5 / 5, file: file, line: line)
         let privacy = try XCTUnwrap(try fleet.writtenSummary().privacy)
-        XCTAssertEqual(privacy.mode, "distributed")
-        XCTAssertTrue(privacy.guarantee.contains("at least t"), privacy.guarantee)
+        XCTAssertEqual(privacy.mode, mode.rawValue, file: file, line: line)
+        if mode == .distributed { XCTAssertTrue(privacy.guarantee.contains("at least t"), privacy.guarantee, file: file, line: line) }
         // Accounted exactly as central DP with the same z, q and rounds.
         var central = config
         central.privacy.mode = .central
