@@ -74,6 +74,64 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(seen.count, 12, "aged channels still rotate in")
     }
 
+    func testDGSURanksUnvisitedChannelsByWeightNorm() {
+        // Every channel is unvisited at first: the first plan must be the k largest weight norms,
+        // not the first k indices (a shift of greatestFiniteMagnitude / 4 once swallowed the norm).
+        var dgsu = DGSUPolicy(layout: layout, network: net)
+        let plan = dgsu.nextPlan()
+        for (u, chans) in plan.weightChannels {
+            let norms = ChannelNorms.inputChannelWeightNorms(net, unit: u)
+            let expected = TopK.indices(of: norms, k: layout.weightChannels[u]!).sorted()
+            XCTAssertEqual(chans, expected, "unit \(u): the largest weight norms first")
+            XCTAssertNotEqual(chans, (0..<Int32(chans.count)).map { $0 }, "unit \(u): not index order (the test would be vacuous)")
+        }
+    }
+
+    func testDGSUWeightMeasureFollowsTheCurrentWeights() {
+        // With the weight measure, a channel whose norm grows after a step ranks first next time.
+        let small = SparseLayout(biasUnits: [], weightChannels: [9: 2])
+        var dgsu = DGSUPolicy(layout: small, network: net, measure: .weight, ageHorizon: 8)
+        let first = dgsu.nextPlan().weightChannels[9]!
+        let low = ChannelNorms.inputChannelWeightNorms(net, unit: 9).enumerated().min { $0.element < $1.element }!.offset
+        XCTAssertFalse(first.contains(Int32(low)))
+        // Report the plan's channels as shrunk to 0 and pretend the weakest grew: feedback only
+        // carries the trained channels, so grow it through a plan that trained it.
+        let plan = UpdatePlan(biasUnits: [], weightChannels: [9: [Int32(low)]], trainClassifier: false)
+        dgsu.observe(StepFeedback(channelWeightNorms: [9: [1e6]]), plan: plan)
+        XCTAssertTrue(dgsu.nextPlan().weightChannels[9]!.contains(Int32(low)), "the grown channel ranks first")
+        // And refreshWeightNorms takes a whole new model (a round's global weights).
+        dgsu.refreshWeightNorms(net)
+        XCTAssertEqual(dgsu.weightNorms[9]!, ChannelNorms.inputChannelWeightNorms(net, unit: 9))
+    }
+
+    func testTheSessionFeedsTheTrainedChannelsNewWeightNormsToDGSU() throws {
+        let data = SyntheticImages.make(count: 64, classes: 10, size: 16, seed: 2)
+        let pre = Preprocessing(size: 16, channels: 3, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+        let s = DeviceSession(id: 0, shard: Array(0..<data.count), network: net, policy: DGSUPolicy(layout: layout, network: net, measure: .weight),
+                              layout: layout, dynamic: true, seed: 1)
+        try s.train(steps: 3, config: LocalTrainingConfig(batch: 4, learningRate: 0.5), source: .images(data, pre), trainer: Trainer())
+        let d = try XCTUnwrap(s.policy as? DGSUPolicy)
+        var trained = 0
+        for u in layout.weightChannels.keys {
+            let now = ChannelNorms.inputChannelWeightNorms(s.network, unit: u), before = ChannelNorms.inputChannelWeightNorms(net, unit: u)
+            for c in now.indices where now[c] != before[c] {
+                trained += 1
+                XCTAssertEqual(d.weightNorms[u]![c], now[c], accuracy: 1e-6, "unit \(u) channel \(c): the policy holds the current norm")
+            }
+        }
+        XCTAssertGreaterThan(trained, 0, "some weights moved (else the test is vacuous)")
+    }
+
+    func testTopKBestEqualsTheSortedPrefix() {
+        var rng = SplitMix64(seed: 4)
+        for trial in 0..<200 {
+            let n = 1 + Int(rng.next() % 300), k = Int(rng.next() % UInt64(n + 2))
+            let values = (0..<n).map { _ in Float(rng.next() % 17) }  // many ties
+            let better: (Int, Int) -> Bool = { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }
+            XCTAssertEqual(TopK.best(Array(0..<n), k: k, by: better), Array(Array(0..<n).sorted(by: better).prefix(k)), "trial \(trial)")
+        }
+    }
+
     func testRandomIsSeededAndUniform() {
         var a = RandomPolicy(layout: layout, arch: arch, seed: 9), b = RandomPolicy(layout: layout, arch: arch, seed: 9)
         var c = RandomPolicy(layout: layout, arch: arch, seed: 10)

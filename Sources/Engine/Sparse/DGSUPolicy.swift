@@ -61,28 +61,33 @@ public struct DGSUPolicy: UpdatePolicy, Codable {
         }
     }
 
-    /// Scores each channel and trains the top k per unit.
+    /// Scores each channel and trains the top k per unit (a partial selection, not a sort).
     public mutating func nextPlan() -> UpdatePlan {
         var chans: [Int: [Int32]] = [:]
         for (u, k) in layout.weightChannels {
             let norms = weightNorms[u]!, age = ages[u]!, imp = importance[u]!
             let horizon = Float(ageHorizon)
+            // Each channel's rank key: unvisited channels (gradient measure) before every
+            // visited one, by weight norm; visited ones by importance × the age bonus.
+            let unvisited: [Bool] = norms.indices.map { measure == .gradient && imp[$0] == nil }
             let scores: [Float] = norms.indices.map { c in
+                if unvisited[c] { return norms[c] }
                 let bonus = 1 + Float(min(age[c], ageHorizon)) / horizon
                 switch measure {
                 case .weight: return norms[c] * bonus
-                case .gradient:
-                    // Unvisited channels first, by weight norm (shifted above every visited score).
-                    guard let i = imp[c] else { return Float.greatestFiniteMagnitude / 4 + norms[c] }
-                    return i * bonus
+                case .gradient: return imp[c]! * bonus
                 }
             }
-            // Ties (e.g. every channel past the age horizon) go to the channel waiting longest.
-            let choices = allowed?[u].map { set in scores.indices.filter { set.contains(Int32($0)) } } ?? Array(scores.indices)
-            let order = choices.sorted {
-                scores[$0] != scores[$1] ? scores[$0] > scores[$1] : age[$0] != age[$1] ? age[$0] > age[$1] : $0 < $1
+            // Ties (e.g. every channel past the age horizon) go to the channel waiting longest,
+            // then to the lower index.
+            func better(_ a: Int, _ b: Int) -> Bool {
+                if unvisited[a] != unvisited[b] { return unvisited[a] }
+                if scores[a] != scores[b] { return scores[a] > scores[b] }
+                if age[a] != age[b] { return age[a] > age[b] }
+                return a < b
             }
-            let picked = order.prefix(k).map { Int32($0) }.sorted()
+            let choices = allowed?[u].map { set in norms.indices.filter { set.contains(Int32($0)) } } ?? Array(norms.indices)
+            let picked = TopK.best(choices, k: k, by: better).map { Int32($0) }.sorted()
             chans[u] = picked
             var next = age.map { $0 + 1 }
             for c in picked { next[Int(c)] = 0 }
@@ -92,8 +97,15 @@ public struct DGSUPolicy: UpdatePolicy, Codable {
         return plan
     }
 
-    /// Folds the step's per-channel gradient norms into the running importance.
+    /// Folds the step's per-channel gradient norms into the running importance, and takes up
+    /// the trained channels' new weight norms (the ranking of the `weight` measure and the
+    /// tie-breaker of unvisited channels follow the current weights).
     public mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan) {
+        for (u, norms) in feedback.channelWeightNorms {
+            guard var w = weightNorms[u], let chans = plan.weightChannels[u], chans.count == norms.count else { continue }
+            for (c, norm) in zip(chans, norms) where Int(c) < w.count { w[Int(c)] = norm }
+            weightNorms[u] = w
+        }
         for (u, norms) in feedback.channelGradientNorms {
             guard var imp = importance[u], let chans = plan.weightChannels[u], chans.count == norms.count else { continue }
             for (c, norm) in zip(chans, norms) {
@@ -104,7 +116,8 @@ public struct DGSUPolicy: UpdatePolicy, Codable {
         }
     }
 
-    /// Refreshes the weight norms (for the `weight` measure, after the weights changed).
+    /// Refreshes every weight norm from `network` (a device calls it when a round's global model
+    /// replaces its weights; within a run, `observe` keeps the trained channels' norms current).
     public mutating func refreshWeightNorms(_ network: Network) {
         for u in layout.weightChannels.keys { weightNorms[u] = ChannelNorms.inputChannelWeightNorms(network, unit: u) }
     }

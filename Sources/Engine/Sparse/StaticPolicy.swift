@@ -40,6 +40,25 @@ public struct StaticPolicy: UpdatePolicy {
 
 /// Per-input-channel norms of a conv weight.
 public enum ChannelNorms {
+    /// ‖W[:, c]‖₂ for each of `channels` (in that order).
+    public static func inputChannelWeightNorms(_ net: Network, unit u: Int, channels: [Int32]) -> [Float] {
+        let spec = net.arch.units[u]
+        let w = net.units[u].weight
+        let taps = spec.kernel * spec.kernel
+        if spec.isDepthwise {
+            return channels.map { c in w[Int(c) * taps..<(Int(c) + 1) * taps].reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        }
+        let cin = spec.inChannels / spec.groups
+        return channels.map { c in
+            var sq: Float = 0
+            for o in 0..<spec.outChannels {
+                let base = (o * cin + Int(c)) * taps
+                for t in 0..<taps { sq += w[base + t] * w[base + t] }
+            }
+            return sq.squareRoot()
+        }
+    }
+
     /// ‖W[:, c]‖₂ for each input channel c (depthwise: ‖W[c]‖₂ per channel).
     public static func inputChannelWeightNorms(_ net: Network, unit u: Int) -> [Float] {
         let spec = net.arch.units[u]
@@ -62,6 +81,43 @@ public enum ChannelNorms {
 
 /// Top-k selection with deterministic tie-breaking (lower index first).
 public enum TopK {
+    /// The `k` best of `candidates` under the strict total order `better` (a before b: a is
+    /// better), in that order: a partial selection with a bounded heap, O(n log k), the same
+    /// result as sorting all of them and keeping the first k.
+    public static func best(_ candidates: [Int], k: Int, by better: (Int, Int) -> Bool) -> [Int] {
+        guard k > 0 else { return [] }
+        // A heap of the k best so far, the worst of them on top.
+        var heap: [Int] = []
+        heap.reserveCapacity(k)
+        func siftUp(_ i: Int) {
+            var i = i
+            while i > 0 {
+                let p = (i - 1) / 2
+                guard better(heap[p], heap[i]) else { return }
+                heap.swapAt(p, i); i = p
+            }
+        }
+        func siftDown(_ i: Int) {
+            var i = i
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var worst = i
+                if l < heap.count, better(heap[worst], heap[l]) { worst = l }
+                if r < heap.count, better(heap[worst], heap[r]) { worst = r }
+                if worst == i { return }
+                heap.swapAt(i, worst); i = worst
+            }
+        }
+        for c in candidates {
+            if heap.count < k {
+                heap.append(c); siftUp(heap.count - 1)
+            } else if better(c, heap[0]) {
+                heap[0] = c; siftDown(0)
+            }
+        }
+        return heap.sorted(by: better)
+    }
+
     /// Indices of the `k` largest values.
     public static func indices(of values: [Float], k: Int) -> [Int32] {
         let order = values.indices.sorted { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }

@@ -4,10 +4,14 @@
 public struct StepFeedback: Equatable, Sendable {
     /// Unit → ‖∂L/∂W[:, c]‖₂ for each channel c of the plan's `weightChannels[unit]`, in that order.
     public var channelGradientNorms: [Int: [Float]]
+    /// Unit → ‖W[:, c]‖₂ after the step's update, for the same channels in the same order (the
+    /// only weights the step changed); empty when not measured.
+    public var channelWeightNorms: [Int: [Float]]
 
     /// Feedback with the given norms.
-    public init(channelGradientNorms: [Int: [Float]] = [:]) {
+    public init(channelGradientNorms: [Int: [Float]] = [:], channelWeightNorms: [Int: [Float]] = [:]) {
         self.channelGradientNorms = channelGradientNorms
+        self.channelWeightNorms = channelWeightNorms
     }
 }
 

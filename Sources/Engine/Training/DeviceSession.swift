@@ -125,7 +125,11 @@ public final class DeviceSession {
                                       plan: plan, learningRate: config.learningRate, memory: memory)
             }
             if let overflow = arena.overflow { throw overflow }
-            policy.observe(result.feedback, plan: plan)
+            var feedback = result.feedback
+            for (u, chans) in plan.weightChannels where !chans.isEmpty {
+                feedback.channelWeightNorms[u] = ChannelNorms.inputChannelWeightNorms(network, unit: u, channels: chans)
+            }
+            policy.observe(feedback, plan: plan)
             coverage.record(plan, arch: network.arch)
             lossSum += Double(result.loss)
             correct += result.correct

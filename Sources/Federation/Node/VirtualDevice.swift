@@ -222,6 +222,8 @@ public final class VirtualDevice: @unchecked Sendable {
         }
         let s = session!
         s.network = startNet
+        // The round's global model replaced the weights DGSU last measured.
+        if var d = s.policy as? DGSUPolicy { d.refreshWeightNorms(startNet); s.policy = d }
         // A coordinated task trains the assigned channels; the device's own policy sits it out
         // (its state does not advance).
         let assigned = try assignment(task)
