@@ -10,6 +10,9 @@ struct FinetuneCommand: ParsableCommand {
         discussion: """
         Example: node finetune --policy dgsu --budget 256KB --epochs 1
         Learning rates given with --lr-grid are tried on a held-out slice of the training set (never the test set).
+        Each parameter group can have its own rate: --lr-head (the classifier), --lr-bias (conv biases) and --lr-weights (conv weights) override --lr for their group, and --lr-head-grid, --lr-bias-grid and --lr-weights-grid search every combination on the held-out slice.
+
+        Example: node finetune --lr-head-grid 0.03,0.1,0.3 --lr-weights-grid 0.001,0.003 --lr-bias 0.01
         """)
 
     @Option(help: "Model: \(ModelName.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -62,6 +65,24 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Comma-separated learning rates to try on the validation slice first, e.g. 0.01,0.03,0.1.")
     var lrGrid: String?
 
+    @Option(help: "The classifier's learning rate (default: --lr).")
+    var lrHead: Float?
+
+    @Option(help: "The conv biases' learning rate (default: --lr).")
+    var lrBias: Float?
+
+    @Option(help: "The conv weights' learning rate (default: --lr).")
+    var lrWeights: Float?
+
+    @Option(help: "Comma-separated classifier learning rates to search on the validation slice.")
+    var lrHeadGrid: String?
+
+    @Option(help: "Comma-separated conv-bias learning rates to search on the validation slice.")
+    var lrBiasGrid: String?
+
+    @Option(help: "Comma-separated conv-weight learning rates to search on the validation slice.")
+    var lrWeightsGrid: String?
+
     @Option(help: "Random seed (data order, classifier init, random policy).")
     var seed: UInt64 = 0
 
@@ -77,6 +98,14 @@ struct FinetuneCommand: ParsableCommand {
         if epochs <= 0 { throw ValidationError("--epochs must be positive") }
         if lr <= 0 { throw ValidationError("--lr must be positive") }
         if let lrGrid, parseGrid(lrGrid) == nil { throw ValidationError("--lr-grid must be comma-separated positive numbers, got '\(lrGrid)'") }
+        for (flag, v) in [("--lr-head", lrHead), ("--lr-bias", lrBias), ("--lr-weights", lrWeights)] {
+            if let v, !(v.isFinite && v > 0) { throw ValidationError("\(flag) must be positive, got \(v)") }
+        }
+        for (flag, v) in [("--lr-head-grid", lrHeadGrid), ("--lr-bias-grid", lrBiasGrid), ("--lr-weights-grid", lrWeightsGrid)] {
+            if let v, parseGrid(v) == nil { throw ValidationError("\(flag) must be comma-separated positive numbers, got '\(v)'") }
+        }
+        let perGroup = [lrHeadGrid, lrBiasGrid, lrWeightsGrid].contains { $0 != nil }
+        if perGroup && lrGrid != nil { throw ValidationError("--lr-grid searches one rate for all groups; use it or the per-group grids (--lr-head-grid, ...), not both") }
     }
 
     func parseGrid(_ s: String) -> [Float]? {
@@ -93,6 +122,12 @@ struct FinetuneCommand: ParsableCommand {
         c.budget = memory.budget.bytes; c.memory = memory.options(batch: batch)
         c.search = memory.search(dynamic: PolicyFactory.isDynamic(policy))
         c.epochs = epochs; c.batch = batch; c.learningRate = lr; c.learningRateGrid = lrGrid.flatMap(parseGrid) ?? []
+        if lrHead != nil || lrBias != nil || lrWeights != nil {
+            c.learningRates = LearningRates(head: lrHead ?? lr, bias: lrBias ?? lr, weights: lrWeights ?? lr)
+        }
+        c.headGrid = lrHeadGrid.flatMap(parseGrid) ?? []
+        c.biasGrid = lrBiasGrid.flatMap(parseGrid) ?? []
+        c.weightsGrid = lrWeightsGrid.flatMap(parseGrid) ?? []
         c.seed = seed; c.useCache = !noCache
         let result: FineTuneResult
         do {
@@ -108,7 +143,7 @@ struct FinetuneCommand: ParsableCommand {
         }
         print("")
         print(String(format: "test accuracy        %.2f %% (loss %.4f) on %d samples", result.testAccuracy * 100, result.testLoss, c.testSamples))
-        print(String(format: "learning rate        %.4g", result.learningRate))
+        print("learning rate        \(result.learningRates)")
         print(String(format: "conv weights updated %.3f %% per step, %.2f %% over the run", result.convWeightsPerStep * 100, result.convWeightsOverRun * 100))
         print(String(format: "channel coverage     %.1f %% of the update layers' channels", result.channelCoverage * 100))
         for (name, cov) in result.coveragePerLayer.sorted(by: { $0.key < $1.key }) {

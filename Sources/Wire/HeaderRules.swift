@@ -43,6 +43,11 @@ enum HeaderRules {
             throw WireError.invalid(
                 field: "Task.delta_encoding", reason: "value \(t.deltaEncoding.rawValue) is not F32, F16 or INT8")
         }
+        if t.hasLearningRates {
+            for (name, r) in [("head", t.learningRates.head), ("bias", t.learningRates.bias), ("weights", t.learningRates.weights)] where !(r.isFinite && r > 0) {
+                throw WireError.invalid(field: "Task.learning_rates.\(name)", reason: "must be finite and > 0, got \(r)")
+            }
+        }
         if t.hasSecureAggregation { try secAggSetup(t.secureAggregation, schema: schema, limits: limits) }
         guard !t.assignments.isEmpty else { return }
         try Validate.count(t.assignments.count, field: "Task.assignments count", limit: limits.maxTensors)

@@ -100,7 +100,7 @@ final class UpdateAdmissionTests: XCTestCase {
         var c = FederationConfig()
         c.devices = [DeviceConfig(id: "a")]
         let d = c.resolvedDevices[0]
-        XCTAssertEqual(c.aggregation.maxUpdateNorm(for: d), Double(d.learningRate) * Double(d.localSteps) * AggregationConfig.gradientNormBound, accuracy: 1e-9)
+        XCTAssertEqual(c.aggregation.maxUpdateNorm(for: d), Double(d.learningRate.largest) * Double(d.localSteps) * AggregationConfig.gradientNormBound, accuracy: 1e-9)
         c.aggregation.maxUpdateNorm = 3
         XCTAssertEqual(c.aggregation.maxUpdateNorm(for: d), 3)
         c.aggregation.maxUpdateNorm = -1

@@ -1,5 +1,6 @@
 // Topology parsing and every refusal: unknown key (with its line), bad values, impossible budgets.
 @testable import FleetKit
+import Engine
 import Federation
 import XCTest
 
@@ -154,6 +155,23 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertTrue(dgsu?.problem.contains("dgsu") ?? false, dgsu?.problem ?? "")
         XCTAssertEqual(refusal(four + "\nsecureAggregation: {mode: dealt, groupSize: 3, threshold: 3}")?.key, "secureAggregation.threshold")
         XCTAssertEqual(refusal(four + "\ncoordinatedSchedule: on\nsecureAggregation: {mode: dealt}")?.key, "secureAggregation.mode")
+    }
+
+    func testGroupLearningRatesAreANumberOrOnePerParameterGroup() throws {
+        let t = try TopologyParser.parse(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: {head: 0.1, bias: 0.01, weights: 0.003}}"))
+        XCTAssertEqual(t.groups[0].learningRate, LearningRates(head: 0.1, bias: 0.01, weights: 0.003))
+        let c = FleetPlan(t).config
+        XCTAssertEqual(c.resolvedDevices[0].learningRate, LearningRates(head: 0.1, bias: 0.01, weights: 0.003))
+        let task = RoundPlanner.task(round: 1, device: c.resolvedDevices[0], config: c, modelVersion: 1, assignments: [])
+        XCTAssertTrue(task.hasLearningRates, "the TASK carries the three rates")
+        XCTAssertEqual(task.learningRates.head, 0.1)
+        XCTAssertEqual(try TopologyParser.parse(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: 0.02}")).groups[0].learningRate, 0.02)
+        XCTAssertFalse(RoundPlanner.task(round: 1, device: FleetPlan(try TopologyParser.parse(minimal)).config.resolvedDevices[0], config: c, modelVersion: 1,
+                                         assignments: []).hasLearningRates, "one rate: no per-group field")
+        let missing = refusal(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: {head: 0.1, weights: 0.003}}"))
+        XCTAssertEqual(missing?.key, "groups[0].lr.bias")
+        XCTAssertEqual(refusal(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: {head: 0.1, bias: 0, weights: 0.003}}"))?.key, "groups[0].lr.bias")
+        XCTAssertEqual(refusal(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: {head: 0.1, bias: 0.1, weight: 0.003}}"))?.key, "groups[0].lr.weight")
     }
 
     func testRoundRobinSplit() throws {

@@ -172,6 +172,10 @@ final class HostileInputTests: XCTestCase {
         let badTask = try withHeaderOf(.task(Fixtures.task())) { (h: inout PBTask) in h.learningRate = .infinity }
         assertRefused(badTask, .malformed, "learning_rate")
         XCTAssertThrowsError(try codec.encode(.task(t), schema: schema))
+        let badRates = try withHeaderOf(.task(Fixtures.task())) { (h: inout PBTask) in
+            h.learningRates.head = 0.1; h.learningRates.bias = -1; h.learningRates.weights = 0.01
+        }
+        assertRefused(badRates, .malformed, "learning_rates.bias")
         t = Fixtures.task()
         t.assignments[0].channels = [3, 2]
         XCTAssertThrowsError(try codec.encode(.task(t), schema: schema)) {

@@ -21,18 +21,23 @@ public enum TrainingSource {
 public struct LocalTrainingConfig: Equatable, Sendable, Codable {
     /// Samples per step.
     public var batch: Int
-    /// SGD learning rate.
-    public var learningRate: Float
+    /// SGD learning rates per parameter group.
+    public var learningRates: LearningRates
     /// The memory model.
     public var memory: MemoryOptions
     /// SRAM budget in bytes (nil: account but do not enforce).
     public var budget: Int?
 
     /// A configuration; `memory.batch` follows `batch`.
-    public init(batch: Int, learningRate: Float, memory: MemoryOptions = MemoryOptions(), budget: Int? = nil) {
-        self.batch = batch; self.learningRate = learningRate; self.budget = budget
+    public init(batch: Int, learningRates: LearningRates, memory: MemoryOptions = MemoryOptions(), budget: Int? = nil) {
+        self.batch = batch; self.learningRates = learningRates; self.budget = budget
         self.memory = memory
         self.memory.batch = batch
+    }
+
+    /// A configuration with one learning rate for every group.
+    public init(batch: Int, learningRate: Float, memory: MemoryOptions = MemoryOptions(), budget: Int? = nil) {
+        self.init(batch: batch, learningRates: LearningRates(learningRate), memory: memory, budget: budget)
     }
 }
 
@@ -119,10 +124,10 @@ public final class DeviceSession {
             switch source {
             case let .cache(cache, _, size):
                 result = trainer.step(&network, input: cache.batch(idx), inputBlock: cache.block, labels: y, height: size, width: size,
-                                      plan: plan, learningRate: config.learningRate, memory: memory)
+                                      plan: plan, learningRates: config.learningRates, memory: memory)
             case let .images(data, pre):
                 result = trainer.step(&network, input: pre.batch(data, indices: idx), labels: y, height: pre.size, width: pre.size,
-                                      plan: plan, learningRate: config.learningRate, memory: memory)
+                                      plan: plan, learningRates: config.learningRates, memory: memory)
             }
             if let overflow = arena.overflow { throw overflow }
             var feedback = result.feedback

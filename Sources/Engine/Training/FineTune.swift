@@ -24,6 +24,11 @@ public struct FineTuneConfig: Sendable, Codable, Equatable {
     public var learningRate: Float = 0.05
     /// Learning rates to try on the validation slice (short runs) before the real run; empty: use `learningRate`.
     public var learningRateGrid: [Float] = []
+    /// Per-group rates (classifier, conv biases, conv weights); nil: `learningRate` for all three.
+    public var learningRates: LearningRates? = nil
+    /// Per-group grids tried on the validation slice, every combination (a group without a grid
+    /// keeps its rate); all empty: `learningRateGrid`, or no search.
+    public var headGrid: [Float] = [], biasGrid: [Float] = [], weightsGrid: [Float] = []
     /// Fraction of an epoch each grid candidate trains for.
     public var gridEpochs = 0.25
     public var seed: UInt64 = 0
@@ -38,7 +43,10 @@ public struct FineTuneResult: Sendable, Codable, Equatable {
     public var policy: String
     public var model: String
     public var seed: UInt64
+    /// The conv weights' rate (the only rate when the three are equal).
     public var learningRate: Float
+    /// The rates per group the run used.
+    public var learningRates: LearningRates
     public var steps: Int
     public var testAccuracy: Double
     public var testLoss: Double
@@ -162,25 +170,26 @@ public final class FineTuner {
         let trainer = Trainer()
 
         // Learning-rate selection on the validation slice, never on the test set.
-        var lr = config.learningRate
+        var lr = config.learningRates ?? LearningRates(config.learningRate)
         var valAcc = 0.0
-        if !config.learningRateGrid.isEmpty {
+        let candidates = config.learningRateCandidates
+        if !candidates.isEmpty {
             var best = -1.0
-            for candidate in config.learningRateGrid {
-                let s = session(candidate)
+            for candidate in candidates {
+                let s = session(candidate.weights)
                 let steps = max(1, Int(Double(stepsPerEpoch) * config.gridEpochs))
-                try s.train(steps: steps, config: LocalTrainingConfig(batch: config.batch, learningRate: candidate, memory: memory, budget: config.budget),
+                try s.train(steps: steps, config: LocalTrainingConfig(batch: config.batch, learningRates: candidate, memory: memory, budget: config.budget),
                             source: trainSource, trainer: trainer)
                 let acc = evaluate(s.network, onTest: false, indices: validation).accuracy
-                log(String(format: "  lr %.4g: validation accuracy %.2f %% after %d steps", candidate, acc * 100, steps))
+                log(String(format: "  lr %@: validation accuracy %.2f %% after %d steps", "\(candidate)", acc * 100, steps))
                 if acc > best { best = acc; lr = candidate }
             }
-            log(String(format: "chose lr %.4g", lr))
+            log("chose lr \(lr)")
         }
 
-        let s = session(lr)
+        let s = session(lr.weights)
         let total = max(1, Int(Double(stepsPerEpoch) * config.epochs))
-        let cfg = LocalTrainingConfig(batch: config.batch, learningRate: lr, memory: memory, budget: config.budget)
+        let cfg = LocalTrainingConfig(batch: config.batch, learningRates: lr, memory: memory, budget: config.budget)
         var measuredPeak = 0
         let chunk = max(1, total / 10)
         var done = 0
@@ -199,7 +208,7 @@ public final class FineTuner {
         valAcc = validation.isEmpty ? 0 : evaluate(s.network, onTest: false, indices: validation).accuracy
         let testEval = evaluate(s.network, onTest: true, indices: testIdx)
         let perLayer = Dictionary(uniqueKeysWithValues: s.coverage.perUnit.map { (arch.units[$0.key].name, $0.value) })
-        return FineTuneResult(policy: config.policy.rawValue, model: arch.name, seed: config.seed, learningRate: lr, steps: total,
+        return FineTuneResult(policy: config.policy.rawValue, model: arch.name, seed: config.seed, learningRate: lr.weights, learningRates: lr, steps: total,
                               testAccuracy: testEval.accuracy, testLoss: testEval.loss, validationAccuracy: valAcc,
                               convWeightsPerStep: s.coverage.convWeightsPerStep(arch: arch),
                               convWeightsOverRun: s.coverage.convWeightsEverUpdated(arch: arch),
@@ -215,5 +224,25 @@ extension UpdatePolicy {
     public var representative: UpdatePlan {
         var copy = self
         return copy.nextPlan()
+    }
+}
+
+extension FineTuneConfig {
+    /// The learning rates the validation search tries: every combination of the per-group
+    /// grids (a group without one keeps its rate), else the uniform `learningRateGrid`; empty:
+    /// no search.
+    public var learningRateCandidates: [LearningRates] {
+        let config = self
+        let base = config.learningRates ?? LearningRates(config.learningRate)
+        if config.headGrid.isEmpty && config.biasGrid.isEmpty && config.weightsGrid.isEmpty {
+            return config.learningRateGrid.map { LearningRates($0) }
+        }
+        var out: [LearningRates] = []
+        for h in config.headGrid.isEmpty ? [base.head] : config.headGrid {
+            for b in config.biasGrid.isEmpty ? [base.bias] : config.biasGrid {
+                for w in config.weightsGrid.isEmpty ? [base.weights] : config.weightsGrid { out.append(LearningRates(head: h, bias: b, weights: w)) }
+            }
+        }
+        return out
     }
 }

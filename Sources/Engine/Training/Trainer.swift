@@ -69,6 +69,15 @@ public final class Trainer {
     @discardableResult
     public func step(_ net: inout Network, input: [Float], inputBlock: Int = 0, labels: [Int32], height: Int, width: Int,
                      plan: UpdatePlan, learningRate lr: Float, memory: StepMemory? = nil) -> StepResult {
+        step(&net, input: input, inputBlock: inputBlock, labels: labels, height: height, width: width, plan: plan,
+             learningRates: LearningRates(lr), memory: memory)
+    }
+
+    /// One SGD step with a learning rate per parameter group (classifier, conv biases, conv
+    /// weights); otherwise as `step(_:input:...:learningRate:memory:)`.
+    @discardableResult
+    public func step(_ net: inout Network, input: [Float], inputBlock: Int = 0, labels: [Int32], height: Int, width: Int,
+                     plan: UpdatePlan, learningRates rates: LearningRates, memory: StepMemory? = nil) -> StepResult {
         let arch = net.arch
         let batch = labels.count
         precondition(batch > 0, "Trainer.step: empty batch")
@@ -191,8 +200,8 @@ public final class Trainer {
             var dw = [Float](repeating: 0, count: classes * f), db = [Float](repeating: 0, count: classes)
             chargeGradient((classes * f + classes) * gb, "\(arch.classifierName) gradient")
             Linear.backwardParams(dweight: &dw, dbias: &db, dy: dlogits, x: pooledFeatures, inFeatures: f, outFeatures: classes, batch: batch)
-            SGD.apply(&net.classifierWeight, gradient: dw, learningRate: lr)
-            SGD.apply(&net.classifierBias, gradient: db, learningRate: lr)
+            SGD.apply(&net.classifierWeight, gradient: dw, learningRate: rates.head)
+            SGD.apply(&net.classifierBias, gradient: db, learningRate: rates.head)
         }
         release(dlogitsHandle)
         release(pooledHandle)
@@ -231,8 +240,8 @@ public final class Trainer {
                     var dgamma = [Float](repeating: 0, count: g.outChannels), dbeta = dgamma
                     chargeGradient(2 * g.outChannels * gb, "\(spec.name) BN gradient")
                     BatchNorm.backwardTrain(dx: dy, dgamma: &dgamma, dbeta: &dbeta, dy: dy, saved: bnSaved, gamma: bn.gamma, plane: plane)
-                    SGD.apply(&bn.gamma, gradient: dgamma, learningRate: lr)
-                    SGD.apply(&bn.beta, gradient: dbeta, learningRate: lr)
+                    SGD.apply(&bn.gamma, gradient: dgamma, learningRate: rates.weights)
+                    SGD.apply(&bn.beta, gradient: dbeta, learningRate: rates.weights)
                     net.units[u].bn = bn
                 }
                 // Input gradient first, with the weights as they were in forward.
@@ -247,7 +256,7 @@ public final class Trainer {
                     var db = [Float](repeating: 0, count: g.outChannels)
                     chargeGradient(g.outChannels * gb, "\(spec.name) bias gradient")
                     Conv2D.backwardBias(dbias: &db, dy: dy, channels: g.outChannels, plane: plane)
-                    SGD.apply(&net.units[u].bias, gradient: db, learningRate: lr)
+                    SGD.apply(&net.units[u].bias, gradient: db, learningRate: rates.bias)
                 }
                 if let xs = saved[u].selectedInput {
                     let chans = plan.dense ? nil : plan.weightChannels[u]
@@ -264,7 +273,7 @@ public final class Trainer {
                         feedback.channelGradientNorms[u] = Trainer.channelNorms(dw, channels: chans.count, perChannel: perChannel,
                                                                                  taps: g.taps, depthwise: spec.isDepthwise)
                     }
-                    SGD.applySubset(&net.units[u].weight, gradient: dw, channels: chans, spec: spec, learningRate: lr)
+                    SGD.applySubset(&net.units[u].weight, gradient: dw, channels: chans, spec: spec, learningRate: rates.weights)
                     release(saved[u].savedHandle)
                 }
                 release(dyHandle)

@@ -113,7 +113,7 @@ public struct FederationConfig: Codable, Equatable, Sendable {
             guard r.budget > 0 else { throw bad("devices[\(d.id)].budget", "must be positive bytes, e.g. 262144") }
             guard r.localSteps >= 1 else { throw bad("devices[\(d.id)].localSteps", "must be at least 1") }
             guard r.batch >= 1 else { throw bad("devices[\(d.id)].batch", "must be at least 1") }
-            guard r.learningRate.isFinite, r.learningRate > 0 else { throw bad("devices[\(d.id)].learningRate", "must be finite and > 0") }
+            if let problem = r.learningRate.problem { throw bad("devices[\(d.id)].learningRate", "\(problem) (a number, or {\"head\": …, \"bias\": …, \"weights\": …})") }
             guard r.policy != .dense else { throw bad("devices[\(d.id)].policy", "dense needs BatchNorm in training mode and a full model per device; use dgsu, static, random, bias or head") }
         }
         guard model.resolution >= 8 else { throw bad("model.resolution", "must be at least 8") }
@@ -213,7 +213,7 @@ public struct DeviceDefaults: Codable, Equatable, Sendable {
     /// Samples per step.
     public var batch = 1
     /// SGD learning rate.
-    public var learningRate: Float = 0.05
+    public var learningRate: LearningRates = 0.05
     /// The memory model (precision, placement, fused).
     public var memory = MemoryOptions()
     /// Layout search knobs (bias units, weight layers, ratio).
@@ -235,7 +235,7 @@ public struct DeviceConfig: Codable, Equatable, Sendable {
     /// Samples per step.
     public var batch: Int? = nil
     /// Learning rate.
-    public var learningRate: Float? = nil
+    public var learningRate: LearningRates? = nil
     /// A device with every setting inherited.
     public init(id: String) { self.id = id }
 }
@@ -253,7 +253,7 @@ public struct ResolvedDevice: Equatable, Sendable {
     /// Samples per step.
     public var batch: Int
     /// Learning rate.
-    public var learningRate: Float
+    public var learningRate: LearningRates
     /// The memory model, at this device's batch.
     public var memory: MemoryOptions
     /// Layout search knobs, with `dynamic` set for the policy.
@@ -346,7 +346,7 @@ public struct AggregationConfig: Codable, Equatable, Sendable {
 
     /// The largest update norm admitted from `device`.
     public func maxUpdateNorm(for device: ResolvedDevice) -> Double {
-        maxUpdateNorm ?? Double(device.learningRate) * Double(device.localSteps) * Self.gradientNormBound
+        maxUpdateNorm ?? Double(device.learningRate.largest) * Double(device.localSteps) * Self.gradientNormBound
     }
 
     private enum CodingKeys: String, CodingKey { case rule, serverLearningRate, momentum, trim, maxUpdateNorm, minContributors }

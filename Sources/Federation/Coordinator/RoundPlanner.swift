@@ -59,7 +59,12 @@ public enum RoundPlanner {
         t.deviceID = d.id
         t.modelVersion = modelVersion
         t.localSteps = UInt32(d.localSteps)
-        t.learningRate = d.learningRate
+        t.learningRate = d.learningRate.weights
+        if !d.learningRate.isUniform {
+            var r = PBLearningRates()
+            r.head = d.learningRate.head; r.bias = d.learningRate.bias; r.weights = d.learningRate.weights
+            t.learningRates = r
+        }
         t.batchSize = UInt32(d.batch)
         var p = PBPolicy()
         p.name = d.policy.rawValue

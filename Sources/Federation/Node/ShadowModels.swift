@@ -54,7 +54,7 @@ struct ShadowModels {
         let policy = PolicyFactory.make(settings.policy, layout: layout, network: start, seed: seed)
         let session = DeviceSession(id: 0, shard: samples, network: start, policy: policy, layout: layout,
                                     dynamic: settings.search.dynamic, seed: seed)
-        let config = LocalTrainingConfig(batch: settings.batch, learningRate: settings.learningRate, memory: settings.memory,
+        let config = LocalTrainingConfig(batch: settings.batch, learningRates: settings.learningRate, memory: settings.memory,
                                          budget: settings.budget)
         try session.train(steps: steps, config: config, source: .cache(cache, labels: labels, imageSize: size), trainer: Trainer())
         return session.network

@@ -247,7 +247,10 @@ public final class VirtualDevice: @unchecked Sendable {
             } else { s.policy = own }
             s.network = global  // drop the trained copy; share the global model again
         }
-        let cfg = LocalTrainingConfig(batch: Int(task.batchSize), learningRate: task.learningRate, memory: settings.memory,
+        let rates = task.hasLearningRates
+            ? LearningRates(head: task.learningRates.head, bias: task.learningRates.bias, weights: task.learningRates.weights)
+            : LearningRates(task.learningRate)
+        let cfg = LocalTrainingConfig(batch: Int(task.batchSize), learningRates: rates, memory: settings.memory,
                                       budget: settings.budget)
         let stats = try s.train(steps: Int(task.localSteps), config: cfg,
                                 source: .cache(trainC, labels: trainData.labels, imageSize: resolution), trainer: Trainer())

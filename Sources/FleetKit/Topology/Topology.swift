@@ -76,7 +76,7 @@ public struct DeviceGroup: Equatable, Sendable {
     /// Samples per step.
     public var batch: Int
     /// SGD learning rate.
-    public var learningRate: Float
+    public var learningRate: LearningRates
     /// Simulated compute speed of one device, MFLOP/s (FedScale-style device profile).
     public var mflops: Double
     /// Line of the group's `budget` (or of the group) in the file, for budget errors.

@@ -310,11 +310,25 @@ public enum TopologyParser {
                 name: name, count: try g.int("count", default: 1, in: 1...100_000),
                 budget: try g.bytes("budget", default: 256 * 1024, in: 1024...(64 << 20)), policy: policy,
                 localSteps: try g.int("localSteps", default: 10, in: 1...100_000), batch: try g.int("batch", default: 1, in: 1...1024),
-                learningRate: Float(try g.double("lr", default: 0.05, in: 0...10, lowerOpen: true)),
+                learningRate: try learningRates(g),
                 mflops: try g.double("mflops", default: 100, in: 0...1e9, lowerOpen: true),
                 budgetLine: (g.value("budget") ?? node).mark?.line))
         }
         return groups
+    }
+
+    /// A group's `lr`: one number for every parameter group, or `{head: …, bias: …, weights: …}`.
+    static func learningRates(_ g: YAMLObject) throws -> LearningRates {
+        guard let v = g.value("lr"), case .mapping = v else {
+            return LearningRates(Float(try g.double("lr", default: 0.05, in: 0...10, lowerOpen: true)))
+        }
+        let m = try YAMLObject(v, file: g.file, path: YAMLObject.join(g.path, "lr"))
+        try m.onlyKeys(["head", "bias", "weights"])
+        for key in ["head", "bias", "weights"] where m.value(key) == nil {
+            throw m.error(key, "missing; give all three rates, e.g. {head: 0.1, bias: 0.01, weights: 0.003}, or one number for all")
+        }
+        func rate(_ key: String) throws -> Float { Float(try m.double(key, default: 0.05, in: 0...10, lowerOpen: true)) }
+        return LearningRates(head: try rate("head"), bias: try rate("bias"), weights: try rate("weights"))
     }
 
     /// The opening comment block of the file, without the `#` marks.

@@ -649,11 +649,41 @@ public nonisolated struct PBTask: @unchecked Sendable {
   /// Clears the value of `secureAggregation`. Subsequent reads from it will return its default value.
   public mutating func clearSecureAggregation() {_uniqueStorage()._secureAggregation = nil}
 
+  /// present: per parameter group, overriding learning_rate
+  public var learningRates: PBLearningRates {
+    get {_storage._learningRates ?? PBLearningRates()}
+    set {_uniqueStorage()._learningRates = newValue}
+  }
+  /// Returns true if `learningRates` has been explicitly set.
+  public var hasLearningRates: Bool {_storage._learningRates != nil}
+  /// Clears the value of `learningRates`. Subsequent reads from it will return its default value.
+  public mutating func clearLearningRates() {_uniqueStorage()._learningRates = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// SGD learning rates per parameter group of a task, each finite and > 0.
+public nonisolated struct PBLearningRates: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the classifier
+  public var head: Float = 0
+
+  /// conv biases
+  public var bias: Float = 0
+
+  /// conv weights
+  public var weights: Float = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// The secure-aggregation parameters of one device's task (PROTOCOL.md §4.9).
@@ -1351,7 +1381,7 @@ nonisolated extension PBChannelAssignment: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Task"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{3}device_id\0\u{3}model_version\0\u{3}local_steps\0\u{3}learning_rate\0\u{3}batch_size\0\u{1}policy\0\u{1}assignments\0\u{3}delta_encoding\0\u{3}deadline_ms\0\u{1}seed\0\u{3}secure_aggregation\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{3}device_id\0\u{3}model_version\0\u{3}local_steps\0\u{3}learning_rate\0\u{3}batch_size\0\u{1}policy\0\u{1}assignments\0\u{3}delta_encoding\0\u{3}deadline_ms\0\u{1}seed\0\u{3}secure_aggregation\0\u{3}learning_rates\0")
 
   fileprivate class _StorageClass {
     var _round: UInt64 = 0
@@ -1366,6 +1396,7 @@ nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
     var _deadlineMs: UInt64 = 0
     var _seed: UInt64 = 0
     var _secureAggregation: PBSecAggSetup? = nil
+    var _learningRates: PBLearningRates? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1388,6 +1419,7 @@ nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       _deadlineMs = source._deadlineMs
       _seed = source._seed
       _secureAggregation = source._secureAggregation
+      _learningRates = source._learningRates
     }
   }
 
@@ -1418,6 +1450,7 @@ nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
         case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._deadlineMs) }()
         case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._seed) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._secureAggregation) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._learningRates) }()
         default: break
         }
       }
@@ -1466,6 +1499,9 @@ nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       try { if let v = _storage._secureAggregation {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       } }()
+      try { if let v = _storage._learningRates {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1487,10 +1523,51 @@ nonisolated extension PBTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
         if _storage._deadlineMs != rhs_storage._deadlineMs {return false}
         if _storage._seed != rhs_storage._seed {return false}
         if _storage._secureAggregation != rhs_storage._secureAggregation {return false}
+        if _storage._learningRates != rhs_storage._learningRates {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension PBLearningRates: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LearningRates"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}head\0\u{1}bias\0\u{1}weights\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularFloatField(value: &self.head) }()
+      case 2: try { try decoder.decodeSingularFloatField(value: &self.bias) }()
+      case 3: try { try decoder.decodeSingularFloatField(value: &self.weights) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.head.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.head, fieldNumber: 1)
+    }
+    if self.bias.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.bias, fieldNumber: 2)
+    }
+    if self.weights.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.weights, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: PBLearningRates, rhs: PBLearningRates) -> Bool {
+    if lhs.head != rhs.head {return false}
+    if lhs.bias != rhs.bias {return false}
+    if lhs.weights != rhs.weights {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
