@@ -166,8 +166,23 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(sa, sb)
         XCTAssertTrue(a.network == b.network, "cached and uncached training must be bit-identical")
         let tight = LocalTrainingConfig(batch: 4, learningRate: 0.05, budget: sa.peakBytes - 1)
-        XCTAssertThrowsError(try device().train(steps: 1, config: tight, source: .images(data, pre), trainer: Trainer())) { error in
-            XCTAssertTrue(error is MemoryOverflow, "\(error)")
+        // Refused before the step runs: the model, the policy, the batch order and the coverage
+        // stay exactly as they were, and the error names the buffer and the overflow.
+        let refused = device()
+        try refused.train(steps: 2, config: config, source: .images(data, pre), trainer: Trainer())
+        let (net0, policy0, batch0, coverage0) = (refused.network, refused.policy as? DGSUPolicy, refused.batchPosition, refused.coverage)
+        XCTAssertThrowsError(try refused.train(steps: 1, config: tight, source: .images(data, pre), trainer: Trainer())) { error in
+            let o = error as? MemoryOverflow
+            XCTAssertNotNil(o, "\(error)")
+            XCTAssertEqual(o.map { $0.needed - $0.budget }, 1, "over by exactly one byte")
+            XCTAssertFalse(o?.at.isEmpty ?? true, "names the buffer")
         }
+        XCTAssertTrue(refused.network == net0, "the model is bitwise unchanged")
+        XCTAssertEqual(refused.policy as? DGSUPolicy, policy0, "the policy's state did not advance")
+        XCTAssertEqual(refused.batchPosition, batch0)
+        XCTAssertEqual(refused.coverage, coverage0)
+        // At exactly the peak the step runs.
+        XCTAssertNoThrow(try device().train(steps: 1, config: LocalTrainingConfig(batch: 4, learningRate: 0.05, budget: sa.peakBytes),
+                                            source: .images(data, pre), trainer: Trainer()))
     }
 }

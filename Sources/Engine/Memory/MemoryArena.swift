@@ -21,7 +21,7 @@ public enum BufferKind: String, Sendable, Codable, CaseIterable {
 }
 
 /// Thrown when a step would exceed its budget.
-public struct MemoryOverflow: Error, CustomStringConvertible, Equatable {
+public struct MemoryOverflow: Error, CustomStringConvertible, Equatable, Sendable, Codable {
     /// Budget in bytes.
     public var budget: Int
     /// Bytes that would be live.

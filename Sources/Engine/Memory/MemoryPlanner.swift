@@ -49,6 +49,8 @@ public struct MemoryReport: Equatable, Sendable, Codable {
     public var units: [UnitMemory]
     /// The options used.
     public var options: MemoryOptions
+    /// The first allocation over the budget the plan was checked against, if any.
+    public var overflow: MemoryOverflow? = nil
 
     /// Whether the plan fits `budget`.
     public func fits(_ budget: Int) -> Bool { peak <= budget }
@@ -60,12 +62,13 @@ public enum MemoryPlanner {
     /// - Parameter candidateChannels: unit → how many input channels may be updated over the run
     ///   (counts writable weights under flash placement): k for static policies, all for dynamic
     ///   ones. Units absent here default to the plan's channel count.
+    /// - Parameter budget: the report's `overflow` names the first allocation past it.
     public static func plan(_ arch: Architecture, plan: UpdatePlan, height: Int, width: Int,
-                            options: MemoryOptions = MemoryOptions(), candidateChannels: [Int: Int] = [:]) -> MemoryReport {
+                            options: MemoryOptions = MemoryOptions(), candidateChannels: [Int: Int] = [:], budget: Int = .max) -> MemoryReport {
         let a = options.activationBytes, g = options.gradientBytes, batch = options.batch
         let one = arch.geometries(batch: 1, height: height, width: width)
         let geos = arch.geometries(batch: batch, height: height, width: width)
-        let arena = MemoryArena(budget: .max)
+        let arena = MemoryArena(budget: budget)
         let features = Accumulator()
         func alloc(_ bytes: Int, _ kind: BufferKind, _ label: String) -> Int {
             let h = arena.allocate(bytes, kind, label)
@@ -224,7 +227,7 @@ public enum MemoryPlanner {
     static func report(_ arena: MemoryArena, _ features: Accumulator, _ rows: [UnitMemory], _ options: MemoryOptions) -> MemoryReport {
         MemoryReport(peak: arena.peak, peakAt: arena.peakAt,
                      peakBreakdown: Dictionary(uniqueKeysWithValues: arena.peakBreakdown.map { ($0.key.rawValue, $0.value) }),
-                     featurePeak: features.peak, units: rows, options: options)
+                     featurePeak: features.peak, units: rows, options: options, overflow: arena.overflow)
     }
 
     /// Tracks the peak of a subset of allocations.

@@ -23,7 +23,7 @@ public enum ImportanceMeasure: String, Sendable, Codable, CaseIterable {
 }
 
 /// The dynamic sparse policy.
-public struct DGSUPolicy: UpdatePolicy, Codable {
+public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
     /// `dgsu`.
     public var name: String { "dgsu" }
     /// The layout (layers and per-step budget).

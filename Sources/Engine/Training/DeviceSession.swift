@@ -109,13 +109,40 @@ public final class DeviceSession {
         set { rng = newValue.rng; order = newValue.order; cursor = newValue.cursor }
     }
 
-    /// Runs `steps` local SGD steps. Throws `MemoryOverflow` if a step exceeds the budget.
+    /// Budget checks already made: the plan's per-unit channel counts → the planner's overflow.
+    private var checked: [String: MemoryOverflow?] = [:]
+
+    /// The planner's first allocation past `budget` for `plan` at `config`'s batch and memory
+    /// model (its peak equals the arena's: `MemoryTests`), nil when it fits. Memory depends on
+    /// the counts of the plan's channels, not on which ones, so the verdict is cached by them.
+    func overflow(_ plan: UpdatePlan, config: LocalTrainingConfig, height: Int, width: Int, budget: Int) -> MemoryOverflow? {
+        let key = "\(plan.weightChannels.mapValues(\.count).sorted { $0.key < $1.key })|\(plan.biasUnits.sorted())|\(plan.trainClassifier)|\(plan.dense)|\(budget)|\(height)"
+        if let known = checked[key] { return known }
+        let verdict = MemoryPlanner.plan(network.arch, plan: plan, height: height, width: width, options: config.memory,
+                                         candidateChannels: candidateChannels, budget: budget).overflow
+        checked[key] = verdict
+        return verdict
+    }
+
+    /// Runs `steps` local SGD steps. A step that would exceed the budget is refused before it
+    /// runs — `MemoryOverflow` naming the buffer and the overflow — and leaves the model, the
+    /// policy, the batch order and the coverage as they were (the arena still checks every
+    /// step it runs).
     @discardableResult
     public func train(steps: Int, config: LocalTrainingConfig, source: TrainingSource, trainer: Trainer) throws -> LocalStats {
         var lossSum = 0.0, correct = 0, peak = 0
         let labels = source.labels
         for _ in 0..<steps {
+            let before = policy
             let plan = policy.nextPlan()
+            if let budget = config.budget {
+                let size: Int
+                switch source { case let .cache(_, _, s): size = s; case let .images(_, pre): size = pre.size }
+                if let overflow = overflow(plan, config: config, height: size, width: size, budget: budget) {
+                    policy = before
+                    throw overflow
+                }
+            }
             let idx = nextBatch(config.batch)
             let y = idx.map { Int32(labels[$0]) }
             let arena = MemoryArena(budget: config.budget ?? .max)
