@@ -65,6 +65,12 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Comma-separated learning rates to try on the validation slice first, e.g. 0.01,0.03,0.1.")
     var lrGrid: String?
 
+    @Option(help: "How the learning rates change over the run: constant, cosine (to 0), step (×0.1 at 50 % and 75 %).")
+    var schedule: LearningRateSchedule = .constant
+
+    @Option(help: "Comma-separated schedules to try on the validation slice with the learning rates, e.g. constant,cosine.")
+    var scheduleGrid: String?
+
     @Option(help: "The classifier's learning rate (default: --lr).")
     var lrHead: Float?
 
@@ -82,6 +88,12 @@ struct FinetuneCommand: ParsableCommand {
 
     @Option(help: "Comma-separated conv-weight learning rates to search on the validation slice.")
     var lrWeightsGrid: String?
+
+    @Option(help: "An explicit layout instead of the budget-driven search: conv layers whose weights train, with their fraction of input channels per step, e.g. _blocks.15._project_conv=0.25,_blocks.14._project_conv=0.125 (tiny-training's manual_weight_idx / weight_update_ratio).")
+    var layoutWeights: String?
+
+    @Option(help: "With --layout-weights: how many of the last convs train their biases (tiny-training's n_bias_update).")
+    var layoutBiases: Int = 0
 
     @Option(help: "Random seed (data order, classifier init, random policy).")
     var seed: UInt64 = 0
@@ -104,8 +116,31 @@ struct FinetuneCommand: ParsableCommand {
         for (flag, v) in [("--lr-head-grid", lrHeadGrid), ("--lr-bias-grid", lrBiasGrid), ("--lr-weights-grid", lrWeightsGrid)] {
             if let v, parseGrid(v) == nil { throw ValidationError("\(flag) must be comma-separated positive numbers, got '\(v)'") }
         }
+        if let layoutWeights, parseLayout(layoutWeights) == nil {
+            throw ValidationError("--layout-weights must be comma-separated name=ratio pairs with ratios in (0, 1], e.g. _blocks.15._project_conv=0.25; got '\(layoutWeights)'")
+        }
+        if let scheduleGrid, parseSchedules(scheduleGrid) == nil {
+            throw ValidationError("--schedule-grid must be comma-separated schedules (\(LearningRateSchedule.allCases.map(\.rawValue).joined(separator: ", "))), got '\(scheduleGrid)'")
+        }
+        if layoutBiases < 0 { throw ValidationError("--layout-biases must be 0 or more") }
+        if layoutWeights == nil && layoutBiases != 0 { throw ValidationError("--layout-biases goes with --layout-weights (an explicit layout)") }
         let perGroup = [lrHeadGrid, lrBiasGrid, lrWeightsGrid].contains { $0 != nil }
         if perGroup && lrGrid != nil { throw ValidationError("--lr-grid searches one rate for all groups; use it or the per-group grids (--lr-head-grid, ...), not both") }
+    }
+
+    func parseLayout(_ s: String) -> [String: Double]? {
+        var out: [String: Double] = [:]
+        for pair in s.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, let r = Double(parts[1]), r > 0, r <= 1 else { return nil }
+            out[parts[0]] = r
+        }
+        return out.isEmpty ? nil : out
+    }
+
+    func parseSchedules(_ s: String) -> [LearningRateSchedule]? {
+        let v = s.split(separator: ",").map { LearningRateSchedule(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        return v.isEmpty || v.contains(nil) ? nil : v.map { $0! }
     }
 
     func parseGrid(_ s: String) -> [Float]? {
@@ -121,10 +156,15 @@ struct FinetuneCommand: ParsableCommand {
         c.policy = policy; c.policyOptions = PolicyOptions(staticRule: staticRule, importance: importance)
         c.budget = memory.budget.bytes; c.memory = memory.options(batch: batch)
         c.search = memory.search(dynamic: PolicyFactory.isDynamic(policy))
+        if let layoutWeights, let weights = parseLayout(layoutWeights) {
+            c.search.explicit = ExplicitLayout(weights: weights, biasLayers: layoutBiases)
+        }
         c.epochs = epochs; c.batch = batch; c.learningRate = lr; c.learningRateGrid = lrGrid.flatMap(parseGrid) ?? []
         if lrHead != nil || lrBias != nil || lrWeights != nil {
             c.learningRates = LearningRates(head: lrHead ?? lr, bias: lrBias ?? lr, weights: lrWeights ?? lr)
         }
+        c.schedule = schedule
+        c.scheduleGrid = scheduleGrid.flatMap(parseSchedules) ?? []
         c.headGrid = lrHeadGrid.flatMap(parseGrid) ?? []
         c.biasGrid = lrBiasGrid.flatMap(parseGrid) ?? []
         c.weightsGrid = lrWeightsGrid.flatMap(parseGrid) ?? []
@@ -136,6 +176,8 @@ struct FinetuneCommand: ParsableCommand {
             throw ValidationError(error.description)
         } catch let error as BudgetTooSmall {
             throw ValidationError(error.description)
+        } catch let error as ExplicitLayoutError {
+            throw ValidationError(error.description)
         } catch let error as DataFileError {
             throw ValidationError(error.description)
         } catch let error as WeightsError {
@@ -143,7 +185,7 @@ struct FinetuneCommand: ParsableCommand {
         }
         print("")
         print(String(format: "test accuracy        %.2f %% (loss %.4f) on %d samples", result.testAccuracy * 100, result.testLoss, c.testSamples))
-        print("learning rate        \(result.learningRates)")
+        print("learning rate        \(result.learningRates), \(result.schedule.rawValue) schedule")
         print(String(format: "conv weights updated %.3f %% per step, %.2f %% over the run", result.convWeightsPerStep * 100, result.convWeightsOverRun * 100))
         print(String(format: "channel coverage     %.1f %% of the update layers' channels", result.channelCoverage * 100))
         for (name, cov) in result.coveragePerLayer.sorted(by: { $0.key < $1.key }) {

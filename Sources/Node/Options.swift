@@ -5,6 +5,7 @@ import Engine
 extension ModelName: ExpressibleByArgument {}
 extension DatasetName: ExpressibleByArgument {}
 extension PolicyKind: ExpressibleByArgument {}
+extension LearningRateSchedule: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension WeightPlacement: ExpressibleByArgument {}
 extension StaticChannelRule: ExpressibleByArgument {}

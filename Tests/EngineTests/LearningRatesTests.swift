@@ -71,3 +71,15 @@ final class LearningRatesTests: XCTestCase {
         XCTAssertEqual(Set(all.map(\.weights)), [0.001, 0.003, 0.01])
     }
 }
+
+final class LearningRateScheduleTests: XCTestCase {
+    func testSchedulesScaleEveryGroupAsDocumented() {
+        XCTAssertEqual(LearningRateSchedule.constant.factor(step: 7, of: 10), 1)
+        XCTAssertEqual(LearningRateSchedule.cosine.factor(step: 0, of: 10), 1)
+        XCTAssertEqual(LearningRateSchedule.cosine.factor(step: 5, of: 10), 0.5, accuracy: 1e-6)
+        XCTAssertEqual(LearningRateSchedule.cosine.factor(step: 10, of: 10), 0, accuracy: 1e-6)
+        XCTAssertEqual([0, 4, 5, 7, 8, 9].map { LearningRateSchedule.step.factor(step: $0, of: 10) }, [1, 1, 0.1, 0.1, 0.01, 0.01])
+        let r = LearningRateSchedule.cosine.rates(LearningRates(head: 0.2, bias: 0.02, weights: 0.002), step: 5, of: 10)
+        XCTAssertEqual(r.head, 0.1, accuracy: 1e-7); XCTAssertEqual(r.bias, 0.01, accuracy: 1e-8); XCTAssertEqual(r.weights, 0.001, accuracy: 1e-9)
+    }
+}

@@ -174,6 +174,23 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(refusal(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: {head: 0.1, bias: 0.1, weight: 0.003}}"))?.key, "groups[0].lr.weight")
     }
 
+    func testAnExplicitLayoutIsParsedCheckedByNameAndByBudget() throws {
+        let arch = ModelZoo.architecture(.tiny, classes: 10)
+        let last = arch.units.filter(\.isPointwise).last!.name
+        let t = try TopologyParser.parse(minimal + "\nlayout: {weights: {\"\(last)\": 0.5}, biasLayers: 2}")
+        XCTAssertEqual(t.search.explicit, ExplicitLayout(weights: [last: 0.5], biasLayers: 2))
+        let plans = try BudgetCheck.plans(t, file: "t.yaml")
+        XCTAssertEqual(plans.count, 1)
+        let c = FleetPlan(t).config
+        let layout = try DevicePlans.layout(c.resolvedDevices[0], arch: arch, resolution: c.model.resolution)
+        XCTAssertEqual(layout.biasUnits.count, 2)
+        XCTAssertEqual(layout.weightChannels.count, 1)
+        XCTAssertEqual(refusal(minimal + "\nlayout: {weights: {conv99: 0.5}}")?.key, "layout.weights")
+        XCTAssertEqual(refusal(minimal + "\nlayout: {weights: {\"\(last)\": 2}}")?.key, "layout.weights.\(last)")
+        let tight = refusal(minimal.replacingOccurrences(of: "budget: 64KB", with: "budget: 2KB") + "\nlayout: {weights: {\"\(last)\": 1}, biasLayers: 10}")
+        XCTAssertTrue(tight?.problem.contains("over the") ?? false, tight?.problem ?? "")
+    }
+
     func testRoundRobinSplit() throws {
         var t = try TopologyParser.parse(minimal.replacingOccurrences(of: "count: 2", with: "count: 5"))
         t.nodes.count = 2

@@ -35,10 +35,13 @@ public struct LayoutSearchOptions: Equatable, Sendable, Codable {
     public var ratio: Double = 0.125
     /// Whether channels change during the run (dgsu, random): every channel must be writable under flash.
     public var dynamic: Bool = true
+    /// A hand-written layout used instead of the search (nil: search within the budget).
+    public var explicit: ExplicitLayout? = nil
 
     /// Defaults: up to 12 biases, 4 weight layers at 1/8 of their channels.
-    public init(maxBiasUnits: Int = 12, maxWeightLayers: Int = 4, ratio: Double = 0.125, dynamic: Bool = true) {
+    public init(maxBiasUnits: Int = 12, maxWeightLayers: Int = 4, ratio: Double = 0.125, dynamic: Bool = true, explicit: ExplicitLayout? = nil) {
         self.maxBiasUnits = maxBiasUnits; self.maxWeightLayers = maxWeightLayers; self.ratio = ratio; self.dynamic = dynamic
+        self.explicit = explicit
     }
 }
 
@@ -71,6 +74,15 @@ public enum LayoutSearch {
         func fits(_ l: SparseLayout) -> MemoryReport? {
             let r = report(l, arch: arch, height: height, width: width, memory: memory, dynamic: options.dynamic)
             return r.peak <= budget ? r : nil
+        }
+        if let explicit = options.explicit {
+            let layout = try explicit.layout(arch)
+            let r = report(layout, arch: arch, height: height, width: width, memory: memory, dynamic: options.dynamic)
+            guard r.peak <= budget else {
+                throw ExplicitLayoutError("the explicit layout needs \(r.peak) B at \(r.peakAt), over the \(budget)-byte budget by \(r.peak - budget) B; "
+                                          + "lower its ratios or bias layers, or raise the budget")
+            }
+            return layout
         }
         var layout = SparseLayout()
         if fits(layout) == nil {

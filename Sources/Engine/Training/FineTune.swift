@@ -29,6 +29,10 @@ public struct FineTuneConfig: Sendable, Codable, Equatable {
     /// Per-group grids tried on the validation slice, every combination (a group without a grid
     /// keeps its rate); all empty: `learningRateGrid`, or no search.
     public var headGrid: [Float] = [], biasGrid: [Float] = [], weightsGrid: [Float] = []
+    /// How the rates change over the run.
+    public var schedule: LearningRateSchedule = .constant
+    /// Schedules to try on the validation slice (with every rate candidate); empty: `schedule`.
+    public var scheduleGrid: [LearningRateSchedule] = []
     /// Fraction of an epoch each grid candidate trains for.
     public var gridEpochs = 0.25
     public var seed: UInt64 = 0
@@ -47,6 +51,8 @@ public struct FineTuneResult: Sendable, Codable, Equatable {
     public var learningRate: Float
     /// The rates per group the run used.
     public var learningRates: LearningRates
+    /// The schedule the run used.
+    public var schedule: LearningRateSchedule = .constant
     public var steps: Int
     public var testAccuracy: Double
     public var testLoss: Double
@@ -169,34 +175,50 @@ public final class FineTuner {
         let stepsPerEpoch = max(1, trainIdx.count / config.batch)
         let trainer = Trainer()
 
-        // Learning-rate selection on the validation slice, never on the test set.
-        var lr = config.learningRates ?? LearningRates(config.learningRate)
-        var valAcc = 0.0
-        let candidates = config.learningRateCandidates
-        if !candidates.isEmpty {
-            var best = -1.0
-            for candidate in candidates {
-                let s = session(candidate.weights)
-                let steps = max(1, Int(Double(stepsPerEpoch) * config.gridEpochs))
-                try s.train(steps: steps, config: LocalTrainingConfig(batch: config.batch, learningRates: candidate, memory: memory, budget: config.budget),
-                            source: trainSource, trainer: trainer)
-                let acc = evaluate(s.network, onTest: false, indices: validation).accuracy
-                log(String(format: "  lr %@: validation accuracy %.2f %% after %d steps", "\(candidate)", acc * 100, steps))
-                if acc > best { best = acc; lr = candidate }
+        /// `steps` steps of `s` at `rates` under `schedule` (one call per step unless constant),
+        /// from step `from` of a run of `total`.
+        func run(_ s: DeviceSession, steps: Int, from: Int, total: Int, rates: LearningRates, schedule: LearningRateSchedule) throws -> LocalStats {
+            func cfg(_ r: LearningRates) -> LocalTrainingConfig { LocalTrainingConfig(batch: config.batch, learningRates: r, memory: memory, budget: config.budget) }
+            if schedule == .constant { return try s.train(steps: steps, config: cfg(rates), source: trainSource, trainer: trainer) }
+            var loss = 0.0, accuracy = 0.0, peak = 0
+            for t in from..<(from + steps) {
+                let one = try s.train(steps: 1, config: cfg(schedule.rates(rates, step: t, of: total)), source: trainSource, trainer: trainer)
+                loss += one.meanLoss; accuracy += one.accuracy; peak = max(peak, one.peakBytes)
             }
-            log("chose lr \(lr)")
+            return LocalStats(steps: steps, meanLoss: loss / Double(max(1, steps)), accuracy: accuracy / Double(max(1, steps)),
+                              samples: steps * config.batch, peakBytes: peak)
+        }
+
+        // Learning-rate (and schedule) selection on the validation slice, never on the test set.
+        var lr = config.learningRates ?? LearningRates(config.learningRate)
+        var schedule = config.schedule
+        var valAcc = 0.0
+        let rateCandidates = config.learningRateCandidates.isEmpty ? [lr] : config.learningRateCandidates
+        let scheduleCandidates = config.scheduleGrid.isEmpty ? [schedule] : config.scheduleGrid
+        if !config.learningRateCandidates.isEmpty || !config.scheduleGrid.isEmpty {
+            var best = -1.0
+            let steps = max(1, Int(Double(stepsPerEpoch) * config.gridEpochs))
+            for candidate in rateCandidates {
+                for sched in scheduleCandidates {
+                    let s = session(candidate.weights)
+                    try run(s, steps: steps, from: 0, total: steps, rates: candidate, schedule: sched)
+                    let acc = evaluate(s.network, onTest: false, indices: validation).accuracy
+                    log(String(format: "  lr %@, %@: validation accuracy %.2f %% after %d steps", "\(candidate)", sched.rawValue, acc * 100, steps))
+                    if acc > best { best = acc; lr = candidate; schedule = sched }
+                }
+            }
+            log("chose lr \(lr), schedule \(schedule.rawValue)")
         }
 
         let s = session(lr.weights)
         let total = max(1, Int(Double(stepsPerEpoch) * config.epochs))
-        let cfg = LocalTrainingConfig(batch: config.batch, learningRates: lr, memory: memory, budget: config.budget)
         var measuredPeak = 0
         let chunk = max(1, total / 10)
         var done = 0
         let start = Date()
         while done < total {
             let n = min(chunk, total - done)
-            let stats = try s.train(steps: n, config: cfg, source: trainSource, trainer: trainer)
+            let stats = try run(s, steps: n, from: done, total: total, rates: lr, schedule: schedule)
             measuredPeak = max(measuredPeak, stats.peakBytes)
             done += n
             let elapsed = Date().timeIntervalSince(start)
@@ -208,7 +230,7 @@ public final class FineTuner {
         valAcc = validation.isEmpty ? 0 : evaluate(s.network, onTest: false, indices: validation).accuracy
         let testEval = evaluate(s.network, onTest: true, indices: testIdx)
         let perLayer = Dictionary(uniqueKeysWithValues: s.coverage.perUnit.map { (arch.units[$0.key].name, $0.value) })
-        return FineTuneResult(policy: config.policy.rawValue, model: arch.name, seed: config.seed, learningRate: lr.weights, learningRates: lr, steps: total,
+        return FineTuneResult(policy: config.policy.rawValue, model: arch.name, seed: config.seed, learningRate: lr.weights, learningRates: lr, schedule: schedule, steps: total,
                               testAccuracy: testEval.accuracy, testLoss: testEval.loss, validationAccuracy: valAcc,
                               convWeightsPerStep: s.coverage.convWeightsPerStep(arch: arch),
                               convWeightsOverRun: s.coverage.convWeightsEverUpdated(arch: arch),

@@ -54,6 +54,8 @@ public enum BudgetCheck {
             } catch let e as BudgetTooSmall {
                 throw TopologyError(file: file, line: g.budgetLine, key: "groups[\(g.name)].budget",
                                     problem: "impossible budget for \(arch.name) at \(res)×\(res): \(e.description) Allowed: at least \(ByteSize.format(e.smallestPeak)) here.")
+            } catch let e as ExplicitLayoutError {
+                throw TopologyError(file: file, line: g.budgetLine, key: "groups[\(g.name)].budget", problem: "group \(g.name): \(e.description)")
             }
             let report = LayoutSearch.report(layout, arch: arch, height: res, width: res, memory: resolved.memory, dynamic: resolved.search.dynamic)
             guard report.peak <= g.budget else {

@@ -9,7 +9,7 @@ import Yams
 public enum TopologyParser {
     /// Top-level keys.
     static let topKeys = ["name", "seed", "dataset", "preprocessing", "model", "memory", "search", "groups", "partition", "rounds",
-                          "aggregation", "privacy", "secureAggregation", "attacks", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
+                          "layout", "aggregation", "privacy", "secureAggregation", "attacks", "encoding", "coordinatedSchedule", "curve", "personalisation", "nodes", "network",
                           "faults", "heartbeatMs", "sweep", "compare"]
 
     /// Reads and parses `path`.
@@ -119,6 +119,9 @@ public enum TopologyParser {
             search.maxBiasUnits = try s.int("maxBiasUnits", default: 12, in: 0...1000)
             search.maxWeightLayers = try s.int("maxWeightLayers", default: 4, in: 0...1000)
             search.ratio = try s.double("ratio", default: 0.125, in: 0...1, lowerOpen: true)
+        }
+        if let l = try top.object("layout") {
+            search.explicit = try explicitLayout(l, model: model.name)
         }
         let groups = try parseGroups(top, file: file)
 
@@ -315,6 +318,25 @@ public enum TopologyParser {
                 budgetLine: (g.value("budget") ?? node).mark?.line))
         }
         return groups
+    }
+
+    /// `layout:`, a hand-written layout: `weights` (conv name → fraction of its input channels
+    /// per step), `biasLayers` (biases of the last n convs) and `classifier` (on). The names are
+    /// checked against `model` here, the memory against each group's budget by BudgetCheck.
+    static func explicitLayout(_ l: YAMLObject, model: ModelName) throws -> ExplicitLayout {
+        try l.onlyKeys(["weights", "biasLayers", "classifier"])
+        var weights: [String: Double] = [:]
+        if let w = try l.object("weights") {
+            for e in w.entries { weights[e.key] = try w.double(e.key, default: 0.125, in: 0...1, lowerOpen: true) }
+        }
+        let explicit = ExplicitLayout(weights: weights, biasLayers: try l.int("biasLayers", default: 0, in: 0...10_000),
+                                      classifier: try l.bool("classifier", default: true))
+        do {
+            _ = try explicit.layout(ModelZoo.architecture(model, classes: 10))
+        } catch let e as ExplicitLayoutError {
+            throw l.error(e.description.contains("biasLayers") ? "biasLayers" : "weights", e.description)
+        }
+        return explicit
     }
 
     /// A group's `lr`: one number for every parameter group, or `{head: …, bias: …, weights: …}`.
