@@ -1,6 +1,9 @@
 // `engine-bench results`: the sparse-update results table of BENCHMARKS.md — every policy
 // fine-tuning ImageNet-pretrained EfficientNet-Lite0 on Fashion-MNIST at 64×64 within 256 KB,
-// mean ± std over seeds, learning rates chosen on a held-out slice of the training set.
+// mean ± std over seeds (or ± the 95 % confidence interval of the mean with --ci), learning rates
+// chosen on a held-out slice of the training set: one for every parameter group, or with
+// --per-group one per group (classifier, conv biases, conv weights), every combination tried.
+//   engine-bench results [--seeds 3] [--policies head,bias,...] [--per-group] [--ci] [--epochs 1] [--json FILE]
 import Engine
 import Foundation
 
@@ -22,7 +25,18 @@ enum ResultsTable {
         return (m, v.squareRoot())
     }
 
+    /// Two-sided 97.5 % Student-t quantiles for 1…9 degrees of freedom.
+    static let t975: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262]
+
+    /// Half-width of the 95 % confidence interval of the mean of `xs`.
+    static func ci95(_ xs: [Double]) -> Double {
+        guard xs.count > 1 else { return 0 }
+        let t = xs.count - 1 <= t975.count ? t975[xs.count - 2] : 1.96
+        return t * meanStd(xs).1 / Double(xs.count).squareRoot()
+    }
+
     static func run(arguments args: [String]) throws {
+        let perGroup = args.contains("--per-group"), ci = args.contains("--ci")
         let seeds = Int(value(args, "--seeds") ?? "3") ?? 3
         let trainSamples = Int(value(args, "--train-samples") ?? "24000") ?? 24000
         let testSamples = Int(value(args, "--test-samples") ?? "10000") ?? 10000
@@ -32,7 +46,7 @@ enum ResultsTable {
         let json = value(args, "--json")
         let tuner = FineTuner(log: { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) })
         var rows: [Row] = []
-        var lrChosen: [String: Float] = [:]
+        var lrChosen: [String: LearningRates] = [:]
         var runs: [(String, ModelName, PolicyKind)] = policies.map { ("\($0.rawValue)", .efficientNetLite0, $0) }
         if withMobileNet { runs.append(("dgsu (MobileNetV2-w0.35, random init)", .mobileNetV2w035, .dgsu)) }
         for (label, model, policy) in runs {
@@ -54,14 +68,20 @@ enum ResultsTable {
                 c.gridEpochs = 0.1
                 if policy == .dense { c.budget = Int.max / 2 }  // the upper bound does not fit a 256 KB device; its peak is reported
                 if let lr = lrChosen[label] {
-                    c.learningRate = lr
+                    c.learningRates = lr
+                } else if perGroup && policy != .dense {
+                    // Per group: the classifier wants far more than the convs tolerate at batch 1.
+                    c.learningRates = LearningRates(head: 0.01, bias: 0.001, weights: 0.0003)
+                    c.headGrid = [0.01, 0.03]
+                    if policy != .head { c.biasGrid = [0.001, 0.003] }
+                    if [.static, .dgsu, .random].contains(policy) { c.weightsGrid = [0.0001, 0.0003, 0.001] }
                 } else {
                     c.learningRateGrid = policy == .dense ? [0.001, 0.003, 0.01, 0.03]
                         : policy == .head ? [0.003, 0.01, 0.03] : [0.0001, 0.0003, 0.001, 0.003]
                 }
                 FileHandle.standardError.write("== \(label) seed \(seed)\n".data(using: .utf8)!)
                 let r = try tuner.run(c)
-                lrChosen[label] = r.learningRate
+                lrChosen[label] = r.learningRates
                 row.results.append(r)
                 if seed == 0 {
                     let arch = ModelZoo.architecture(model, classes: 10)
@@ -79,18 +99,20 @@ enum ResultsTable {
             }
             rows.append(row)
         }
-        print("| policy | test accuracy % | conv weights updated per step % | over the run % | channel coverage % | peak int8/external | int8/flash | fp32/external | fp32/flash | feature memory vs dense | ms/step | lr |")
+        print("| policy | test accuracy % (\(ci ? "mean ± 95 % CI" : "mean ± std")) | conv weights updated per step % | over the run % | channel coverage % | peak int8/external | int8/flash | fp32/external | fp32/flash | feature memory vs dense | ms/step | lr |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for row in rows {
-            let (acc, accSd) = meanStd(row.results.map { $0.testAccuracy * 100 })
+            let accuracies = row.results.map { $0.testAccuracy * 100 }
+            let (acc, sd) = meanStd(accuracies)
+            let accSd = ci ? ci95(accuracies) : sd
             let r0 = row.results[0]
             let (ms, _) = meanStd(row.results.map(\.msPerStep))
             let cov = meanStd(row.results.map { $0.channelCoverage * 100 }).0
             let saving = 100 * (1 - Double(r0.featureMemory) / Double(max(1, r0.denseFeatureMemory)))
             func kb(_ k: String) -> String { ByteSize.format(row.peaks[k] ?? 0) }
-            print(String(format: "| %@ | %.2f ± %.2f | %.3f | %.2f | %.1f | %@ | %@ | %@ | %@ | %.1f %% less | %.2f | %.3g |",
+            print(String(format: "| %@ | %.2f ± %.2f | %.3f | %.2f | %.1f | %@ | %@ | %@ | %@ | %.1f %% less | %.2f | %@ |",
                          row.label, acc, accSd, r0.convWeightsPerStep * 100, meanStd(row.results.map { $0.convWeightsOverRun * 100 }).0, cov,
-                         kb("int8/external"), kb("int8/flash"), kb("fp32/external"), kb("fp32/flash"), saving, ms, r0.learningRate))
+                         kb("int8/external"), kb("int8/flash"), kb("fp32/external"), kb("fp32/flash"), saving, ms, "\(r0.learningRates)"))
         }
         if let json {
             let encoder = JSONEncoder()
