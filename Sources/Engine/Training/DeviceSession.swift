@@ -109,14 +109,20 @@ public final class DeviceSession {
         set { rng = newValue.rng; order = newValue.order; cursor = newValue.cursor }
     }
 
-    /// Budget checks already made: the plan's per-unit channel counts → the planner's overflow.
-    private var checked: [String: MemoryOverflow?] = [:]
+    /// What a step's memory depends on: the plan's shape, not which channels it picks.
+    private struct PlanShape: Hashable {
+        var channelCounts: [Int: Int], biasUnits: Set<Int>, classifier: Bool, dense: Bool, budget: Int, size: Int
+    }
+
+    /// Budget checks already made, by plan shape → the planner's overflow.
+    private var checked: [PlanShape: MemoryOverflow?] = [:]
 
     /// The planner's first allocation past `budget` for `plan` at `config`'s batch and memory
     /// model (its peak equals the arena's: `MemoryTests`), nil when it fits. Memory depends on
     /// the counts of the plan's channels, not on which ones, so the verdict is cached by them.
     func overflow(_ plan: UpdatePlan, config: LocalTrainingConfig, height: Int, width: Int, budget: Int) -> MemoryOverflow? {
-        let key = "\(plan.weightChannels.mapValues(\.count).sorted { $0.key < $1.key })|\(plan.biasUnits.sorted())|\(plan.trainClassifier)|\(plan.dense)|\(budget)|\(height)"
+        let key = PlanShape(channelCounts: plan.weightChannels.mapValues(\.count), biasUnits: plan.biasUnits, classifier: plan.trainClassifier,
+                            dense: plan.dense, budget: budget, size: height)
         if let known = checked[key] { return known }
         let verdict = MemoryPlanner.plan(network.arch, plan: plan, height: height, width: width, options: config.memory,
                                          candidateChannels: candidateChannels, budget: budget).overflow
