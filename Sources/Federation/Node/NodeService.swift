@@ -562,12 +562,7 @@ public final class NodeService {
             guard secureRounds[m.header.deviceID]?.round == m.header.round else { return }  // the round was given up meanwhile
             try send(.secAgg(m))
         case let .outcome(o):
-            var m = PBMetrics()
-            m.deviceID = o.update.deviceID
-            m.round = o.update.round
-            m.modelVersion = o.update.baseModelVersion
-            m.values = [MetricKey.personalBefore: o.personalBefore, MetricKey.personalAfter: o.personalAfter].filter { $0.value.isFinite }
-            if config.privacy.enabled { m.values[MetricKey.updateClipped] = o.clipped ? 1 : 0 }
+            let m = taskMetrics(o)
             let frames: [[UInt8]]
             do {
                 frames = try codec.encode(.update(o.update), schema: schema)
