@@ -21,6 +21,7 @@
 //   - dealt+dgsu: as dealt, but the block is `blockFactor` × the per-step channels and inside it
 //     the device runs DGSU every step. Which channels inside the block it chose stays hidden.
 import Foundation
+import SecureAggregation
 
 /// Which coordinates a device masks.
 public enum SecureAggregationMode: String, Codable, Sendable, CaseIterable {
@@ -123,9 +124,9 @@ public struct SecureAggregationConfig: Codable, Equatable, Sendable {
         }
         let n = config.devices.count
         guard n >= 3 else { throw ConfigError.invalid(path: "devices", reason: "secure aggregation needs at least 3 devices (each one masks with at least 2 neighbours); add devices or turn it off") }
-        let contributors = max(n, 2)
-        guard valueBits + (64 - UInt64(contributors - 1).leadingZeroBitCount) <= 32 else {
-            throw bad("valueBits", "\(valueBits) value bits for up to \(n) devices need more than a 32-bit ring; use at most \(32 - (64 - UInt64(contributors - 1).leadingZeroBitCount))")
+        // The ring the round's quantiser would need (RingQuantiser: valueBits + ⌈log2 n⌉ bits).
+        guard RingQuantiser(clip: 1, valueBits: valueBits, maxContributors: n) != nil else {
+            throw bad("valueBits", "\(valueBits) value bits for up to \(n) devices need more than a 32-bit ring; use at most \(32 - (64 - UInt64(n - 1).leadingZeroBitCount))")
         }
     }
 }
