@@ -34,6 +34,10 @@ func benchmarkPlan(_ arch: Architecture, ratio: Double) -> UpdatePlan {
     return UpdatePlan(biasUnits: bias, weightChannels: weights, trainClassifier: true)
 }
 
+if CommandLine.arguments.dropFirst().first == "int8" {
+    try Int8Check.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "results" {
     try ResultsTable.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)

@@ -1,0 +1,176 @@
+// The integer kernels of the int8 device: int8 × int8 products accumulated in int32, then
+// requantised per output channel with a `FixedPointMultiplier`, as CMSIS-NN / TFLite Micro run
+// them. Layout as the fp32 engine: feature maps [C][N][H][W], weights [Cout][Cin/groups][K][K].
+// Activations are per tensor with a zero point z (real = s·(q − z)), so padding stores z.
+
+/// A reusable typed buffer; `get(n)` returns at least `n` writable values (contents undefined).
+public final class TypedScratch<T> {
+    private var storage: UnsafeMutablePointer<T>
+    private var capacity = 0
+
+    /// An empty buffer.
+    public init() { storage = .allocate(capacity: 1) }
+    deinit { storage.deallocate() }
+
+    /// At least `count` values, valid until the next call.
+    public func get(_ count: Int) -> UnsafeMutablePointer<T> {
+        if count > capacity {
+            storage.deallocate()
+            capacity = max(count, capacity * 2)
+            storage = .allocate(capacity: capacity)
+        }
+        return storage
+    }
+}
+
+/// Scratch buffers of the integer kernels.
+public final class Int8Workspace {
+    /// Accumulators.
+    public let acc = TypedScratch<Int32>()
+    /// Unfolded patches / transposed operands.
+    public let bytes = TypedScratch<Int8>()
+    /// Zero-padded planes.
+    public let padded = TypedScratch<Int32>()
+    /// im2col matrices.
+    public let col = TypedScratch<Int8>()
+
+    /// Empty buffers.
+    public init() {}
+}
+
+/// The integer kernels.
+public enum Int8Kernels {
+    /// `c[i][j] = Σ_l a[i][l]·b[l][j]` over int8, exact in int32 (|k| < 2^17 cannot overflow).
+    /// B is transposed once so that every output is one contiguous int8 dot product.
+    public static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
+                            c: UnsafeMutablePointer<Int32>, ws: Int8Workspace) {
+        let bt = ws.bytes.get(n * k)
+        for l in 0..<k { for j in 0..<n { bt[j * k + l] = b[l * n + j] } }
+        for i in 0..<m {
+            let row = a + i * k
+            for j in 0..<n { c[i * n + j] = dot(row, bt + j * k, k) }
+        }
+    }
+
+    /// `Σ x[i]·y[i]` in int32.
+    @inline(__always)
+    public static func dot(_ x: UnsafePointer<Int8>, _ y: UnsafePointer<Int8>, _ k: Int) -> Int32 {
+        var s: Int32 = 0
+        for i in 0..<k { s &+= Int32(x[i]) &* Int32(y[i]) }
+        return s
+    }
+
+    /// The int32 accumulators of a conv (bias not added): [Cout][N·OH·OW].
+    /// `pad` is the stored value of real 0 in `x` (its zero point).
+    public static func convAccumulate(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
+                                      g: ConvGeometry, pad: Int8 = 0, ws: Int8Workspace) {
+        let p = g.batch * g.outPlane
+        if g.isDepthwise {
+            depthwiseAccumulate(acc: acc, x: x, weight: weight, g: g, pad: pad, ws: ws)
+        } else if g.isPointwiseGEMM {
+            gemm(m: g.outChannels, n: p, k: g.inChannels, a: weight, b: x, c: acc, ws: ws)
+        } else {
+            precondition(g.groups == 1, "Int8Kernels: grouped convs other than depthwise are not supported")
+            let rows = g.inChannels * g.taps
+            let col = ws.col.get(rows * p)
+            unfold(col: col, x: x, g: g, pad: pad)
+            gemm(m: g.outChannels, n: p, k: rows, a: weight, b: col, c: acc, ws: ws)
+        }
+    }
+
+    /// im2col over every input channel: `col[(c·KH + ki)·KW + kj][n·OHW + oh·OW + ow]`, `pad` outside.
+    public static func unfold(col: UnsafeMutablePointer<Int8>, x: UnsafePointer<Int8>, g: ConvGeometry, pad: Int8 = 0) {
+        let n = g.batch, h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+        let cols = n * oh * ow
+        var row = 0
+        for c in 0..<g.inChannels {
+            for ki in 0..<g.kernelH {
+                for kj in 0..<g.kernelW {
+                    let dst = col + row * cols
+                    for b in 0..<n {
+                        let src = x + (c * n + b) * h * w
+                        for y in 0..<oh {
+                            let iy = y * g.strideH + ki - g.padding.top
+                            for xo in 0..<ow {
+                                let ix = xo * g.strideW + kj - g.padding.left
+                                dst[(b * oh + y) * ow + xo] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? src[iy * w + ix] : pad
+                            }
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Depthwise accumulators: each channel's zero-padded planes, one tap at a time.
+    public static func depthwiseAccumulate(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
+                                           g: ConvGeometry, pad padValue: Int8 = 0, ws: Int8Workspace) {
+        let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+        let hp = h + g.padding.top + g.padding.bottom, wp = w + g.padding.left + g.padding.right
+        let pad = ws.padded.get(hp * wp)
+        let sh = g.strideH, sw = g.strideW
+        for c in 0..<g.outChannels {
+            let wc = weight + c * g.taps
+            for b in 0..<g.batch {
+                pad.update(repeating: Int32(padValue), count: hp * wp)
+                let src = x + (c * g.batch + b) * h * w
+                for y in 0..<h {
+                    let prow = pad + (y + g.padding.top) * wp + g.padding.left
+                    for xi in 0..<w { prow[xi] = Int32(src[y * w + xi]) }
+                }
+                let out = acc + (c * g.batch + b) * oh * ow
+                out.update(repeating: 0, count: oh * ow)
+                for ki in 0..<g.kernelH {
+                    for kj in 0..<g.kernelW {
+                        let wv = Int32(wc[ki * g.kernelW + kj])
+                        for y in 0..<oh {
+                            let prow = pad + (y * sh + ki) * wp + kj
+                            let orow = out + y * ow
+                            for xo in 0..<ow { orow[xo] &+= wv &* prow[xo * sw] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `y[c][i] = clamp(M[c]·(acc[c][i] + offset[c]) + zero, low, high)`.
+    public static func requantise(y: UnsafeMutablePointer<Int8>, acc: UnsafePointer<Int32>, offset: UnsafePointer<Int32>?,
+                                  multipliers: [FixedPointMultiplier], zero: Int32 = 0, low: Int32, high: Int32, channels: Int, plane: Int) {
+        for c in 0..<channels {
+            let m = multipliers[c], b = offset?[c] ?? 0
+            for i in 0..<plane {
+                let v = m.apply(acc[c * plane + i] &+ b) &+ zero
+                y[c * plane + i] = Int8(min(max(v, low), high))
+            }
+        }
+    }
+
+    /// Fractional bits of the residual add's intermediate sum (TFLite's left shift is 20; 16 is
+    /// enough for |q| ≤ 128 and keeps every term inside int32).
+    static let addShift = 16
+
+    /// `y = clamp(round((a − za)·Ma + (b − zb)·Mb) + zy)`: two int8 tensors summed at y's
+    /// quantisation, via fixed-point rescaling of `(a − za)·2^16` and `(b − zb)·2^16` and one
+    /// rounding shift.
+    public static func add(y: UnsafeMutablePointer<Int8>, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
+                           ma: FixedPointMultiplier, mb: FixedPointMultiplier, za: Int32 = 0, zb: Int32 = 0, zy: Int32 = 0, count: Int) {
+        for i in 0..<count {
+            let s = ma.apply((Int32(a[i]) - za) << Int32(addShift)) &+ mb.apply((Int32(b[i]) - zb) << Int32(addShift))
+            let v = FixedPointMultiplier.roundingDivideByPOT(s, addShift) &+ zy
+            y[i] = Int8(min(max(v, -128), 127))
+        }
+    }
+
+    /// `y[i] = round(Σ x[i][:] / plane)` (ties away from zero): the global average pool at the
+    /// input's scale and zero point (the mean of q − z is the mean of q, less z).
+    public static func averagePool(y: UnsafeMutablePointer<Int8>, x: UnsafePointer<Int8>, rows: Int, plane: Int) {
+        for i in 0..<rows {
+            var s: Int32 = 0
+            for j in 0..<plane { s &+= Int32(x[i * plane + j]) }
+            let q = (2 * abs(s) + Int32(plane)) / (2 * Int32(plane))
+            y[i] = Int8(s < 0 ? -q : q)
+        }
+    }
+}

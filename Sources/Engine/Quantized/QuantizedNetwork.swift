@@ -1,0 +1,134 @@
+// The int8 device model (MIT tiny-training's deployment): conv and classifier weights per output
+// channel symmetric int8, biases int32 at scale s_W·s_x, activations int8 per tensor
+// (`ActivationScales`), requantised with fixed-point multipliers s_W·s_x / s_y.
+
+/// One int8 conv unit (BatchNorm folded in, as on the device).
+public struct QuantizedUnit: Equatable, Sendable {
+    /// int8 weight, [Cout][Cin/groups][K][K], in [−127, 127].
+    public var weight: [Int8]
+    /// Per output channel: real weight = weightScales[o] · weight.
+    public var weightScales: [Float]
+    /// int32 bias at weightScales[o] · input.scale.
+    public var bias: [Int32]
+    /// The input tensor's quantisation.
+    public var input: TensorQuant
+    /// The output tensor's quantisation.
+    public var output: TensorQuant
+    /// Per output channel: weightScales[o] · input.scale / output.scale.
+    public var multipliers: [FixedPointMultiplier]
+    /// The output clamp: [z, z + round(6/s)] after ReLU6, else [−128, 127].
+    public var low: Int32, high: Int32
+
+    /// Values per output channel.
+    public var perChannel: Int { weight.count / weightScales.count }
+
+    /// Real value of weight `i`.
+    @inline(__always) public func real(_ i: Int) -> Float { weightScales[i / perChannel] * Float(weight[i]) }
+
+    /// Per output channel: bias − z_x·Σ W (the input zero point folded into the accumulator).
+    public func offsets() -> [Int32] {
+        let per = perChannel
+        guard input.zero != 0 else { return bias }
+        return (0..<bias.count).map { o in
+            var s: Int32 = 0
+            for i in o * per..<(o + 1) * per { s &+= Int32(weight[i]) }
+            return bias[o] &- input.zero &* s
+        }
+    }
+}
+
+/// The fixed-point rescaling of one residual add (block input and block output into the sum's scale).
+public struct ResidualRescale: Equatable, Sendable {
+    /// s_input / s_sum.
+    public var shortcut: FixedPointMultiplier
+    /// s_branch / s_sum.
+    public var branch: FixedPointMultiplier
+}
+
+/// A whole network in int8.
+public struct QuantizedNetwork: Equatable, Sendable {
+    /// The architecture.
+    public var arch: Architecture
+    /// The activation quantisation (fixed after calibration).
+    public var scales: ActivationScales
+    /// One entry per `arch.units`.
+    public var units: [QuantizedUnit]
+    /// Per block: the rescaling of its residual add (nil: none).
+    public var residual: [ResidualRescale?]
+    /// Classifier weight, int8 [classes][features].
+    public var classifierWeight: [Int8]
+    /// Per class: real weight = classifierScales[o] · classifierWeight.
+    public var classifierScales: [Float]
+    /// int32 classifier bias at classifierScales[o] · pooled.scale.
+    public var classifierBias: [Int32]
+
+    /// The pooled features' quantisation (the last tensor's; pooling keeps it).
+    public var pooled: TensorQuant { scales.blockOutput(arch.blocks.count - 1, arch) }
+
+    /// Quantises a folded network with calibrated activation scales.
+    public init(_ net: Network, scales: ActivationScales) {
+        precondition(net.isFolded, "QuantizedNetwork: quantise the folded (device) network")
+        arch = net.arch
+        self.scales = scales
+        units = net.arch.units.indices.map { u in
+            QuantizedNetwork.quantiseUnit(net.units[u], spec: net.arch.units[u], input: scales.unitInput(u, net.arch), output: scales.units[u])
+        }
+        residual = net.arch.blocks.enumerated().map { b, block in
+            guard block.residual, let sum = scales.residual[b] else { return nil }
+            return ResidualRescale(shortcut: FixedPointMultiplier(Double(scales.blockInput(b, net.arch).scale / sum.scale)),
+                                   branch: FixedPointMultiplier(Double(scales.units[block.units.upperBound - 1].scale / sum.scale)))
+        }
+        let p = scales.blockOutput(net.arch.blocks.count - 1, net.arch).scale
+        let (w, s) = QuantizedNetwork.quantiseRows(net.classifierWeight, rows: net.arch.classes)
+        classifierWeight = w
+        classifierScales = s
+        classifierBias = (0..<net.arch.classes).map { QuantizedNetwork.quantiseBias(net.classifierBias[$0], scale: s[$0] * p) }
+    }
+
+    /// Per-row symmetric int8: each row's scale covers its largest magnitude with 127.
+    static func quantiseRows(_ w: [Float], rows: Int) -> ([Int8], [Float]) {
+        let per = w.count / rows
+        var q = [Int8](repeating: 0, count: w.count), scales = [Float](repeating: 1, count: rows)
+        for r in 0..<rows {
+            let m = w[r * per..<(r + 1) * per].reduce(0) { max($0, abs($1)) }
+            let s = m > 0 ? m / 127 : 1
+            scales[r] = s
+            for i in r * per..<(r + 1) * per { q[i] = Int8(max(-127, min(127, (w[i] / s).rounded()))) }
+        }
+        return (q, scales)
+    }
+
+    /// A real bias as int32 at `scale`, saturating.
+    static func quantiseBias(_ b: Float, scale: Float) -> Int32 {
+        Int32(max(Double(Int32.min), min(Double(Int32.max), (Double(b) / Double(scale)).rounded())))
+    }
+
+    static func quantiseUnit(_ p: ConvUnitParams, spec: ConvUnitSpec, input: TensorQuant, output: TensorQuant) -> QuantizedUnit {
+        let (w, s) = quantiseRows(p.weight, rows: spec.outChannels)
+        let high: Int32 = spec.relu6 ? min(127, output.zero + Int32((6 / output.scale).rounded())) : 127
+        return QuantizedUnit(weight: w, weightScales: s, bias: (0..<spec.outChannels).map { quantiseBias(p.bias[$0], scale: s[$0] * input.scale) },
+                             input: input, output: output,
+                             multipliers: s.map { FixedPointMultiplier(Double($0) * Double(input.scale) / Double(output.scale)) },
+                             low: spec.relu6 ? output.zero : -128, high: high)
+    }
+
+    /// The real-valued network this int8 network stands for (what goes on the wire and is
+    /// aggregated): weight = s_W·q, bias = s_W·s_x·q.
+    public func dequantized() -> Network {
+        let convs = units.map { q -> ConvUnitParams in
+            ConvUnitParams(weight: q.weight.indices.map { q.real($0) },
+                           bias: q.bias.indices.map { Float(Double(q.bias[$0]) * Double(q.weightScales[$0]) * Double(q.input.scale)) },
+                           bn: nil)
+        }
+        let f = arch.features, p = pooled.scale
+        return Network(arch: arch, units: convs,
+                       classifierWeight: classifierWeight.indices.map { classifierScales[$0 / f] * Float(classifierWeight[$0]) },
+                       classifierBias: classifierBias.indices.map { Float(Double(classifierBias[$0]) * Double(classifierScales[$0]) * Double(p)) })
+    }
+
+    /// Quantises preprocessed real inputs entering block `block` with that tensor's quantisation.
+    public func quantiseInput(_ x: [Float], block: Int) -> [Int8] {
+        let q = scales.blockInput(block, arch)
+        return x.map { q.quantise($0) }
+    }
+}
