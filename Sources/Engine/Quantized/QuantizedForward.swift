@@ -16,7 +16,7 @@ public final class QuantizedForward {
         let q = net.units[u]
         let a = acc.get(g.outputCount)
         q.weight.withUnsafeBufferPointer { Int8Kernels.convAccumulate(acc: a, x: x, weight: $0.baseAddress!, g: g, pad: Int8(q.input.zero), ws: ws) }
-        q.offsets().withUnsafeBufferPointer {
+        q.offset.withUnsafeBufferPointer {
             Int8Kernels.requantise(y: y, acc: a, offset: $0.baseAddress!, multipliers: q.multipliers, zero: q.output.zero, low: q.low, high: q.high,
                                    channels: g.outChannels, plane: g.batch * g.outPlane)
         }

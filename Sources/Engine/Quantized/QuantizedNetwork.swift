@@ -18,6 +18,9 @@ public struct QuantizedUnit: Equatable, Sendable {
     public var multipliers: [FixedPointMultiplier]
     /// The output clamp: [z, z + round(6/s)] after ReLU6, else [−128, 127].
     public var low: Int32, high: Int32
+    /// Per output channel: bias − z_x·Σ W, the accumulator offset (kept in step with the weights
+    /// by `refreshOffsets`).
+    public var offset: [Int32] = []
 
     /// Values per output channel.
     public var perChannel: Int { weight.count / weightScales.count }
@@ -25,11 +28,11 @@ public struct QuantizedUnit: Equatable, Sendable {
     /// Real value of weight `i`.
     @inline(__always) public func real(_ i: Int) -> Float { weightScales[i / perChannel] * Float(weight[i]) }
 
-    /// Per output channel: bias − z_x·Σ W (the input zero point folded into the accumulator).
-    public func offsets() -> [Int32] {
+    /// Recomputes `offset` after the weights or biases changed.
+    public mutating func refreshOffsets() {
         let per = perChannel
-        guard input.zero != 0 else { return bias }
-        return (0..<bias.count).map { o in
+        guard input.zero != 0 else { offset = bias; return }
+        offset = (0..<bias.count).map { o in
             var s: Int32 = 0
             for i in o * per..<(o + 1) * per { s &+= Int32(weight[i]) }
             return bias[o] &- input.zero &* s
@@ -61,6 +64,12 @@ public struct QuantizedNetwork: Equatable, Sendable {
     public var classifierScales: [Float]
     /// int32 classifier bias at classifierScales[o] · pooled.scale.
     public var classifierBias: [Int32]
+    /// fp32 master copies of updatable weights (unit index → real weights in the unit's layout;
+    /// `arch.units.count`: the classifier), when the device keeps them (`memory.masterWeights`).
+    public var masters: [Int: [Float]] = [:]
+
+    /// Index of the classifier in `masters` and in the update's rounding streams.
+    public var classifierIndex: Int { arch.units.count }
 
     /// The pooled features' quantisation (the last tensor's; pooling keeps it).
     public var pooled: TensorQuant { scales.blockOutput(arch.blocks.count - 1, arch) }
@@ -106,10 +115,12 @@ public struct QuantizedNetwork: Equatable, Sendable {
     static func quantiseUnit(_ p: ConvUnitParams, spec: ConvUnitSpec, input: TensorQuant, output: TensorQuant) -> QuantizedUnit {
         let (w, s) = quantiseRows(p.weight, rows: spec.outChannels)
         let high: Int32 = spec.relu6 ? min(127, output.zero + Int32((6 / output.scale).rounded())) : 127
-        return QuantizedUnit(weight: w, weightScales: s, bias: (0..<spec.outChannels).map { quantiseBias(p.bias[$0], scale: s[$0] * input.scale) },
-                             input: input, output: output,
-                             multipliers: s.map { FixedPointMultiplier(Double($0) * Double(input.scale) / Double(output.scale)) },
-                             low: spec.relu6 ? output.zero : -128, high: high)
+        var q = QuantizedUnit(weight: w, weightScales: s, bias: (0..<spec.outChannels).map { quantiseBias(p.bias[$0], scale: s[$0] * input.scale) },
+                              input: input, output: output,
+                              multipliers: s.map { FixedPointMultiplier(Double($0) * Double(input.scale) / Double(output.scale)) },
+                              low: spec.relu6 ? output.zero : -128, high: high)
+        q.refreshOffsets()
+        return q
     }
 
     /// The real-valued network this int8 network stands for (what goes on the wire and is

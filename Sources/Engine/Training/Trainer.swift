@@ -108,10 +108,10 @@ public final class Trainer {
             let h = charge(bytes, .parameterGradient, label())
             if fused { release(h) } else { kept.append(h) }
         }
-        let weightHandles = memory.map { chargeWritableWeights($0, arch: arch, plan: plan) } ?? []
+        let weightHandles = memory.map { Trainer.chargeWritableWeights($0, arch: arch, plan: plan) } ?? []
         var current = 0
         if let memory {
-            current = startUnit > 0 ? chargeFront(memory, arch: arch, startBlock: startBlock, height: height, width: width, batch: batch)
+            current = startUnit > 0 ? Trainer.chargeFront(memory, arch: arch, startBlock: startBlock, height: height, width: width, batch: batch)
                                     : charge(geos[0].inputCount * a, .working, "input images")
         }
 
@@ -129,7 +129,7 @@ public final class Trainer {
                     saved[u].selectedInput = x
                     saved[u].savedHandle = charge(g.inputCount * a + g.outputCount * a + spec.outChannels * 4, .saved, "\(spec.name) saved input and BN x̂")
                 } else if let chans = plan.weightChannels[u] {
-                    saved[u].selectedInput = gather(x, channels: chans, plane: g.batch * g.inPlane)
+                    saved[u].selectedInput = Trainer.gather(x, channels: chans, plane: g.batch * g.inPlane)
                     saved[u].savedHandle = charge(chans.count * g.batch * g.inPlane * a, .saved, "\(spec.name) saved input channels")
                 }
                 var y = outputs[u]
@@ -207,7 +207,7 @@ public final class Trainer {
         release(pooledHandle)
         var feedback = StepFeedback()
         guard needFeatureGrad else {
-            finish(memory, kept: kept, weights: weightHandles)
+            Trainer.finish(memory, kept: kept, weights: weightHandles)
             return StepResult(loss: loss, correct: correct, feedback: feedback)
         }
 
@@ -286,7 +286,7 @@ public final class Trainer {
             release(dshortHandle)
         }
         release(dyHandle)
-        finish(memory, kept: kept, weights: weightHandles)
+        Trainer.finish(memory, kept: kept, weights: weightHandles)
         return StepResult(loss: loss, correct: correct, feedback: feedback)
     }
 
@@ -308,14 +308,14 @@ public final class Trainer {
     }
 
     /// Releases what a non-fused step kept and the writable weights.
-    private func finish(_ memory: StepMemory?, kept: [Int], weights: [Int]) {
+    static func finish(_ memory: StepMemory?, kept: [Int], weights: [Int]) {
         guard let memory else { return }
         kept.forEach(memory.arena.free)
         weights.forEach(memory.arena.free)
     }
 
     /// Charges the writable weight copies a flash-placed device needs for this plan.
-    private func chargeWritableWeights(_ m: StepMemory, arch: Architecture, plan: UpdatePlan) -> [Int] {
+    static func chargeWritableWeights(_ m: StepMemory, arch: Architecture, plan: UpdatePlan) -> [Int] {
         guard m.options.placement == .flash else { return [] }
         var handles: [Int] = []
         for (u, spec) in arch.units.enumerated() {
@@ -340,7 +340,7 @@ public final class Trainer {
     /// Charges the frozen front as the device runs it, one sample at a time, and returns the
     /// handle of the store holding the batch's outputs (the simulator computes the front batched,
     /// or takes it from the cache; the device's buffers are the same for every sample).
-    private func chargeFront(_ m: StepMemory, arch: Architecture, startBlock: Int, height: Int, width: Int, batch: Int) -> Int {
+    static func chargeFront(_ m: StepMemory, arch: Architecture, startBlock: Int, height: Int, width: Int, batch: Int) -> Int {
         let one = arch.geometries(batch: 1, height: height, width: width)
         let a = m.options.activationBytes
         let startUnit = startBlock < arch.blocks.count ? arch.blocks[startBlock].units.lowerBound : arch.units.count
@@ -362,8 +362,8 @@ public final class Trainer {
     }
 
     /// Copies the maps of `channels` out of a [C][plane] buffer into [k][plane].
-    func gather(_ x: [Float], channels: [Int32], plane: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: channels.count * plane)
+    static func gather<T: Numeric>(_ x: [T], channels: [Int32], plane: Int) -> [T] {
+        var out = [T](repeating: 0, count: channels.count * plane)
         x.withUnsafeBufferPointer { xb in
             out.withUnsafeMutableBufferPointer { ob in
                 for (i, c) in channels.enumerated() {
