@@ -69,7 +69,7 @@ struct BenchCommand: ParsableCommand {
         let base = Self.rss()
         var hosted: [VirtualDevice] = []
         for (i, d) in c.resolvedDevices.enumerated() {
-            hosted.append(try VirtualDevice(settings: d, index: i, shard: shards[d.id]!, train: train, config: c, arch: arch))
+            hosted.append(try VirtualDevice(settings: d, index: i, shard: shards[d.id]!, train: train, config: c, arch: arch, deployment: net))
         }
         let layout = hosted.first.map { "\($0.layout.biasUnits.count) bias units, \($0.layout.weightChannels.count) weight layers" } ?? ""
         print("devices \(devices), EfficientNet-Lite0 64x64, DGSU \(ByteSize.format(budget.bytes)) (\(layout)), batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")

@@ -91,3 +91,51 @@ final class MemoryTests: XCTestCase {
         XCTAssertGreaterThan(staticPeak, external)
     }
 }
+
+/// The int8 device's step against the planner: its real 1-byte activations and 4-byte gradients.
+final class QuantizedMemoryTests: XCTestCase {
+    func testPlannerEqualsTheInt8StepByteForByte() {
+        let arch = MobileNetV2.tiny()
+        let net = Network(arch: arch, seed: 2).folded()
+        let n = arch.units.count
+        let size = 16
+        var rng = SplitMix64(seed: 4)
+        let plans: [(String, UpdatePlan)] = [
+            ("head", UpdatePlan(trainClassifier: true)),
+            ("bias", UpdatePlan(biasUnits: Set((n - 5)..<n))),
+            ("sparse", UpdatePlan(biasUnits: Set((n - 6)..<n), weightChannels: [n - 1: [0, 3, 5], n - 2: [1, 2, 3, 4], n - 4: [7]], trainClassifier: true)),
+            ("depthwise", UpdatePlan(biasUnits: [n - 3], weightChannels: [n - 3: [0, 5, 9, 11]])),
+            ("stem", UpdatePlan(biasUnits: [0, 1], weightChannels: [0: [0, 2]])),
+        ]
+        for (name, plan) in plans {
+            for options in [MemoryOptions(), MemoryOptions(precision: .int8, placement: .flash, fused: false, batch: 3),
+                            MemoryOptions(precision: .int8, placement: .external, fused: true, batch: 2, masterWeights: true)] {
+                let x = (0..<3 * options.batch * size * size).map { _ in rng.nextFloat(in: -1...1) }
+                let scales = ActivationScales.calibrate(net, images: x, batch: options.batch, height: size, width: size)
+                var q = QuantizedNetwork(net, scales: scales)
+                let candidates = plan.weightChannels.mapValues { _ in 6 }
+                let planned = MemoryPlanner.plan(arch, plan: plan, height: size, width: size, options: options, candidateChannels: candidates)
+                let arena = MemoryArena(budget: .max)
+                QuantizedTrainer().step(&q, input: q.quantiseInput(x, block: 0), labels: (0..<options.batch).map { Int32($0 % arch.classes) },
+                                        height: size, width: size, plan: plan, learningRates: LearningRates(0.01), rounding: QASRounding(seed: 1),
+                                        memory: StepMemory(arena: arena, options: options, candidateChannels: candidates))
+                XCTAssertEqual(arena.live, 0, "\(name): every buffer is released")
+                XCTAssertEqual(arena.peak, planned.peak, "\(name) \(options): measured vs planned peak")
+                XCTAssertEqual(arena.peakAt, planned.peakAt, "\(name): where the peak happens")
+            }
+        }
+    }
+
+    /// Master weights cost 4 bytes per candidate weight and classifier weight, and only on int8.
+    func testMasterWeightsAreCharged() {
+        let arch = MobileNetV2.tiny()
+        let n = arch.units.count
+        let plan = UpdatePlan(biasUnits: [n - 1], weightChannels: [n - 1: [0, 1]], trainClassifier: true)
+        let without = MemoryPlanner.plan(arch, plan: plan, height: 16, width: 16, options: MemoryOptions())
+        let with = MemoryPlanner.plan(arch, plan: plan, height: 16, width: 16, options: MemoryOptions(masterWeights: true))
+        let spec = arch.units[n - 1]
+        XCTAssertEqual(with.peak - without.peak, 4 * (spec.outChannels * 2 + arch.classes * arch.features))
+        let fp32 = MemoryPlanner.plan(arch, plan: plan, height: 16, width: 16, options: MemoryOptions(precision: .fp32, masterWeights: true))
+        XCTAssertEqual(fp32.peak, MemoryPlanner.plan(arch, plan: plan, height: 16, width: 16, options: MemoryOptions(precision: .fp32)).peak)
+    }
+}

@@ -105,15 +105,22 @@ final class PolicyTests: XCTestCase {
     }
 
     func testTheSessionFeedsTheTrainedChannelsNewWeightNormsToDGSU() throws {
+        for precision in Precision.allCases { try feedsWeightNorms(precision) }
+    }
+
+    func feedsWeightNorms(_ precision: Precision) throws {
         let data = SyntheticImages.make(count: 64, classes: 10, size: 16, seed: 2)
         let pre = Preprocessing(size: 16, channels: 3, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
         let s = DeviceSession(id: 0, shard: Array(0..<data.count), network: net, policy: DGSUPolicy(layout: layout, network: net, measure: .weight),
                               layout: layout, dynamic: true, seed: 1)
-        try s.train(steps: 3, config: LocalTrainingConfig(batch: 4, learningRate: 0.5), source: .images(data, pre), trainer: Trainer())
+        s.arithmetic = .forPrecision(precision, net: net, data: data, preprocessing: pre)
+        try s.train(steps: 3, config: LocalTrainingConfig(batch: 4, learningRate: 0.5, memory: MemoryOptions(precision: precision)),
+                    source: .images(data, pre), trainer: Trainer())
         let d = try XCTUnwrap(s.policy as? DGSUPolicy)
         var trained = 0
         for u in layout.weightChannels.keys {
-            let now = ChannelNorms.inputChannelWeightNorms(s.network, unit: u), before = ChannelNorms.inputChannelWeightNorms(net, unit: u)
+            let now = ChannelNorms.inputChannelWeightNorms(s.network, unit: u)
+            let before = ChannelNorms.inputChannelWeightNorms(s.arithmetic.deviceView(net), unit: u)
             for c in now.indices where now[c] != before[c] {
                 trained += 1
                 XCTAssertEqual(d.weightNorms[u]![c], now[c], accuracy: 1e-6, "unit \(u) channel \(c): the policy holds the current norm")
@@ -150,22 +157,32 @@ final class PolicyTests: XCTestCase {
         for c in counts.prefix(inChannels) { XCTAssertEqual(Double(c), expected, accuracy: expected * 0.35) }
     }
 
+    /// For the fp32 and the int8 device.
     func testDeviceSessionEnforcesTheBudgetAndTrainsFromTheCacheIdentically() throws {
+        for precision in Precision.allCases { try enforcesBudget(precision) }
+    }
+
+    func enforcesBudget(_ precision: Precision) throws {
         let data = SyntheticImages.make(count: 64, classes: 10, size: 16, seed: 1)
         let pre = Preprocessing(size: 16, channels: 3, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
         let plan = LayoutSearch.representativePlan(layout)
-        let cache = FeatureCache(net: net, data: data, preprocessing: pre, block: plan.startBlock(arch))
+        let arithmetic = DeviceArithmetic.forPrecision(precision, net: net, data: data, preprocessing: pre)
+        let cache = FeatureCache(net: net, data: data, preprocessing: pre, block: plan.startBlock(arch), arithmetic: arithmetic)
         func device() -> DeviceSession {
-            DeviceSession(id: 1, shard: Array(0..<64), network: net, policy: DGSUPolicy(layout: layout, network: net),
-                          layout: layout, dynamic: true, seed: 4)
+            let d = DeviceSession(id: 1, shard: Array(0..<64), network: net, policy: DGSUPolicy(layout: layout, network: net),
+                                  layout: layout, dynamic: true, seed: 4)
+            d.arithmetic = arithmetic
+            return d
         }
-        let config = LocalTrainingConfig(batch: 4, learningRate: 0.05)
+        let memory = MemoryOptions(precision: precision)
+        let config = LocalTrainingConfig(batch: 4, learningRate: 0.05, memory: memory)
         let a = device(), b = device()
         let sa = try a.train(steps: 6, config: config, source: .images(data, pre), trainer: Trainer())
         let sb = try b.train(steps: 6, config: config, source: .cache(cache, labels: data.labels, imageSize: 16), trainer: Trainer())
         XCTAssertEqual(sa, sb)
         XCTAssertTrue(a.network == b.network, "cached and uncached training must be bit-identical")
-        let tight = LocalTrainingConfig(batch: 4, learningRate: 0.05, budget: sa.peakBytes - 1)
+        XCTAssertFalse(a.network == net, "\(precision): the steps trained")
+        let tight = LocalTrainingConfig(batch: 4, learningRate: 0.05, memory: memory, budget: sa.peakBytes - 1)
         // Refused before the step runs: the model, the policy, the batch order and the coverage
         // stay exactly as they were, and the error names the buffer and the overflow.
         let refused = device()
@@ -182,7 +199,7 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(refused.batchPosition, batch0)
         XCTAssertEqual(refused.coverage, coverage0)
         // At exactly the peak the step runs.
-        XCTAssertNoThrow(try device().train(steps: 1, config: LocalTrainingConfig(batch: 4, learningRate: 0.05, budget: sa.peakBytes),
+        XCTAssertNoThrow(try device().train(steps: 1, config: LocalTrainingConfig(batch: 4, learningRate: 0.05, memory: memory, budget: sa.peakBytes),
                                             source: .images(data, pre), trainer: Trainer()))
     }
 }

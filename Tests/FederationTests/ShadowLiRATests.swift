@@ -42,7 +42,8 @@ final class ShadowLiRATests: XCTestCase {
         let layout = try DevicePlans.layout(s, arch: arch, resolution: 16)
         let block = DevicePlans.startBlock(layout, arch: arch)
         let start = Network(arch: arch, seed: 2).folded()
-        let cache = FeatureCache(net: start, data: data, preprocessing: pre, block: block)
+        let cache = FeatureCache(net: start, data: data, preprocessing: pre, block: block,
+                                 arithmetic: .forPrecision(s.memory.precision, net: start, data: data, preprocessing: pre))
         let steps = 300
         let target = try ShadowModels.train(from: start, settings: s, layout: layout, cache: cache, labels: data.labels,
                                             samples: members, steps: steps, seed: 5, size: 16)
@@ -121,12 +122,12 @@ final class ShadowLiRATests: XCTestCase {
             XCTAssertNotEqual(s.networks[0], s.networks[1], "\(d.id): shadows differ in data and seed")
             XCTAssertNotEqual(s.networks[0], net, "\(d.id): a shadow trains")
             // The device's own caches stand in for the shadows' when the fronts agree (bitwise the same OUT values).
-            XCTAssertTrue(s.sharesFront(with: net))
-            let cached = FeatureCache(net: net, data: d.trainData, preprocessing: .imageNet(size: 16), block: s.block)
+            XCTAssertTrue(s.sharesFront(with: net, arithmetic: s.arithmetic))
+            let cached = FeatureCache(net: net, data: d.trainData, preprocessing: .imageNet(size: 16), block: s.block, arithmetic: s.arithmetic)
             XCTAssertEqual(s.confidences(d.trainData, cached: cached), s.confidences(d.trainData))
             var moved = net
             moved.units[0].weight[0] += 1
-            XCTAssertEqual(s.sharesFront(with: moved), s.block == 0, "a changed front is not shared (block \(s.block))")
+            XCTAssertEqual(s.sharesFront(with: moved, arithmetic: s.arithmetic), s.block == 0, "a changed front is not shared (block \(s.block))")
             let (g, p) = d.liraAttack(global: net, shadows: s)
             for m in [g, p] {
                 for x in [m.auc, m.advantage, m.tprAtFPR0_1Percent, m.tprAtFPR1Percent] { XCTAssertTrue((0...1).contains(x), "\(d.id): \(x)") }

@@ -29,11 +29,32 @@ public struct MemoryOptions: Equatable, Sendable, Codable {
     /// Samples per step. The frozen front runs one sample at a time and stores its outputs; the
     /// trainable tail runs on the whole batch.
     public var batch: Int = 1
+    /// int8 devices: keep an fp32 master copy of every weight that may be updated (4 bytes each,
+    /// in SRAM), update it, and round the int8 weights from it. Off: the int8 weights are updated
+    /// in place with stochastic rounding and nothing else is held.
+    public var masterWeights: Bool = false
 
-    /// Defaults: int8, external weights, fused, batch 1.
-    public init(precision: Precision = .int8, placement: WeightPlacement = .external, fused: Bool = true, batch: Int = 1) {
+    /// Defaults: int8, external weights, fused, batch 1, no master weights.
+    public init(precision: Precision = .int8, placement: WeightPlacement = .external, fused: Bool = true, batch: Int = 1,
+                masterWeights: Bool = false) {
         self.precision = precision; self.placement = placement; self.fused = fused; self.batch = batch
+        self.masterWeights = masterWeights
     }
+
+    enum CodingKeys: String, CodingKey { case precision, placement, fused, batch, masterWeights }
+
+    /// Decodes, with every key optional (absent keys keep the defaults).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .int8
+        placement = try c.decodeIfPresent(WeightPlacement.self, forKey: .placement) ?? .external
+        fused = try c.decodeIfPresent(Bool.self, forKey: .fused) ?? true
+        batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? 1
+        masterWeights = try c.decodeIfPresent(Bool.self, forKey: .masterWeights) ?? false
+    }
+
+    /// Whether the step holds fp32 master weights (int8 devices configured with them).
+    public var holdsMasters: Bool { masterWeights && precision == .int8 }
 
     /// Bytes per activation value.
     public var activationBytes: Int { precision == .int8 ? 1 : 4 }

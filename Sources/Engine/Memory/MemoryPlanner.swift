@@ -16,7 +16,9 @@
 //     input gradient dX of the current unit, a residual block's output gradient until the add,
 //     and each layer's weight/bias gradient, freed right after its fused SGD update (or kept to
 //     the end when not fused). Saved maps and masks are freed once used.
-//  SGD without momentum keeps no optimiser state.
+//  SGD without momentum keeps no optimiser state. An int8 device with `masterWeights` also holds,
+//  for the whole step, an fp32 copy of the candidate channels of every weight-trained conv and of
+//  a trained classifier (1b; in either placement).
 
 /// The memory of one unit in a plan.
 public struct UnitMemory: Equatable, Sendable, Codable {
@@ -105,6 +107,11 @@ public enum MemoryPlanner {
                 weightHandles.append(alloc(arch.classes * arch.features * options.weightBytes + arch.classes * options.biasBytes,
                                            .weights, "\(arch.classifierName) writable weights"))
             }
+        }
+
+        // 1b. fp32 master weights.
+        if options.holdsMasters, let bytes = masterWeightBytes(arch, plan: plan, candidateChannels: candidateChannels) {
+            weightHandles.append(alloc(bytes, .weights, "fp32 master weights"))
         }
 
         // 2. Frozen front, per sample.
@@ -222,6 +229,17 @@ public enum MemoryPlanner {
         kept.forEach(free)
         weightHandles.forEach(free)
         return report(arena, features, rows, options)
+    }
+
+    /// Bytes of the fp32 master copies an int8 device holds for `plan` (nil: none).
+    static func masterWeightBytes(_ arch: Architecture, plan: UpdatePlan, candidateChannels: [Int: Int]) -> Int? {
+        var values = 0
+        for (u, chans) in plan.weightChannels {
+            let spec = arch.units[u]
+            values += (spec.isDepthwise ? 1 : spec.outChannels) * (candidateChannels[u] ?? chans.count) * spec.kernel * spec.kernel
+        }
+        if plan.trainClassifier { values += arch.classes * arch.features }
+        return values > 0 ? values * 4 : nil
     }
 
     static func report(_ arena: MemoryArena, _ features: Accumulator, _ rows: [UnitMemory], _ options: MemoryOptions) -> MemoryReport {

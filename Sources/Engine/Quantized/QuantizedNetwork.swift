@@ -23,7 +23,7 @@ public struct QuantizedUnit: Equatable, Sendable {
     public var offset: [Int32] = []
 
     /// Values per output channel.
-    public var perChannel: Int { weight.count / weightScales.count }
+    public var perChannel: Int { weight.count / max(1, weightScales.count) }
 
     /// Real value of weight `i`.
     @inline(__always) public func real(_ i: Int) -> Float { weightScales[i / perChannel] * Float(weight[i]) }
@@ -74,13 +74,19 @@ public struct QuantizedNetwork: Equatable, Sendable {
     /// The pooled features' quantisation (the last tensor's; pooling keeps it).
     public var pooled: TensorQuant { scales.blockOutput(arch.blocks.count - 1, arch) }
 
-    /// Quantises a folded network with calibrated activation scales.
-    public init(_ net: Network, scales: ActivationScales) {
+    /// Quantises a folded network with calibrated activation scales; with `fromBlock`, only the
+    /// units from that block on (the others stay empty and cannot run).
+    public init(_ net: Network, scales: ActivationScales, fromBlock: Int = 0) {
         precondition(net.isFolded, "QuantizedNetwork: quantise the folded (device) network")
         arch = net.arch
         self.scales = scales
+        let firstUnit = fromBlock < net.arch.blocks.count ? net.arch.blocks[fromBlock].units.lowerBound : net.arch.units.count
         units = net.arch.units.indices.map { u in
-            QuantizedNetwork.quantiseUnit(net.units[u], spec: net.arch.units[u], input: scales.unitInput(u, net.arch), output: scales.units[u])
+            guard u >= firstUnit else {
+                return QuantizedUnit(weight: [], weightScales: [], bias: [], input: scales.unitInput(u, net.arch), output: scales.units[u],
+                                     multipliers: [], low: -128, high: 127)
+            }
+            return QuantizedNetwork.quantiseUnit(net.units[u], spec: net.arch.units[u], input: scales.unitInput(u, net.arch), output: scales.units[u])
         }
         residual = net.arch.blocks.enumerated().map { b, block in
             guard block.residual, let sum = scales.residual[b] else { return nil }
@@ -141,5 +147,20 @@ public struct QuantizedNetwork: Equatable, Sendable {
     public func quantiseInput(_ x: [Float], block: Int) -> [Int8] {
         let q = scales.blockInput(block, arch)
         return x.map { q.quantise($0) }
+    }
+
+    /// ‖W[:, c]‖₂ of the real weights for each of `channels` of unit `u` (as `ChannelNorms`).
+    public func inputChannelWeightNorms(unit u: Int, channels: [Int32]) -> [Float] {
+        let spec = arch.units[u], q = units[u]
+        let taps = spec.kernel * spec.kernel, cin = spec.inChannels / spec.groups
+        return channels.map { c in
+            var sq: Float = 0
+            if spec.isDepthwise {
+                for t in 0..<taps { let v = q.real(Int(c) * taps + t); sq += v * v }
+            } else {
+                for o in 0..<spec.outChannels { for t in 0..<taps { let v = q.real((o * cin + Int(c)) * taps + t); sq += v * v } }
+            }
+            return sq.squareRoot()
+        }
     }
 }

@@ -1,5 +1,7 @@
 // One simulated device's local training: its shard, its policy state, its RNG, its coverage, and
-// every step run inside an arena of exactly its memory budget.
+// every step run inside an arena of exactly its memory budget. A device with int8 arithmetic
+// (an int8 feature cache, or `arithmetic` for images) trains its int8 model with
+// `QuantizedTrainer`; `network` is then the real-valued view of that int8 model.
 
 /// Where a device's training batches come from.
 public enum TrainingSource {
@@ -71,6 +73,14 @@ public final class DeviceSession {
     public let candidateChannels: [Int: Int]
     /// Batch-order generator.
     public private(set) var rng: SplitMix64
+    /// How the device computes when it trains from images (a cache brings its own).
+    public var arithmetic: DeviceArithmetic = .fp32
+    /// Seeds the int8 update's stochastic rounding (with the step count).
+    private let roundingSeed: UInt64
+    /// The int8 model of the last int8 steps and the real-valued view they left in `network`:
+    /// training continues from it while `network` still equals the view.
+    private var int8State: (model: QuantizedNetwork, view: Network)?
+    private lazy var int8Trainer = QuantizedTrainer()
     private var order: [Int] = []
     private var cursor = 0
 
@@ -84,6 +94,7 @@ public final class DeviceSession {
         coverage = CoverageTracker(layout: layout, arch: network.arch)
         candidateChannels = LayoutSearch.candidates(layout, arch: network.arch, dynamic: dynamic)
         rng = SplitMix64(seed: seed)
+        roundingSeed = seed ^ 0x51A7_C0DE_0000_0001
     }
 
     /// The next `n` sample indices, cycling through the shard in a fresh shuffled order each pass.
@@ -136,18 +147,19 @@ public final class DeviceSession {
     /// step it runs).
     @discardableResult
     public func train(steps: Int, config: LocalTrainingConfig, source: TrainingSource, trainer: Trainer) throws -> LocalStats {
+        let arithmetic: DeviceArithmetic
+        switch source { case let .cache(c, _, _): arithmetic = c.arithmetic; case .images: arithmetic = self.arithmetic }
+        precondition(config.memory.precision == arithmetic.precision,
+                     "DeviceSession: the memory model is \(config.memory.precision.rawValue) but the device computes in \(arithmetic.precision.rawValue); build its cache (or set its arithmetic) for the same precision")
+        if arithmetic.precision == .int8 { return try trainInt8(steps: steps, config: config, source: source, arithmetic: arithmetic) }
         var lossSum = 0.0, correct = 0, peak = 0
         let labels = source.labels
         for _ in 0..<steps {
             let before = policy
             let plan = policy.nextPlan()
-            if let budget = config.budget {
-                let size: Int
-                switch source { case let .cache(_, _, s): size = s; case let .images(_, pre): size = pre.size }
-                if let overflow = overflow(plan, config: config, height: size, width: size, budget: budget) {
-                    policy = before
-                    throw overflow
-                }
+            if let overflow = budgetCheck(plan, config: config, source: source) {
+                policy = before
+                throw overflow
             }
             let idx = nextBatch(config.batch)
             let y = idx.map { Int32(labels[$0]) }
@@ -166,6 +178,73 @@ public final class DeviceSession {
             var feedback = result.feedback
             for (u, chans) in plan.weightChannels where !chans.isEmpty {
                 feedback.channelWeightNorms[u] = ChannelNorms.inputChannelWeightNorms(network, unit: u, channels: chans)
+            }
+            policy.observe(feedback, plan: plan)
+            coverage.record(plan, arch: network.arch)
+            lossSum += Double(result.loss)
+            correct += result.correct
+            peak = max(peak, arena.peak)
+        }
+        return LocalStats(steps: steps, meanLoss: steps == 0 ? 0 : lossSum / Double(steps),
+                          accuracy: steps == 0 ? 0 : Double(correct) / Double(steps * config.batch),
+                          samples: steps * config.batch, peakBytes: peak)
+    }
+
+    /// The int8 model for `network`: the one the last int8 steps left while `network` is still
+    /// their view, else `network` quantised (with fp32 masters of the updatable weights when the
+    /// memory model holds them).
+    private func int8Model(_ arithmetic: DeviceArithmetic, masters: Bool) -> QuantizedNetwork {
+        if let state = int8State, state.model.scales == arithmetic.scales, state.view == network { return state.model }
+        var q = arithmetic.quantise(network)
+        if masters {
+            for u in candidateChannels.keys { q.masters[u] = network.units[u].weight }
+            q.masters[q.classifierIndex] = network.classifierWeight
+        }
+        return q
+    }
+
+    private func budgetCheck(_ plan: UpdatePlan, config: LocalTrainingConfig, source: TrainingSource) -> MemoryOverflow? {
+        guard let budget = config.budget else { return nil }
+        let size: Int
+        switch source { case let .cache(_, _, s): size = s; case let .images(_, pre): size = pre.size }
+        return overflow(plan, config: config, height: size, width: size, budget: budget)
+    }
+
+    /// `train` on the int8 device: integer forward, fp32 backward, QAS updates.
+    private func trainInt8(steps: Int, config: LocalTrainingConfig, source: TrainingSource, arithmetic: DeviceArithmetic) throws -> LocalStats {
+        var q = int8Model(arithmetic, masters: config.memory.masterWeights)
+        defer {
+            let view = q.dequantized()
+            network = view
+            int8State = (q, view)
+        }
+        var lossSum = 0.0, correct = 0, peak = 0
+        let labels = source.labels
+        for _ in 0..<steps {
+            let before = policy
+            let plan = policy.nextPlan()
+            if let overflow = budgetCheck(plan, config: config, source: source) {
+                policy = before
+                throw overflow
+            }
+            let idx = nextBatch(config.batch)
+            let y = idx.map { Int32(labels[$0]) }
+            let arena = MemoryArena(budget: config.budget ?? .max)
+            let memory = StepMemory(arena: arena, options: config.memory, candidateChannels: candidateChannels)
+            let rounding = QASRounding(seed: config.memory.masterWeights ? nil : roundingSeed &+ UInt64(coverage.steps) &* 0x2545_F491_4F6C_DD1D)
+            let result: StepResult
+            switch source {
+            case let .cache(cache, _, size):
+                result = int8Trainer.step(&q, input: cache.int8Batch(idx), inputBlock: cache.block, labels: y, height: size, width: size,
+                                          plan: plan, learningRates: config.learningRates, rounding: rounding, memory: memory)
+            case let .images(data, pre):
+                result = int8Trainer.step(&q, input: q.quantiseInput(pre.batch(data, indices: idx), block: 0), labels: y, height: pre.size,
+                                          width: pre.size, plan: plan, learningRates: config.learningRates, rounding: rounding, memory: memory)
+            }
+            if let overflow = arena.overflow { throw overflow }
+            var feedback = result.feedback
+            for (u, chans) in plan.weightChannels where !chans.isEmpty {
+                feedback.channelWeightNorms[u] = q.inputChannelWeightNorms(unit: u, channels: chans)
             }
             policy.observe(feedback, plan: plan)
             coverage.record(plan, arch: network.arch)

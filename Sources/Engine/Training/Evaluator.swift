@@ -16,9 +16,8 @@ public enum Evaluator {
     /// Evaluates `net` on the samples `indices` of a cache (features at the cache's block).
     public static func evaluate(_ net: Network, cache: FeatureCache, labels: [UInt8], indices: [Int], size: Int,
                                 batch: Int = 64, runner: ForwardRunner = ForwardRunner()) -> Evaluation {
-        evaluate(classes: net.arch.classes, labels: labels, indices: indices, batch: batch) { idx in
-            runner.logits(net, input: cache.batch(idx), batch: idx.count, height: size, width: size, fromBlock: cache.block)
-        }
+        evaluate(classes: net.arch.classes, labels: labels, indices: indices, batch: batch,
+                        logits: cache.logits(net, size: size, runner: runner))
     }
 
     /// Evaluates `net` on images (no cache).

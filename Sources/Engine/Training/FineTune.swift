@@ -108,9 +108,9 @@ public final class FineTuner {
         return d
     }
 
-    func cache(_ key: String, _ net: Network, _ data: ImageDataset, _ pre: Preprocessing, _ block: Int) -> FeatureCache {
+    func cache(_ key: String, _ net: Network, _ data: ImageDataset, _ pre: Preprocessing, _ block: Int, _ arithmetic: DeviceArithmetic) -> FeatureCache {
         if let c = caches[key] { return c }
-        let c = FeatureCache(net: net, data: data, preprocessing: pre, block: block)
+        let c = FeatureCache(net: net, data: data, preprocessing: pre, block: block, arithmetic: arithmetic)
         caches[key] = c
         return c
     }
@@ -142,6 +142,15 @@ public final class FineTuner {
         }
         var memory = config.memory
         memory.batch = config.batch
+        if dense && memory.precision == .int8 {
+            // Dense training runs BatchNorm in training mode, which is not an int8 device operation.
+            memory.precision = .fp32
+            log("dense trains in fp32 (BatchNorm in training mode has no int8 form); its memory is counted in fp32")
+        }
+        // The int8 device is calibrated on its own training images (never validation or test).
+        let arithmetic = memory.precision == .int8
+            ? DeviceArithmetic.int8(calibrating: base, data: train.subset(Array(trainIdx.prefix(DeviceArithmetic.calibrationSamples))), preprocessing: pre)
+            : .fp32
         let plan0 = PolicyFactory.make(config.policy, layout: layout, network: base, seed: config.seed).representative
         let report = MemoryPlanner.plan(arch, plan: plan0, height: config.resolution, width: config.resolution, options: memory,
                                         candidateChannels: LayoutSearch.candidates(layout, arch: arch, dynamic: search.dynamic))
@@ -156,9 +165,9 @@ public final class FineTuner {
         // Frozen-prefix caches (the front never trains under a sparse layout).
         let startBlock = dense ? 0 : plan0.startBlock(arch)
         let t0 = Date()
-        let frontKey = "\(config.model.rawValue)|\(config.weights ?? "")|\(config.pretrained ? 0 : config.seed)|\(config.resolution)|\(startBlock)"
-        let cacheTrain = (config.useCache && !dense) ? cache(frontKey + "|train", base, train, pre, startBlock) : nil
-        let cacheTest = (config.useCache && !dense) ? cache(frontKey + "|test", base, test, pre, startBlock) : nil
+        let frontKey = "\(config.model.rawValue)|\(config.weights ?? "")|\(config.pretrained ? 0 : config.seed)|\(config.resolution)|\(startBlock)|\(memory.precision.rawValue)"
+        let cacheTrain = (config.useCache && !dense) ? cache(frontKey + "|train", base, train, pre, startBlock, arithmetic) : nil
+        let cacheTest = (config.useCache && !dense) ? cache(frontKey + "|test", base, test, pre, startBlock, arithmetic) : nil
         if cacheTrain != nil { log(String(format: "frozen-front features at block %d for %d + %d samples ready in %.1f s", startBlock, train.count, test.count, Date().timeIntervalSince(t0))) }
         let trainSource: TrainingSource = cacheTrain.map { .cache($0, labels: train.labels, imageSize: config.resolution) } ?? .images(train, pre)
 
@@ -166,11 +175,14 @@ public final class FineTuner {
             let evalNet = net  // unfolded (dense) networks run BatchNorm with running statistics at inference
             if onTest, let c = cacheTest { return Evaluator.evaluate(evalNet, cache: c, labels: test.labels, indices: indices, size: config.resolution) }
             if !onTest, let c = cacheTrain { return Evaluator.evaluate(evalNet, cache: c, labels: train.labels, indices: indices, size: config.resolution) }
+            if arithmetic.precision == .int8 { return Evaluator.evaluate(arithmetic.quantise(evalNet), data: onTest ? test : train, indices: indices, preprocessing: pre) }
             return Evaluator.evaluate(evalNet, data: onTest ? test : train, indices: indices, preprocessing: pre)
         }
         func session(_ lr: Float) -> DeviceSession {
-            DeviceSession(id: 0, shard: trainIdx, network: base, policy: PolicyFactory.make(config.policy, layout: layout, network: base, seed: config.seed, options: config.policyOptions),
-                          layout: layout, dynamic: search.dynamic, seed: config.seed)
+            let s = DeviceSession(id: 0, shard: trainIdx, network: base, policy: PolicyFactory.make(config.policy, layout: layout, network: base, seed: config.seed, options: config.policyOptions),
+                                  layout: layout, dynamic: search.dynamic, seed: config.seed)
+            s.arithmetic = arithmetic
+            return s
         }
         let stepsPerEpoch = max(1, trainIdx.count / config.batch)
         let trainer = Trainer()

@@ -28,9 +28,8 @@ extension Evaluator {
     /// Per-sample values of `net` on the samples `indices` of a cache (features at the cache's block).
     public static func perExample(_ net: Network, cache: FeatureCache, labels: [UInt8], indices: [Int], size: Int,
                                   batch: Int = 64, runner: ForwardRunner = ForwardRunner()) -> PerExampleEvaluation {
-        perExample(classes: net.arch.classes, labels: labels, indices: indices, batch: batch) { idx in
-            runner.logits(net, input: cache.batch(idx), batch: idx.count, height: size, width: size, fromBlock: cache.block)
-        }
+        perExample(classes: net.arch.classes, labels: labels, indices: indices, batch: batch,
+                        logits: cache.logits(net, size: size, runner: runner))
     }
 
     /// Per-sample values of `net` on images (no cache).

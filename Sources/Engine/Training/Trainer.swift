@@ -316,8 +316,17 @@ public final class Trainer {
 
     /// Charges the writable weight copies a flash-placed device needs for this plan.
     static func chargeWritableWeights(_ m: StepMemory, arch: Architecture, plan: UpdatePlan) -> [Int] {
-        guard m.options.placement == .flash else { return [] }
+        var handles = chargeFlashCopies(m, arch: arch, plan: plan)
+        if m.options.holdsMasters, let bytes = MemoryPlanner.masterWeightBytes(arch, plan: plan, candidateChannels: m.candidateChannels) {
+            handles.append(m.arena.allocate(bytes, .weights, "fp32 master weights"))
+        }
+        return handles
+    }
+
+    /// The writable copies of flash-placed weights.
+    private static func chargeFlashCopies(_ m: StepMemory, arch: Architecture, plan: UpdatePlan) -> [Int] {
         var handles: [Int] = []
+        guard m.options.placement == .flash else { return handles }
         for (u, spec) in arch.units.enumerated() {
             var bytes = 0
             if plan.dense {

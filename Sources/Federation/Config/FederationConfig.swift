@@ -269,6 +269,9 @@ public struct ResolvedDevice: Equatable, Sendable {
         learningRate = d.learningRate ?? defaults.learningRate
         memory = defaults.memory
         memory.batch = batch
+        // Dense training runs BatchNorm in training mode, which has no int8 form: it computes,
+        // and is counted, in fp32.
+        if policy == .dense { memory.precision = .fp32 }
         search = defaults.search
         search.dynamic = PolicyFactory.isDynamic(policy)
     }

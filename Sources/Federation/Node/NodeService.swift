@@ -122,11 +122,15 @@ public final class NodeService {
         schema = ModelTensors.schema(arch)
         let shards = try FederatedData.shards(config, labels: train.labels, classes: train.classes)
         let order = config.resolvedDevices.map(\.id)
+        // int8 devices are deployed (calibrated) from the run's initial model, the same on every
+        // process and after every restart (loaded once; copy-on-write shares it).
+        let deployment = try DevicePlans.initialModel(config, classes: train.classes)
         for id in options.deviceIDs {
             guard let settings = config.device(id), let shard = shards[id], let index = order.firstIndex(of: id) else {
                 throw ConfigError.invalid(path: "devices", reason: "device '\(id)' is not in the configuration; add it to devices or fix --devices")
             }
-            devices[id] = try VirtualDevice(settings: settings, index: index, shard: shard, train: train, config: config, arch: arch)
+            devices[id] = try VirtualDevice(settings: settings, index: index, shard: shard, train: train, config: config, arch: arch,
+                                            deployment: deployment)
             deviceIndex[id] = index
             logger.info("device ready", metadata: ["device.id": "\(id)", "train": "\(shard.train.count)", "test": "\(shard.test.count)",
                                                    "policy": "\(settings.policy.rawValue)", "budget": "\(settings.budget)"])

@@ -21,6 +21,9 @@ struct ShadowModels {
     let networks: [Network]
     /// The model they started from: before `block` every shadow still equals it.
     let start: Network
+    /// How the shadows compute: the group's precision, an int8 deployment calibrated on the
+    /// shadows' own samples as a device calibrates on its own.
+    let arithmetic: DeviceArithmetic
     /// The first block the group trains (the frozen front ends before it).
     let block: Int
     /// The input preprocessing.
@@ -36,12 +39,14 @@ struct ShadowModels {
         let union = Array(Set(samples.joined())).sorted()
         let position = Dictionary(uniqueKeysWithValues: union.enumerated().map { ($1, $0) })
         let cached = aux.subset(union)
-        let cache = FeatureCache(net: start, data: cached, preprocessing: preprocessing, block: block)
+        let arithmetic = DeviceArithmetic.forPrecision(settings.memory.precision, net: start, data: cached, preprocessing: preprocessing)
+        let cache = FeatureCache(net: start, data: cached, preprocessing: preprocessing, block: block, arithmetic: arithmetic)
         networks = try zip(samples, seeds).map { sample, seed in
             try Self.train(from: start, settings: settings, layout: layout, cache: cache, labels: cached.labels,
                            samples: sample.map { position[$0]! }, steps: steps, seed: seed, size: preprocessing.size)
         }
         self.start = start
+        self.arithmetic = arithmetic
         self.block = block
         self.preprocessing = preprocessing
     }
@@ -72,7 +77,8 @@ struct ShadowModels {
     /// Whether `net`'s frozen front (every unit before `block`) is bitwise the shadows' own, so
     /// that features `net` cached at `block` are theirs too (so in a fleet whose groups all
     /// freeze at least that front: nothing before it ever trains).
-    func sharesFront(with net: Network) -> Bool {
+    func sharesFront(with net: Network, arithmetic other: DeviceArithmetic) -> Bool {
+        guard other == arithmetic else { return false }
         let blocks = start.arch.blocks
         let end = block < blocks.count ? blocks[block].units.lowerBound : start.arch.units.count
         return net.arch == start.arch && net.units.prefix(end) == start.units.prefix(end)
@@ -83,7 +89,8 @@ struct ShadowModels {
     /// from this front (see `sharesFront`), if at hand; else they are computed.
     func confidences(_ data: ImageDataset, cached: FeatureCache? = nil) -> [[Double]] {
         precondition(cached.map { $0.block == block && $0.count == data.count } ?? true, "ShadowModels: the cache is not of these samples at block \(block)")
-        let cache = cached ?? FeatureCache(net: start, data: data, preprocessing: preprocessing, block: block)
+        precondition(cached.map { $0.arithmetic == arithmetic } ?? true, "ShadowModels: the cache computes differently from the shadows")
+        let cache = cached ?? FeatureCache(net: start, data: data, preprocessing: preprocessing, block: block, arithmetic: arithmetic)
         let all = Array(0..<data.count)
         let perShadow = networks.map {
             Evaluator.perExample($0, cache: cache, labels: data.labels, indices: all, size: preprocessing.size).trueClassProbabilities

@@ -62,14 +62,25 @@ public final class VirtualDevice: @unchecked Sendable {
     private var session: DeviceSession?
     private var trainCache: FeatureCache?
     private var testCache: FeatureCache?
+    /// How this device computes: fp32, or int8 deployed from `deployment` and calibrated on its
+    /// own first training images (then fixed, as a deployed device's activation ranges are).
+    private lazy var arithmetic: DeviceArithmetic = {
+        guard settings.memory.precision == .int8 else { return .fp32 }
+        let calibration = trainData.count > 0 ? trainData : testData
+        precondition(calibration.count > 0, "VirtualDevice: device \(id) has no images to calibrate on")
+        return DeviceArithmetic.int8(calibrating: deployment, data: calibration, preprocessing: pre)
+    }()
+    /// The model int8 devices are deployed from: the run's initial model.
+    private let deployment: Network
     private let pre: Preprocessing
     /// Saved state waiting for the session it restores (built at the first task).
     private var restored: DeviceState?
 
     /// A device over its shard of `train`.
     public init(settings: ResolvedDevice, index: Int, shard: DeviceShard, train: ImageDataset, config: FederationConfig,
-                arch: Architecture) throws {
+                arch: Architecture, deployment: Network? = nil) throws {
         id = settings.id
+        self.deployment = try deployment ?? DevicePlans.initialModel(config, classes: arch.classes)
         self.settings = settings
         clip = config.privacy.enabled ? config.privacy.clip : nil
         localNoise = config.privacy.mode == .local ? (try config.privacy.resolvedNoiseMultiplier(config)) : nil
@@ -111,8 +122,9 @@ public final class VirtualDevice: @unchecked Sendable {
     /// Builds the caches from `global`'s frozen front if needed.
     private func caches(_ global: Network) -> (FeatureCache, FeatureCache) {
         if trainCache == nil || testCache == nil {
-            trainCache = FeatureCache(net: global, data: trainData, preprocessing: pre, block: cacheBlock)
-            testCache = FeatureCache(net: global, data: testData, preprocessing: pre, block: cacheBlock)
+            let a = arithmetic
+            trainCache = FeatureCache(net: global, data: trainData, preprocessing: pre, block: cacheBlock, arithmetic: a)
+            testCache = FeatureCache(net: global, data: testData, preprocessing: pre, block: cacheBlock, arithmetic: a)
         }
         return (trainCache!, testCache!)
     }
@@ -153,7 +165,7 @@ public final class VirtualDevice: @unchecked Sendable {
     /// 0.86 but TPR at 1 % FPR 0.06; global 0.81 and 0.19). Read-only: no model or policy state changes.
     func liraAttack(global: Network, shadows: ShadowModels) -> (global: MembershipMetrics, personal: MembershipMetrics) {
         let (train, test) = caches(global)
-        let shared = shadows.block == cacheBlock && shadows.sharesFront(with: global)
+        let shared = shadows.block == cacheBlock && shadows.sharesFront(with: global, arithmetic: train.arithmetic)
         let memberOut = shadows.confidences(trainData, cached: shared ? train : nil)
         let nonMemberOut = shadows.confidences(testData, cached: shared ? test : nil)
         let lira = LiRAOffline(variance: .global)
@@ -209,6 +221,8 @@ public final class VirtualDevice: @unchecked Sendable {
         let start = Date()
         let (trainC, testC) = caches(global)
         let startNet = personalised(global)
+        // What the device holds of it: an int8 device's deltas are differences of its int8 weights.
+        let startView = trainC.arithmetic.deviceView(startNet)
         for i in personalTensors where personal[i] == nil { personal[i] = ModelTensors.tensor(global, i) }
         let before = evaluate(startNet, testCache: testC)
         if session == nil {
@@ -265,7 +279,7 @@ public final class VirtualDevice: @unchecked Sendable {
             guard !personalTensors.contains(i) else { return }
             let spec = schema.tensors[i]
             let a = TensorSlicing.gather(ModelTensors.tensor(trained, i), spec: spec, channels: channels)
-            let b = TensorSlicing.gather(ModelTensors.tensor(startNet, i), spec: spec, channels: channels)
+            let b = TensorSlicing.gather(ModelTensors.tensor(startView, i), spec: spec, channels: channels)
             tensors.append(TensorDelta(name: spec.name, channels: channels, values: zip(a, b).map { $0 - $1 }, encoding: encoding))
         }
         for u in 0..<arch.units.count {
