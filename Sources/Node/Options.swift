@@ -25,8 +25,11 @@ struct MemoryArguments: ParsableArguments {
     @Option(help: "SRAM budget of the device, e.g. 256KB (KB = 1024 bytes).")
     var budget: ByteSizeArgument = ByteSizeArgument(argument: "256KB")!
 
-    @Option(help: "Byte widths: int8 (int8 activations and weights, fp32 gradients, as on an MCU) or fp32.")
+    @Option(help: "How the device computes and is counted: int8 (integer forward, int8 weights and activations, fp32 gradients, QAS updates, as on an MCU) or fp32.")
     var precision: Precision = .int8
+
+    @Flag(help: "int8 only: keep fp32 master copies of the updatable weights (4 bytes each, charged) instead of updating the int8 weights with stochastic rounding.")
+    var masterWeights = false
 
     @Option(help: "Where weights live: external (writable external memory; weights don't count) or flash (read-only; updatable weights need SRAM copies).")
     var placement: WeightPlacement = .external
@@ -49,7 +52,7 @@ struct MemoryArguments: ParsableArguments {
     }
 
     func options(batch: Int) -> MemoryOptions {
-        MemoryOptions(precision: precision, placement: placement, fused: !unfused, batch: batch)
+        MemoryOptions(precision: precision, placement: placement, fused: !unfused, batch: batch, masterWeights: masterWeights)
     }
 
     func search(dynamic: Bool) -> LayoutSearchOptions {

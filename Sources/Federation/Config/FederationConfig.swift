@@ -8,7 +8,7 @@
 //     "dataset": {"name": "synthetic", "syntheticCount": 800, "trainSamples": 0, "testSamples": 0},
 //     "partition": {"kind": "dirichlet", "alpha": 0.5, "minShard": 20},      // or iid, or classes + classesPerDevice
 //     "deviceDefaults": {"budget": 262144, "policy": "dgsu", "localSteps": 10, "batch": 1, "learningRate": 0.05,
-//                        "memory": {"precision": "int8", "placement": "external", "fused": true, "batch": 1},
+//                        "memory": {"precision": "int8", "placement": "external", "fused": true, "batch": 1, "masterWeights": false},
 //                        "search": {"maxBiasUnits": 12, "maxWeightLayers": 4, "ratio": 0.125, "dynamic": true}},
 //     "devices": [{"id": "dev-0"}, {"id": "dev-1", "budget": 131072, "policy": "static", "localSteps": 5}],
 //     "rounds": {"count": 3, "sampleFraction": 1.0, "minUpdates": 1, "deadlineMs": 30000, "joinWaitMs": 30000,

@@ -108,10 +108,11 @@ public enum TopologyParser {
         }
         var memory = MemoryOptions()
         if let m = try top.object("memory") {
-            try m.onlyKeys(["precision", "placement", "fused"])
+            try m.onlyKeys(["precision", "placement", "fused", "masterWeights"])
             memory.precision = Precision(rawValue: try m.choice("precision", Precision.allCases.map(\.rawValue), default: "int8"))!
             memory.placement = WeightPlacement(rawValue: try m.choice("placement", WeightPlacement.allCases.map(\.rawValue), default: "external"))!
             memory.fused = try m.bool("fused", default: true)
+            memory.masterWeights = try m.bool("masterWeights", default: false)
         }
         var search = LayoutSearchOptions()
         if let s = try top.object("search") {
