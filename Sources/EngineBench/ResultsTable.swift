@@ -3,7 +3,8 @@
 // mean ± std over seeds (or ± the 95 % confidence interval of the mean with --ci), learning rates
 // chosen on a held-out slice of the training set: one for every parameter group, or with
 // --per-group one per group (classifier, conv biases, conv weights), every combination tried.
-//   engine-bench results [--seeds 3] [--policies head,bias,...] [--per-group] [--ci] [--epochs 1] [--json FILE]
+//   engine-bench results [--seeds 3] [--policies head,bias,...] [--precisions int8,fp32] [--per-group] [--ci] [--epochs 1] [--json FILE]
+// Each precision is a row per policy: int8 trains the int8 device (QAS), fp32 the fp32 device.
 import Engine
 import Foundation
 
@@ -43,13 +44,19 @@ enum ResultsTable {
         let epochs = Double(value(args, "--epochs") ?? "1") ?? 1
         let policies = (value(args, "--policies") ?? "head,bias,static,dgsu,random,dense").split(separator: ",").compactMap { PolicyKind(rawValue: String($0)) }
         let withMobileNet = !args.contains("--no-mobilenet")
+        let precisions = (value(args, "--precisions") ?? "int8").split(separator: ",").compactMap { Precision(rawValue: String($0)) }
         let json = value(args, "--json")
         let tuner = FineTuner(log: { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) })
         var rows: [Row] = []
         var lrChosen: [String: LearningRates] = [:]
-        var runs: [(String, ModelName, PolicyKind)] = policies.map { ("\($0.rawValue)", .efficientNetLite0, $0) }
-        if withMobileNet { runs.append(("dgsu (MobileNetV2-w0.35, random init)", .mobileNetV2w035, .dgsu)) }
-        for (label, model, policy) in runs {
+        var runs: [(String, ModelName, PolicyKind, Precision)] = []
+        for policy in policies {
+            for precision in policy == .dense ? [.fp32] : precisions {
+                runs.append((precisions.count > 1 && policy != .dense ? "\(policy.rawValue) (\(precision.rawValue))" : policy.rawValue, .efficientNetLite0, policy, precision))
+            }
+        }
+        if withMobileNet { runs.append(("dgsu (MobileNetV2-w0.35, random init)", .mobileNetV2w035, .dgsu, precisions[0])) }
+        for (label, model, policy, precision) in runs {
             var row = Row(label: label)
             for seed in 0..<seeds {
                 var c = FineTuneConfig()
@@ -60,6 +67,7 @@ enum ResultsTable {
                 c.testSamples = testSamples
                 c.epochs = epochs
                 c.seed = UInt64(seed)
+                c.memory.precision = precision
                 // Devices train one sample at a time. Dense is the exception: BatchNorm in training
                 // mode is degenerate at batch 1 (one value per channel at the 2×2 late layers), so
                 // the dense upper bound trains at batch 8; its memory is still reported at batch 1.
@@ -87,20 +95,20 @@ enum ResultsTable {
                     let arch = ModelZoo.architecture(model, classes: 10)
                     let plan: UpdatePlan = policy == .dense ? .denseAll(arch) : policy == .head ? UpdatePlan(trainClassifier: true)
                         : policy == .bias ? UpdatePlan(biasUnits: Set(r.layout.biasUnits)) : LayoutSearch.representativePlan(r.layout)
-                    for precision in Precision.allCases {
+                    for widths in Precision.allCases {
                         for placement in WeightPlacement.allCases {
                             let rep = MemoryPlanner.plan(arch, plan: plan, height: 64, width: 64,
-                                                         options: MemoryOptions(precision: precision, placement: placement, fused: true, batch: 1),
+                                                         options: MemoryOptions(precision: widths, placement: placement, fused: true, batch: 1),
                                                          candidateChannels: LayoutSearch.candidates(r.layout, arch: arch, dynamic: PolicyFactory.isDynamic(policy)))
-                            row.peaks["\(precision.rawValue)/\(placement.rawValue)"] = rep.peak
+                            row.peaks["\(widths.rawValue)/\(placement.rawValue)"] = rep.peak
                         }
                     }
                 }
             }
             rows.append(row)
         }
-        print("| policy | test accuracy % (\(ci ? "mean ± 95 % CI" : "mean ± std")) | conv weights updated per step % | over the run % | channel coverage % | peak int8/external | int8/flash | fp32/external | fp32/flash | feature memory vs dense | ms/step | lr |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| policy | test accuracy % (\(ci ? "mean ± 95 % CI" : "mean ± std")) | per seed | conv weights updated per step % | over the run % | channel coverage % | peak int8/external | int8/flash | fp32/external | fp32/flash | feature memory vs dense | ms/step | lr |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for row in rows {
             let accuracies = row.results.map { $0.testAccuracy * 100 }
             let (acc, sd) = meanStd(accuracies)
@@ -110,8 +118,8 @@ enum ResultsTable {
             let cov = meanStd(row.results.map { $0.channelCoverage * 100 }).0
             let saving = 100 * (1 - Double(r0.featureMemory) / Double(max(1, r0.denseFeatureMemory)))
             func kb(_ k: String) -> String { ByteSize.format(row.peaks[k] ?? 0) }
-            print(String(format: "| %@ | %.2f ± %.2f | %.3f | %.2f | %.1f | %@ | %@ | %@ | %@ | %.1f %% less | %.2f | %@ |",
-                         row.label, acc, accSd, r0.convWeightsPerStep * 100, meanStd(row.results.map { $0.convWeightsOverRun * 100 }).0, cov,
+            print(String(format: "| %@ | %.2f ± %.2f | %@ | %.3f | %.2f | %.1f | %@ | %@ | %@ | %@ | %.1f %% less | %.2f | %@ |",
+                         row.label, acc, accSd, accuracies.map { String(format: "%.2f", $0) }.joined(separator: " "), r0.convWeightsPerStep * 100, meanStd(row.results.map { $0.convWeightsOverRun * 100 }).0, cov,
                          kb("int8/external"), kb("int8/flash"), kb("fp32/external"), kb("fp32/flash"), saving, ms, "\(r0.learningRates)"))
         }
         if let json {

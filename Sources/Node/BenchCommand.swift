@@ -36,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Training images per device (synthetic).")
     var samplesPerDevice: Int = 100
 
+    @Option(help: "How the devices compute: int8 (the integer device, QAS updates) or fp32.")
+    var precision: Precision = .int8
+
     func validate() throws {
         if devices < 1 || rounds < 1 || steps < 1 || batch < 1 || samplesPerDevice < batch {
             throw ValidationError("--devices, --rounds, --steps and --batch must be at least 1, --samples-per-device at least --batch")
@@ -60,6 +63,7 @@ struct BenchCommand: ParsableCommand {
         c.deviceDefaults.localSteps = steps
         c.deviceDefaults.policy = .dgsu
         c.deviceDefaults.budget = budget.bytes
+        c.deviceDefaults.memory.precision = precision
         c.devices = (0..<devices).map { DeviceConfig(id: "dev-\($0)") }
         try c.validate()
         let train = try FederatedData.trainingSet(c)
@@ -72,7 +76,7 @@ struct BenchCommand: ParsableCommand {
             hosted.append(try VirtualDevice(settings: d, index: i, shard: shards[d.id]!, train: train, config: c, arch: arch, deployment: net))
         }
         let layout = hosted.first.map { "\($0.layout.biasUnits.count) bias units, \($0.layout.weightChannels.count) weight layers" } ?? ""
-        print("devices \(devices), EfficientNet-Lite0 64x64, DGSU \(ByteSize.format(budget.bytes)) (\(layout)), batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")
+        print("devices \(devices), EfficientNet-Lite0 64x64, \(precision.rawValue), DGSU \(ByteSize.format(budget.bytes)) (\(layout)), batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")
         var total = 0.0
         for r in 1...rounds {
             let start = Date()

@@ -49,8 +49,26 @@ public struct DeviceArithmetic: Equatable, Sendable {
     }
 
     /// The real-valued network the device actually computes with for `net` (its int8 weights,
-    /// dequantised); `net` itself under fp32.
-    public func deviceView(_ net: Network) -> Network {
-        scales == nil ? net : quantise(net).dequantized()
+    /// dequantised); `net` itself under fp32. With `units` (and `classifier`), only those
+    /// tensors are replaced; the others stay `net`'s, shared.
+    public func deviceView(_ net: Network, units: Set<Int>? = nil, classifier: Bool = true) -> Network {
+        guard let scales else { return net }
+        guard let units else { return quantise(net).dequantized() }
+        var view = net
+        let stem = units.contains(0) ? (greyStem.map { net.withGreyStem($0) } ?? net) : net
+        for u in units {
+            let q = QuantizedNetwork.quantiseUnit(u == 0 ? stem.units[0] : net.units[u], spec: net.arch.units[u],
+                                                  input: scales.unitInput(u, net.arch), output: scales.units[u])
+            view.units[u] = q.dequantized()
+        }
+        if classifier {
+            let (w, s) = QuantizedNetwork.quantiseRows(net.classifierWeight, rows: net.arch.classes)
+            let p = scales.blockOutput(net.arch.blocks.count - 1, net.arch).scale
+            view.classifierWeight = QuantizedNetwork.dequantised(w, scales: s)
+            view.classifierBias = (0..<net.arch.classes).map {
+                Float(Double(QuantizedNetwork.quantiseBias(net.classifierBias[$0], scale: s[$0] * p)) * Double(s[$0]) * Double(p))
+            }
+        }
+        return view
     }
 }

@@ -41,15 +41,35 @@ public final class Int8Workspace {
 /// The integer kernels.
 public enum Int8Kernels {
     /// `c[i][j] = Σ_l a[i][l]·b[l][j]` over int8, exact in int32 (|k| < 2^17 cannot overflow).
-    /// B is transposed once so that every output is one contiguous int8 dot product.
+    /// B is transposed once so that every output is a contiguous int8 dot product; four columns
+    /// share each load of A's row.
     public static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
                             c: UnsafeMutablePointer<Int32>, ws: Int8Workspace) {
         let bt = ws.bytes.get(n * k)
         for l in 0..<k { for j in 0..<n { bt[j * k + l] = b[l * n + j] } }
+        let n4 = n & ~3
         for i in 0..<m {
             let row = a + i * k
-            for j in 0..<n { c[i * n + j] = dot(row, bt + j * k, k) }
+            var j = 0
+            while j < n4 {
+                let (s0, s1, s2, s3) = dot4(row, bt + j * k, k)
+                c[i * n + j] = s0; c[i * n + j + 1] = s1; c[i * n + j + 2] = s2; c[i * n + j + 3] = s3
+                j += 4
+            }
+            while j < n { c[i * n + j] = dot(row, bt + j * k, k); j += 1 }
         }
+    }
+
+    /// Four dot products of `x` with the consecutive length-k rows at `y`.
+    @inline(__always)
+    static func dot4(_ x: UnsafePointer<Int8>, _ y: UnsafePointer<Int8>, _ k: Int) -> (Int32, Int32, Int32, Int32) {
+        var s0: Int32 = 0, s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0
+        let y1 = y + k, y2 = y + 2 * k, y3 = y + 3 * k
+        for l in 0..<k {
+            let v = Int32(x[l])
+            s0 &+= v &* Int32(y[l]); s1 &+= v &* Int32(y1[l]); s2 &+= v &* Int32(y2[l]); s3 &+= v &* Int32(y3[l])
+        }
+        return (s0, s1, s2, s3)
     }
 
     /// `Σ x[i]·y[i]` in int32.
@@ -103,9 +123,17 @@ public enum Int8Kernels {
         }
     }
 
-    /// Depthwise accumulators: each channel's zero-padded planes, one tap at a time.
+    /// Output widths below this use the batch-lane path (the late layers: 2×2, 4×4 planes).
+    static let narrowWidth = 8
+
+    /// Depthwise accumulators: each channel's padded planes (padding holds `pad`), one tap at a
+    /// time; narrow planes put the batch in the vector lanes instead.
     public static func depthwiseAccumulate(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
                                            g: ConvGeometry, pad padValue: Int8 = 0, ws: Int8Workspace) {
+        if g.outWidth < narrowWidth && g.batch > 1 {
+            depthwiseNarrow(acc: acc, x: x, weight: weight, g: g, pad: padValue, ws: ws)
+            return
+        }
         let h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
         let hp = h + g.padding.top + g.padding.bottom, wp = w + g.padding.left + g.padding.right
         let pad = ws.padded.get(hp * wp)
@@ -131,6 +159,44 @@ public enum Int8Kernels {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The batch-lane depthwise path: the channel's N planes transposed into a padded
+    /// [Hp][Wp][N] buffer, each tap an N-wide multiply-add over contiguous lanes.
+    static func depthwiseNarrow(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
+                                g: ConvGeometry, pad padValue: Int8, ws: Int8Workspace) {
+        let n = g.batch, h = g.height, w = g.width, oh = g.outHeight, ow = g.outWidth
+        let hp = h + g.padding.top + g.padding.bottom, wp = w + g.padding.left + g.padding.right
+        let pad = ws.padded.get(hp * wp * n + oh * ow * n)
+        let lanes = pad + hp * wp * n
+        let sh = g.strideH, sw = g.strideW
+        for c in 0..<g.outChannels {
+            pad.update(repeating: Int32(padValue), count: hp * wp * n)
+            for b in 0..<n {
+                let src = x + (c * n + b) * h * w
+                for y in 0..<h {
+                    for xi in 0..<w { pad[((y + g.padding.top) * wp + xi + g.padding.left) * n + b] = Int32(src[y * w + xi]) }
+                }
+            }
+            lanes.update(repeating: 0, count: oh * ow * n)
+            let wc = weight + c * g.taps
+            for ki in 0..<g.kernelH {
+                for kj in 0..<g.kernelW {
+                    let wv = Int32(wc[ki * g.kernelW + kj])
+                    for y in 0..<oh {
+                        for xo in 0..<ow {
+                            let src = pad + ((y * sh + ki) * wp + xo * sw + kj) * n
+                            let dst = lanes + (y * ow + xo) * n
+                            for b in 0..<n { dst[b] &+= wv &* src[b] }
+                        }
+                    }
+                }
+            }
+            for b in 0..<n {
+                let out = acc + (c * n + b) * oh * ow
+                for p in 0..<oh * ow { out[p] = lanes[p * n + b] }
             }
         }
     }

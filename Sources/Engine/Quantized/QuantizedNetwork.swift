@@ -28,6 +28,12 @@ public struct QuantizedUnit: Equatable, Sendable {
     /// Real value of weight `i`.
     @inline(__always) public func real(_ i: Int) -> Float { weightScales[i / perChannel] * Float(weight[i]) }
 
+    /// The real-valued conv parameters: weight s_W·q, bias s_W·s_x·q.
+    public func dequantized() -> ConvUnitParams {
+        ConvUnitParams(weight: QuantizedNetwork.dequantised(weight, scales: weightScales),
+                       bias: bias.indices.map { Float(Double(bias[$0]) * Double(weightScales[$0]) * Double(input.scale)) }, bn: nil)
+    }
+
     /// Recomputes `offset` after the weights or biases changed.
     public mutating func refreshOffsets() {
         let per = perChannel
@@ -103,14 +109,40 @@ public struct QuantizedNetwork: Equatable, Sendable {
     /// Per-row symmetric int8: each row's scale covers its largest magnitude with 127.
     static func quantiseRows(_ w: [Float], rows: Int) -> ([Int8], [Float]) {
         let per = w.count / rows
-        var q = [Int8](repeating: 0, count: w.count), scales = [Float](repeating: 1, count: rows)
-        for r in 0..<rows {
-            let m = w[r * per..<(r + 1) * per].reduce(0) { max($0, abs($1)) }
-            let s = m > 0 ? m / 127 : 1
-            scales[r] = s
-            for i in r * per..<(r + 1) * per { q[i] = Int8(max(-127, min(127, (w[i] / s).rounded()))) }
+        var scales = [Float](repeating: 1, count: rows)
+        let q = [Int8](unsafeUninitializedCapacity: w.count) { out, done in
+            w.withUnsafeBufferPointer { wb in
+                for r in 0..<rows {
+                    var m: Float = 0
+                    for i in r * per..<(r + 1) * per { m = max(m, abs(wb[i])) }
+                    let s = m > 0 ? m / 127 : 1
+                    scales[r] = s
+                    let inv = 1 / s
+                    for i in r * per..<(r + 1) * per { out[i] = Int8(max(-127, min(127, (wb[i] * inv).rounded()))) }
+                }
+            }
+            done = w.count
         }
         return (q, scales)
+    }
+
+    /// Real values of per-row int8 values: out[i] = scales[row]·q[i].
+    static func dequantise(_ q: UnsafeBufferPointer<Int8>, scales: [Float], into out: UnsafeMutablePointer<Float>) {
+        let rows = scales.count
+        guard rows > 0 else { return }
+        let per = q.count / rows
+        for r in 0..<rows {
+            let s = scales[r]
+            for i in r * per..<(r + 1) * per { out[i] = s * Float(q[i]) }
+        }
+    }
+
+    /// `dequantise` into a new array.
+    static func dequantised(_ q: [Int8], scales: [Float]) -> [Float] {
+        [Float](unsafeUninitializedCapacity: q.count) { out, done in
+            q.withUnsafeBufferPointer { dequantise($0, scales: scales, into: out.baseAddress!) }
+            done = q.count
+        }
     }
 
     /// A real bias as int32 at `scale`, saturating.
@@ -129,17 +161,26 @@ public struct QuantizedNetwork: Equatable, Sendable {
         return q
     }
 
+    /// `base` with the units `units` (and the classifier, if `classifier`) replaced by this
+    /// network's real values: the view of an int8 model whose other tensors equal `base`'s.
+    public func dequantized(over base: Network, units: Set<Int>, classifier: Bool) -> Network {
+        var net = base
+        for u in units { net.units[u] = self.units[u].dequantized() }
+        if classifier {
+            net.classifierWeight = QuantizedNetwork.dequantised(classifierWeight, scales: classifierScales)
+            let p = pooled.scale
+            net.classifierBias = classifierBias.indices.map { Float(Double(classifierBias[$0]) * Double(classifierScales[$0]) * Double(p)) }
+        }
+        return net
+    }
+
     /// The real-valued network this int8 network stands for (what goes on the wire and is
     /// aggregated): weight = s_W·q, bias = s_W·s_x·q.
     public func dequantized() -> Network {
-        let convs = units.map { q -> ConvUnitParams in
-            ConvUnitParams(weight: q.weight.indices.map { q.real($0) },
-                           bias: q.bias.indices.map { Float(Double(q.bias[$0]) * Double(q.weightScales[$0]) * Double(q.input.scale)) },
-                           bn: nil)
-        }
+        let convs = units.map { $0.dequantized() }
         let f = arch.features, p = pooled.scale
         return Network(arch: arch, units: convs,
-                       classifierWeight: classifierWeight.indices.map { classifierScales[$0 / f] * Float(classifierWeight[$0]) },
+                       classifierWeight: QuantizedNetwork.dequantised(classifierWeight, scales: classifierScales),
                        classifierBias: classifierBias.indices.map { Float(Double(classifierBias[$0]) * Double(classifierScales[$0]) * Double(p)) })
     }
 
@@ -153,14 +194,20 @@ public struct QuantizedNetwork: Equatable, Sendable {
     public func inputChannelWeightNorms(unit u: Int, channels: [Int32]) -> [Float] {
         let spec = arch.units[u], q = units[u]
         let taps = spec.kernel * spec.kernel, cin = spec.inChannels / spec.groups
-        return channels.map { c in
-            var sq: Float = 0
-            if spec.isDepthwise {
-                for t in 0..<taps { let v = q.real(Int(c) * taps + t); sq += v * v }
-            } else {
-                for o in 0..<spec.outChannels { for t in 0..<taps { let v = q.real((o * cin + Int(c)) * taps + t); sq += v * v } }
+        return q.weight.withUnsafeBufferPointer { w in
+            channels.map { c in
+                var sq: Float = 0
+                if spec.isDepthwise {
+                    let s = q.weightScales[Int(c)]
+                    for t in 0..<taps { let v = s * Float(w[Int(c) * taps + t]); sq += v * v }
+                } else {
+                    for o in 0..<spec.outChannels {
+                        let s = q.weightScales[o]
+                        for t in 0..<taps { let v = s * Float(w[(o * cin + Int(c)) * taps + t]); sq += v * v }
+                    }
+                }
+                return sq.squareRoot()
             }
-            return sq.squareRoot()
         }
     }
 }

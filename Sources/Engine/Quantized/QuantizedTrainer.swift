@@ -221,7 +221,7 @@ public final class QuantizedTrainer {
     /// The unit's real weights s_W·W̄ in a scratch buffer (for BLAS; see the file comment).
     private func widen(_ q: QuantizedUnit) -> UnsafeMutablePointer<Float> {
         let w = widened.floats(q.weight.count)
-        for i in 0..<q.weight.count { w[i] = q.real(i) }
+        q.weight.withUnsafeBufferPointer { QuantizedNetwork.dequantise($0, scales: q.weightScales, into: w) }
         return w
     }
 

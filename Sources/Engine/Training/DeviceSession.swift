@@ -63,8 +63,11 @@ public final class DeviceSession {
     public let id: Int
     /// Indices of this device's training samples in the data set.
     public let shard: [Int]
-    /// The device's current model.
-    public var network: Network
+    /// The device's current model (for an int8 device: the real values of its int8 model).
+    public var network: Network {
+        didSet { if !settingView { int8State = nil } }
+    }
+    private var settingView = false
     /// The update policy (its state persists across rounds).
     public var policy: any UpdatePolicy
     /// Channel coverage so far.
@@ -213,9 +216,14 @@ public final class DeviceSession {
     /// `train` on the int8 device: integer forward, fp32 backward, QAS updates.
     private func trainInt8(steps: Int, config: LocalTrainingConfig, source: TrainingSource, arithmetic: DeviceArithmetic) throws -> LocalStats {
         var q = int8Model(arithmetic, masters: config.memory.masterWeights)
+        var touched = Set<Int>(), classifier = false
         defer {
-            let view = q.dequantized()
+            // The view: the units the steps could change, as the int8 model holds them; every
+            // other tensor is still `network`'s (and quantises to the same int8).
+            let view = touched.isEmpty && !classifier ? network : q.dequantized(over: network, units: touched, classifier: classifier)
+            settingView = true
             network = view
+            settingView = false
             int8State = (q, view)
         }
         var lossSum = 0.0, correct = 0, peak = 0
@@ -227,6 +235,9 @@ public final class DeviceSession {
                 policy = before
                 throw overflow
             }
+            touched.formUnion(plan.biasUnits)
+            touched.formUnion(plan.weightChannels.keys)
+            classifier = classifier || plan.trainClassifier
             let idx = nextBatch(config.batch)
             let y = idx.map { Int32(labels[$0]) }
             let arena = MemoryArena(budget: config.budget ?? .max)

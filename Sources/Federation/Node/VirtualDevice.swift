@@ -222,7 +222,8 @@ public final class VirtualDevice: @unchecked Sendable {
         let (trainC, testC) = caches(global)
         let startNet = personalised(global)
         // What the device holds of it: an int8 device's deltas are differences of its int8 weights.
-        let startView = trainC.arithmetic.deviceView(startNet)
+        let trainable = Set(layout.weightChannels.keys).union(layout.biasUnits)
+        let startView = trainC.arithmetic.deviceView(startNet, units: trainable, classifier: true)
         for i in personalTensors where personal[i] == nil { personal[i] = ModelTensors.tensor(global, i) }
         let before = evaluate(startNet, testCache: testC)
         if session == nil {
