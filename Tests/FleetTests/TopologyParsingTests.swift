@@ -174,6 +174,20 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(refusal(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: {head: 0.1, bias: 0.1, weight: 0.003}}"))?.key, "groups[0].lr.weight")
     }
 
+    func testGroupScheduleAndMasterWeightsReachTheDevices() throws {
+        let t = try TopologyParser.parse(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, schedule: cosine}")
+                                         + "\nmemory: {precision: int8, masterWeights: on}")
+        XCTAssertEqual(t.groups[0].localSchedule, .cosine)
+        let d = FleetPlan(t).config.resolvedDevices[0]
+        XCTAssertEqual(d.localSchedule, .cosine)
+        XCTAssertTrue(d.memory.masterWeights)
+        XCTAssertEqual(d.memory.precision, .int8)
+        XCTAssertEqual(FleetPlan(try TopologyParser.parse(minimal)).config.resolvedDevices[0].localSchedule, .constant)
+        XCTAssertFalse(FleetPlan(try TopologyParser.parse(minimal)).config.resolvedDevices[0].memory.masterWeights)
+        XCTAssertEqual(refusal(minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, schedule: linear}"))?.key, "groups[0].schedule")
+        XCTAssertEqual(refusal(minimal + "\nmemory: {masterWeights: sometimes}")?.key, "memory.masterWeights")
+    }
+
     func testAnExplicitLayoutIsParsedCheckedByNameAndByBudget() throws {
         let arch = ModelZoo.architecture(.tiny, classes: 10)
         let last = arch.units.filter(\.isPointwise).last!.name

@@ -193,6 +193,23 @@ public final class DeviceSession {
                           samples: steps * config.batch, peakBytes: peak)
     }
 
+    /// `steps` steps at `config`'s rates under `schedule`, as steps `from`..<`from + steps` of a
+    /// run of `total` (one call per step unless constant); the stats of all of them.
+    @discardableResult
+    public func train(steps: Int, from: Int, of total: Int, schedule: LearningRateSchedule, config: LocalTrainingConfig,
+                      source: TrainingSource, trainer: Trainer) throws -> LocalStats {
+        if schedule == .constant { return try train(steps: steps, config: config, source: source, trainer: trainer) }
+        var loss = 0.0, accuracy = 0.0, peak = 0
+        for t in from..<(from + steps) {
+            var c = config
+            c.learningRates = schedule.rates(config.learningRates, step: t, of: total)
+            let one = try train(steps: 1, config: c, source: source, trainer: trainer)
+            loss += one.meanLoss; accuracy += one.accuracy; peak = max(peak, one.peakBytes)
+        }
+        return LocalStats(steps: steps, meanLoss: loss / Double(max(1, steps)), accuracy: accuracy / Double(max(1, steps)),
+                          samples: steps * config.batch, peakBytes: peak)
+    }
+
     /// The int8 model for `network`: the one the last int8 steps left while `network` is still
     /// their view, else `network` quantised (with fp32 masters of the updatable weights when the
     /// memory model holds them).

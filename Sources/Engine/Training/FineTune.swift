@@ -190,15 +190,9 @@ public final class FineTuner {
         /// `steps` steps of `s` at `rates` under `schedule` (one call per step unless constant),
         /// from step `from` of a run of `total`.
         func run(_ s: DeviceSession, steps: Int, from: Int, total: Int, rates: LearningRates, schedule: LearningRateSchedule) throws -> LocalStats {
-            func cfg(_ r: LearningRates) -> LocalTrainingConfig { LocalTrainingConfig(batch: config.batch, learningRates: r, memory: memory, budget: config.budget) }
-            if schedule == .constant { return try s.train(steps: steps, config: cfg(rates), source: trainSource, trainer: trainer) }
-            var loss = 0.0, accuracy = 0.0, peak = 0
-            for t in from..<(from + steps) {
-                let one = try s.train(steps: 1, config: cfg(schedule.rates(rates, step: t, of: total)), source: trainSource, trainer: trainer)
-                loss += one.meanLoss; accuracy += one.accuracy; peak = max(peak, one.peakBytes)
-            }
-            return LocalStats(steps: steps, meanLoss: loss / Double(max(1, steps)), accuracy: accuracy / Double(max(1, steps)),
-                              samples: steps * config.batch, peakBytes: peak)
+            try s.train(steps: steps, from: from, of: total, schedule: schedule,
+                        config: LocalTrainingConfig(batch: config.batch, learningRates: rates, memory: memory, budget: config.budget),
+                        source: trainSource, trainer: trainer)
         }
 
         // Learning-rate (and schedule) selection on the validation slice, never on the test set.

@@ -214,6 +214,8 @@ public struct DeviceDefaults: Codable, Equatable, Sendable {
     public var batch = 1
     /// SGD learning rate.
     public var learningRate: LearningRates = 0.05
+    /// How the rates change over a task's local steps (restarting every task).
+    public var localSchedule: LearningRateSchedule = .constant
     /// The memory model (precision, placement, fused).
     public var memory = MemoryOptions()
     /// Layout search knobs (bias units, weight layers, ratio).
@@ -236,6 +238,8 @@ public struct DeviceConfig: Codable, Equatable, Sendable {
     public var batch: Int? = nil
     /// Learning rate.
     public var learningRate: LearningRates? = nil
+    /// Schedule of the rates over a task's local steps.
+    public var localSchedule: LearningRateSchedule? = nil
     /// A device with every setting inherited.
     public init(id: String) { self.id = id }
 }
@@ -254,6 +258,8 @@ public struct ResolvedDevice: Equatable, Sendable {
     public var batch: Int
     /// Learning rate.
     public var learningRate: LearningRates
+    /// Schedule of the rates over a task's local steps.
+    public var localSchedule: LearningRateSchedule
     /// The memory model, at this device's batch.
     public var memory: MemoryOptions
     /// Layout search knobs, with `dynamic` set for the policy.
@@ -267,6 +273,7 @@ public struct ResolvedDevice: Equatable, Sendable {
         localSteps = d.localSteps ?? defaults.localSteps
         batch = d.batch ?? defaults.batch
         learningRate = d.learningRate ?? defaults.learningRate
+        localSchedule = d.localSchedule ?? defaults.localSchedule
         memory = defaults.memory
         memory.batch = batch
         // Dense training runs BatchNorm in training mode, which has no int8 form: it computes,

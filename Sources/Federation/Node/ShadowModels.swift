@@ -61,7 +61,14 @@ struct ShadowModels {
                                     dynamic: settings.search.dynamic, seed: seed)
         let config = LocalTrainingConfig(batch: settings.batch, learningRates: settings.learningRate, memory: settings.memory,
                                          budget: settings.budget)
-        try session.train(steps: steps, config: config, source: .cache(cache, labels: labels, imageSize: size), trainer: Trainer())
+        // Task by task, so that a local schedule restarts as it does on the device.
+        let source = TrainingSource.cache(cache, labels: labels, imageSize: size)
+        var done = 0
+        while done < steps {
+            let n = min(settings.localSteps, steps - done)
+            try session.train(steps: n, from: 0, of: settings.localSteps, schedule: settings.localSchedule, config: config, source: source, trainer: Trainer())
+            done += n
+        }
         return session.network
     }
 

@@ -267,7 +267,8 @@ public final class VirtualDevice: @unchecked Sendable {
             : LearningRates(task.learningRate)
         let cfg = LocalTrainingConfig(batch: Int(task.batchSize), learningRates: rates, memory: settings.memory,
                                       budget: settings.budget)
-        let stats = try s.train(steps: Int(task.localSteps), config: cfg,
+        let steps = Int(task.localSteps)
+        let stats = try s.train(steps: steps, from: 0, of: steps, schedule: settings.localSchedule, config: cfg,
                                 source: .cache(trainC, labels: trainData.labels, imageSize: resolution), trainer: Trainer())
         let trained = s.network
         guard let record = s.policy as? RecordingPolicy else { preconditionFailure("VirtualDevice: the recording policy was replaced") }

@@ -38,6 +38,7 @@ public struct FleetPlan: Equatable, Sendable {
             for id in g.deviceIDs {
                 var d = DeviceConfig(id: id)
                 d.budget = g.budget; d.policy = g.policy; d.localSteps = g.localSteps; d.batch = g.batch; d.learningRate = g.learningRate
+                d.localSchedule = g.localSchedule
                 c.devices.append(d)
                 ids.append(id)
                 groupOf[id] = g.name

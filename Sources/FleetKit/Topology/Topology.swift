@@ -77,6 +77,8 @@ public struct DeviceGroup: Equatable, Sendable {
     public var batch: Int
     /// SGD learning rate.
     public var learningRate: LearningRates
+    /// Schedule of the rates over each task's local steps.
+    public var localSchedule: LearningRateSchedule = .constant
     /// Simulated compute speed of one device, MFLOP/s (FedScale-style device profile).
     public var mflops: Double
     /// Line of the group's `budget` (or of the group) in the file, for budget errors.

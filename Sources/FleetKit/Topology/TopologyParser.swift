@@ -299,7 +299,7 @@ public enum TopologyParser {
         var groups: [DeviceGroup] = []
         for (i, node) in list.enumerated() {
             let g = try YAMLObject(node, file: file, path: "groups[\(i)]")
-            try g.onlyKeys(["name", "count", "budget", "policy", "localSteps", "batch", "lr", "mflops"])
+            try g.onlyKeys(["name", "count", "budget", "policy", "localSteps", "batch", "lr", "schedule", "mflops"])
             let name = try g.string("name", default: "group\(i)")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
                 throw g.error("name", "'\(name)' must be letters, digits, '-' or '_' (it prefixes device ids)")
@@ -315,6 +315,7 @@ public enum TopologyParser {
                 budget: try g.bytes("budget", default: 256 * 1024, in: 1024...(64 << 20)), policy: policy,
                 localSteps: try g.int("localSteps", default: 10, in: 1...100_000), batch: try g.int("batch", default: 1, in: 1...1024),
                 learningRate: try learningRates(g),
+                localSchedule: LearningRateSchedule(rawValue: try g.choice("schedule", LearningRateSchedule.allCases.map(\.rawValue), default: "constant"))!,
                 mflops: try g.double("mflops", default: 100, in: 0...1e9, lowerOpen: true),
                 budgetLine: (g.value("budget") ?? node).mark?.line))
         }
