@@ -65,9 +65,8 @@ public struct DeviceArithmetic: Equatable, Sendable {
             let (w, s) = QuantizedNetwork.quantiseRows(net.classifierWeight, rows: net.arch.classes)
             let p = scales.blockOutput(net.arch.blocks.count - 1, net.arch).scale
             view.classifierWeight = QuantizedNetwork.dequantised(w, scales: s)
-            view.classifierBias = (0..<net.arch.classes).map {
-                Float(Double(QuantizedNetwork.quantiseBias(net.classifierBias[$0], scale: s[$0] * p)) * Double(s[$0]) * Double(p))
-            }
+            view.classifierBias = QuantizedNetwork.realBiases((0..<net.arch.classes).map { QuantizedNetwork.quantiseBias(net.classifierBias[$0], scale: s[$0] * p) },
+                                                              scales: s, inputScale: p)
         }
         return view
     }

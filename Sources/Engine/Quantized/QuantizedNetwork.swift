@@ -31,7 +31,7 @@ public struct QuantizedUnit: Equatable, Sendable {
     /// The real-valued conv parameters: weight s_W·q, bias s_W·s_x·q.
     public func dequantized() -> ConvUnitParams {
         ConvUnitParams(weight: QuantizedNetwork.dequantised(weight, scales: weightScales),
-                       bias: bias.indices.map { Float(Double(bias[$0]) * Double(weightScales[$0]) * Double(input.scale)) }, bn: nil)
+                       bias: QuantizedNetwork.realBiases(bias, scales: weightScales, inputScale: input.scale), bn: nil)
     }
 
     /// Recomputes `offset` after the weights or biases changed.
@@ -145,6 +145,11 @@ public struct QuantizedNetwork: Equatable, Sendable {
         }
     }
 
+    /// Real values of int32 biases at scales[o]·inputScale.
+    static func realBiases(_ b: [Int32], scales: [Float], inputScale: Float) -> [Float] {
+        b.indices.map { Float(Double(b[$0]) * Double(scales[$0]) * Double(inputScale)) }
+    }
+
     /// A real bias as int32 at `scale`, saturating.
     static func quantiseBias(_ b: Float, scale: Float) -> Int32 {
         Int32(max(Double(Int32.min), min(Double(Int32.max), (Double(b) / Double(scale)).rounded())))
@@ -168,8 +173,7 @@ public struct QuantizedNetwork: Equatable, Sendable {
         for u in units { net.units[u] = self.units[u].dequantized() }
         if classifier {
             net.classifierWeight = QuantizedNetwork.dequantised(classifierWeight, scales: classifierScales)
-            let p = pooled.scale
-            net.classifierBias = classifierBias.indices.map { Float(Double(classifierBias[$0]) * Double(classifierScales[$0]) * Double(p)) }
+            net.classifierBias = QuantizedNetwork.realBiases(classifierBias, scales: classifierScales, inputScale: pooled.scale)
         }
         return net
     }
@@ -178,10 +182,10 @@ public struct QuantizedNetwork: Equatable, Sendable {
     /// aggregated): weight = s_W·q, bias = s_W·s_x·q.
     public func dequantized() -> Network {
         let convs = units.map { $0.dequantized() }
-        let f = arch.features, p = pooled.scale
+        let p = pooled.scale
         return Network(arch: arch, units: convs,
                        classifierWeight: QuantizedNetwork.dequantised(classifierWeight, scales: classifierScales),
-                       classifierBias: classifierBias.indices.map { Float(Double(classifierBias[$0]) * Double(classifierScales[$0]) * Double(p)) })
+                       classifierBias: QuantizedNetwork.realBiases(classifierBias, scales: classifierScales, inputScale: p))
     }
 
     /// Quantises preprocessed real inputs entering block `block` with that tensor's quantisation.
