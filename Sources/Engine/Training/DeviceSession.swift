@@ -155,7 +155,7 @@ public final class DeviceSession {
         precondition(config.memory.precision == arithmetic.precision,
                      "DeviceSession: the memory model is \(config.memory.precision.rawValue) but the device computes in \(arithmetic.precision.rawValue); build its cache (or set its arithmetic) for the same precision")
         if arithmetic.precision == .int8 { return try trainInt8(steps: steps, config: config, source: source, arithmetic: arithmetic) }
-        var lossSum = 0.0, correct = 0, peak = 0
+        var tally = StepTally()
         let labels = source.labels
         for _ in 0..<steps {
             let before = policy
@@ -178,19 +178,19 @@ public final class DeviceSession {
                                       plan: plan, learningRates: config.learningRates, memory: memory)
             }
             if let overflow = arena.overflow { throw overflow }
-            var feedback = result.feedback
-            for (u, chans) in plan.weightChannels where !chans.isEmpty {
-                feedback.channelWeightNorms[u] = ChannelNorms.inputChannelWeightNorms(network, unit: u, channels: chans)
-            }
-            policy.observe(feedback, plan: plan)
-            coverage.record(plan, arch: network.arch)
-            lossSum += Double(result.loss)
-            correct += result.correct
-            peak = max(peak, arena.peak)
+            observe(result, plan: plan) { ChannelNorms.inputChannelWeightNorms(self.network, unit: $0, channels: $1) }
+            tally.add(result, peak: arena.peak)
         }
-        return LocalStats(steps: steps, meanLoss: steps == 0 ? 0 : lossSum / Double(steps),
-                          accuracy: steps == 0 ? 0 : Double(correct) / Double(steps * config.batch),
-                          samples: steps * config.batch, peakBytes: peak)
+        return tally.stats(steps: steps, batch: config.batch)
+    }
+
+    /// Hands the policy a step's feedback, with the new weight norms of the channels it trained,
+    /// and records the step's coverage.
+    private func observe(_ result: StepResult, plan: UpdatePlan, weightNorms: (Int, [Int32]) -> [Float]) {
+        var feedback = result.feedback
+        for (u, chans) in plan.weightChannels where !chans.isEmpty { feedback.channelWeightNorms[u] = weightNorms(u, chans) }
+        policy.observe(feedback, plan: plan)
+        coverage.record(plan, arch: network.arch)
     }
 
     /// `steps` steps at `config`'s rates under `schedule`, as steps `from`..<`from + steps` of a
@@ -243,7 +243,7 @@ public final class DeviceSession {
             settingView = false
             int8State = (q, view)
         }
-        var lossSum = 0.0, correct = 0, peak = 0
+        var tally = StepTally()
         let labels = source.labels
         for _ in 0..<steps {
             let before = policy
@@ -270,19 +270,26 @@ public final class DeviceSession {
                                           width: pre.size, plan: plan, learningRates: config.learningRates, rounding: rounding, memory: memory)
             }
             if let overflow = arena.overflow { throw overflow }
-            var feedback = result.feedback
-            for (u, chans) in plan.weightChannels where !chans.isEmpty {
-                feedback.channelWeightNorms[u] = q.inputChannelWeightNorms(unit: u, channels: chans)
-            }
-            policy.observe(feedback, plan: plan)
-            coverage.record(plan, arch: network.arch)
-            lossSum += Double(result.loss)
-            correct += result.correct
-            peak = max(peak, arena.peak)
+            observe(result, plan: plan) { q.inputChannelWeightNorms(unit: $0, channels: $1) }
+            tally.add(result, peak: arena.peak)
         }
-        return LocalStats(steps: steps, meanLoss: steps == 0 ? 0 : lossSum / Double(steps),
-                          accuracy: steps == 0 ? 0 : Double(correct) / Double(steps * config.batch),
-                          samples: steps * config.batch, peakBytes: peak)
+        return tally.stats(steps: steps, batch: config.batch)
+    }
+}
+
+/// What a run of steps adds up to.
+struct StepTally {
+    var loss = 0.0, correct = 0, peak = 0
+
+    /// Adds one step's loss, correct count and arena peak.
+    mutating func add(_ r: StepResult, peak p: Int) {
+        loss += Double(r.loss); correct += r.correct; peak = max(peak, p)
+    }
+
+    /// The stats of `steps` steps of `batch` samples.
+    func stats(steps: Int, batch: Int) -> LocalStats {
+        LocalStats(steps: steps, meanLoss: steps == 0 ? 0 : loss / Double(steps),
+                   accuracy: steps == 0 ? 0 : Double(correct) / Double(steps * batch), samples: steps * batch, peakBytes: peak)
     }
 }
 

@@ -85,9 +85,14 @@ public final class FeatureCache: @unchecked Sendable {
     /// The int8 batch of `indices` in the engine's layout [C][N][H][W] (int8 caches).
     public func int8Batch(_ indices: [Int]) -> [Int8] {
         precondition(arithmetic.precision == .int8, "FeatureCache: an fp32 cache has no int8 features")
+        return interleave(int8Values, indices)
+    }
+
+    /// The samples `indices` of sample-major `values`, interleaved into [C][N][H][W].
+    private func interleave<T: Numeric>(_ values: [T], _ indices: [Int]) -> [T] {
         let n = indices.count
-        var out = [Int8](repeating: 0, count: n * sampleSize)
-        int8Values.withUnsafeBufferPointer { v in
+        var out = [T](repeating: 0, count: n * sampleSize)
+        values.withUnsafeBufferPointer { v in
             out.withUnsafeMutableBufferPointer { o in
                 for (j, i) in indices.enumerated() {
                     for c in 0..<channels {
@@ -113,17 +118,6 @@ public final class FeatureCache: @unchecked Sendable {
     /// The batch of `indices` in the engine's layout [C][N][H][W] (fp32 caches).
     public func batch(_ indices: [Int]) -> [Float] {
         precondition(arithmetic.precision == .fp32, "FeatureCache: an int8 cache holds int8 features (int8Batch)")
-        let n = indices.count
-        var out = [Float](repeating: 0, count: n * sampleSize)
-        values.withUnsafeBufferPointer { v in
-            out.withUnsafeMutableBufferPointer { o in
-                for (j, i) in indices.enumerated() {
-                    for c in 0..<channels {
-                        (o.baseAddress! + (c * n + j) * plane).update(from: v.baseAddress! + i * sampleSize + c * plane, count: plane)
-                    }
-                }
-            }
-        }
-        return out
+        return interleave(values, indices)
     }
 }
