@@ -1,20 +1,16 @@
 // Grow-only scratch memory reused across calls, so hot loops never allocate.
 
-/// A reusable Float buffer; `floats(n)` returns at least `n` writable values (contents undefined).
-public final class Scratch {
-    private var storage: UnsafeMutablePointer<Float>
-    private var capacity: Int
+/// A reusable typed buffer; `get(n)` returns at least `n` writable values (contents undefined).
+public final class TypedScratch<T> {
+    private var storage: UnsafeMutablePointer<T>
+    private var capacity = 0
 
-    /// An empty scratch buffer.
-    public init() {
-        capacity = 0
-        storage = .allocate(capacity: 1)
-    }
-
+    /// An empty buffer.
+    public init() { storage = .allocate(capacity: 1) }
     deinit { storage.deallocate() }
 
-    /// A pointer to at least `count` Floats, valid until the next call.
-    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// At least `count` values, valid until the next call.
+    public func get(_ count: Int) -> UnsafeMutablePointer<T> {
         if count > capacity {
             storage.deallocate()
             capacity = max(count, capacity * 2)
@@ -22,6 +18,14 @@ public final class Scratch {
         }
         return storage
     }
+}
+
+/// A reusable Float buffer; `floats(n)` returns at least `n` writable values (contents undefined).
+public typealias Scratch = TypedScratch<Float>
+
+extension TypedScratch where T == Float {
+    /// A pointer to at least `count` Floats, valid until the next call.
+    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> { get(count) }
 }
 
 /// Scratch buffers for the several temporaries one layer call may need at once.

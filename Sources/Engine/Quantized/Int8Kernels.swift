@@ -3,26 +3,6 @@
 // them. Layout as the fp32 engine: feature maps [C][N][H][W], weights [Cout][Cin/groups][K][K].
 // Activations are per tensor with a zero point z (real = s·(q − z)), so padding stores z.
 
-/// A reusable typed buffer; `get(n)` returns at least `n` writable values (contents undefined).
-public final class TypedScratch<T> {
-    private var storage: UnsafeMutablePointer<T>
-    private var capacity = 0
-
-    /// An empty buffer.
-    public init() { storage = .allocate(capacity: 1) }
-    deinit { storage.deallocate() }
-
-    /// At least `count` values, valid until the next call.
-    public func get(_ count: Int) -> UnsafeMutablePointer<T> {
-        if count > capacity {
-            storage.deallocate()
-            capacity = max(count, capacity * 2)
-            storage = .allocate(capacity: capacity)
-        }
-        return storage
-    }
-}
-
 /// Scratch buffers of the integer kernels.
 public final class Int8Workspace {
     /// Accumulators.

@@ -158,12 +158,7 @@ public final class DeviceSession {
         var tally = StepTally()
         let labels = source.labels
         for _ in 0..<steps {
-            let before = policy
-            let plan = policy.nextPlan()
-            if let overflow = budgetCheck(plan, config: config, source: source) {
-                policy = before
-                throw overflow
-            }
+            let plan = try nextPlan(config: config, source: source)
             let idx = nextBatch(config.batch)
             let y = idx.map { Int32(labels[$0]) }
             let arena = MemoryArena(budget: config.budget ?? .max)
@@ -223,11 +218,19 @@ public final class DeviceSession {
         return q
     }
 
-    private func budgetCheck(_ plan: UpdatePlan, config: LocalTrainingConfig, source: TrainingSource) -> MemoryOverflow? {
-        guard let budget = config.budget else { return nil }
+    /// The policy's next plan, checked against the budget: a plan that would not fit throws the
+    /// planner's `MemoryOverflow` and leaves the policy as it was.
+    private func nextPlan(config: LocalTrainingConfig, source: TrainingSource) throws -> UpdatePlan {
+        let before = policy
+        let plan = policy.nextPlan()
+        guard let budget = config.budget else { return plan }
         let size: Int
         switch source { case let .cache(_, _, s): size = s; case let .images(_, pre): size = pre.size }
-        return overflow(plan, config: config, height: size, width: size, budget: budget)
+        if let overflow = overflow(plan, config: config, height: size, width: size, budget: budget) {
+            policy = before
+            throw overflow
+        }
+        return plan
     }
 
     /// `train` on the int8 device: integer forward, fp32 backward, QAS updates.
@@ -246,12 +249,7 @@ public final class DeviceSession {
         var tally = StepTally()
         let labels = source.labels
         for _ in 0..<steps {
-            let before = policy
-            let plan = policy.nextPlan()
-            if let overflow = budgetCheck(plan, config: config, source: source) {
-                policy = before
-                throw overflow
-            }
+            let plan = try nextPlan(config: config, source: source)
             touched.formUnion(plan.biasUnits)
             touched.formUnion(plan.weightChannels.keys)
             classifier = classifier || plan.trainClassifier
