@@ -30,7 +30,7 @@ enum Int8Check {
             order.shuffle(using: &rng)
             for s in stride(from: 0, to: trainCount - 31, by: 32) {
                 let idx = Array(order[s..<s + 32])
-                trainer.step(&net, input: features.batch(idx), inputBlock: head, labels: idx.map { Int32(train.labels[$0]) },
+                try trainer.step(&net, input: features.batch(idx), inputBlock: head, labels: idx.map { Int32(train.labels[$0]) },
                              height: size, width: size, plan: UpdatePlan(trainClassifier: true), learningRate: 0.05)
             }
         }

@@ -27,9 +27,9 @@ final class GradientCheckTests: XCTestCase {
     }
 
     /// Analytic gradient of every updated value: one SGD step at lr 1 moves w by exactly −g.
-    func analyticStep(_ net: Network, _ plan: UpdatePlan, _ x: [Float], _ labels: [Int32]) -> Network {
+    func analyticStep(_ net: Network, _ plan: UpdatePlan, _ x: [Float], _ labels: [Int32]) throws -> Network {
         var after = net
-        Trainer().step(&after, input: x, labels: labels, height: size, width: size, plan: plan, learningRate: 1)
+        try Trainer().step(&after, input: x, labels: labels, height: size, width: size, plan: plan, learningRate: 1)
         return after
     }
 
@@ -43,14 +43,14 @@ final class GradientCheckTests: XCTestCase {
         return Swift.abs(left - right) > 1e-3 + 0.03 * Swift.abs(left + right) ? nil : (left + right) / 2
     }
 
-    func testWholeNetworkGradientsMatchFiniteDifferences() {
+    func testWholeNetworkGradientsMatchFiniteDifferences() throws {
         let net = network()
         let (x, labels) = randomInput(seed: 3)
         let all = (0..<arch.units.count)
         let plan = UpdatePlan(biasUnits: Set(all), weightChannels: Dictionary(uniqueKeysWithValues: all.map { u in
             (u, (0..<Int32(arch.units[u].inChannels / arch.units[u].groups == 1 ? arch.units[u].inChannels : arch.units[u].inChannels)).map { $0 })
         }), trainClassifier: true)
-        let after = analyticStep(net, plan, x, labels)
+        let after = try analyticStep(net, plan, x, labels)
         var checked = 0, skipped = 0
         // Tolerance: float32 central differences at eps ≤ 1e-2 on a loss of ~2: 2e-3 absolute + 5 %.
         func check(_ analytic: Double, _ numericValue: Double?, _ what: String) {
@@ -76,7 +76,7 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertGreaterThan(checked, 60, "too few coordinates checked (\(skipped) skipped at ReLU6 corners)")
     }
 
-    func testSparseInputChannelGradientIsTheDenseSlice() {
+    func testSparseInputChannelGradientIsTheDenseSlice() throws {
         let net = network()
         let (x, labels) = randomInput(seed: 11)
         // Units: a pointwise conv (expand of block 2), a depthwise conv, and the project conv of block 3.
@@ -87,8 +87,8 @@ final class GradientCheckTests: XCTestCase {
         let densePlan = UpdatePlan(weightChannels: [pointwise: allChannels(pointwise), depthwise: allChannels(depthwise), project: allChannels(project)])
         let subsets: [Int: [Int32]] = [pointwise: [1, 4, 5], depthwise: [0, 3, 7, 9], project: [2, 10, 11, 17]]
         let sparsePlan = UpdatePlan(weightChannels: subsets)
-        let dense = analyticStep(net, densePlan, x, labels)
-        let sparse = analyticStep(net, sparsePlan, x, labels)
+        let dense = try analyticStep(net, densePlan, x, labels)
+        let sparse = try analyticStep(net, sparsePlan, x, labels)
         for (u, chans) in subsets {
             let spec = arch.units[u]
             let taps = spec.kernel * spec.kernel, cin = spec.inChannels / spec.groups
@@ -109,7 +109,7 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
-    func testFrozenPrefixCacheGivesIdenticalResults() {
+    func testFrozenPrefixCacheGivesIdenticalResults() throws {
         let net = network()
         let (x, labels) = randomInput(seed: 5)
         let project = arch.units.firstIndex { $0.name == "features.3.conv.2" }!
@@ -121,9 +121,9 @@ final class GradientCheckTests: XCTestCase {
         let features = ForwardRunner().featuresPerSample(net, input: x, batch: batch, height: size, width: size, blocks: 0..<start)
         for _ in 0..<3 {
             let full = ForwardRunner().features(uncached, input: x, batch: batch, height: size, width: size, blocks: 0..<start)
-            let a = trainer.step(&uncached, input: x, labels: labels, height: size, width: size, plan: plan, learningRate: 0.1)
+            let a = try trainer.step(&uncached, input: x, labels: labels, height: size, width: size, plan: plan, learningRate: 0.1)
             XCTAssertEqual(full.count, features.count)
-            let b = trainer.step(&cached, input: features, inputBlock: start, labels: labels, height: size, width: size, plan: plan, learningRate: 0.1)
+            let b = try trainer.step(&cached, input: features, inputBlock: start, labels: labels, height: size, width: size, plan: plan, learningRate: 0.1)
             XCTAssertEqual(a, b)
         }
         XCTAssertTrue(uncached == cached, "caching the frozen prefix must not change a single bit")

@@ -10,13 +10,13 @@ final class LearningRatesTests: XCTestCase {
     lazy var layout = SparseLayout.lastLayers(arch, biasCount: 5, weightCount: 4, ratio: 0.25)
 
     /// The change one step makes to (classifier, conv biases, conv weights) under `rates`.
-    func change(_ rates: LearningRates) -> (head: [Float], bias: [Float], weights: [Float]) {
+    func change(_ rates: LearningRates) throws -> (head: [Float], bias: [Float], weights: [Float]) {
         let data = SyntheticImages.make(count: 8, classes: 10, size: 16, seed: 3)
         let pre = Preprocessing(size: 16, channels: 3, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
         var p = DGSUPolicy(layout: layout, network: net)
         let plan = p.nextPlan()
         var trained = net
-        Trainer().step(&trained, input: pre.batch(data, indices: Array(0..<4)), labels: data.labels.prefix(4).map { Int32($0) },
+        try Trainer().step(&trained, input: pre.batch(data, indices: Array(0..<4)), labels: data.labels.prefix(4).map { Int32($0) },
                        height: 16, width: 16, plan: plan, learningRates: rates)
         func diff(_ a: [Float], _ b: [Float]) -> [Float] { zip(a, b).map { $0 - $1 } }
         let units = Array(layout.weightChannels.keys).sorted(), biases = layout.biasUnits.sorted()
@@ -25,11 +25,11 @@ final class LearningRatesTests: XCTestCase {
                 units.flatMap { diff(trained.units[$0].weight, net.units[$0].weight) })
     }
 
-    func testEachGroupMovesWithItsOwnRateOnly() {
-        let base = change(LearningRates(head: 0.01, bias: 0.01, weights: 0.01))
-        let head = change(LearningRates(head: 0.02, bias: 0.01, weights: 0.01))
-        let bias = change(LearningRates(head: 0.01, bias: 0.02, weights: 0.01))
-        let weights = change(LearningRates(head: 0.01, bias: 0.01, weights: 0.02))
+    func testEachGroupMovesWithItsOwnRateOnly() throws {
+        let base = try change(LearningRates(head: 0.01, bias: 0.01, weights: 0.01))
+        let head = try change(LearningRates(head: 0.02, bias: 0.01, weights: 0.01))
+        let bias = try change(LearningRates(head: 0.01, bias: 0.02, weights: 0.01))
+        let weights = try change(LearningRates(head: 0.01, bias: 0.01, weights: 0.02))
         XCTAssertTrue(base.head.contains { $0 != 0 } && base.bias.contains { $0 != 0 } && base.weights.contains { $0 != 0 }, "every group moved")
         // Doubling a power-of-two-related rate doubles that group's step: w − 2·lr·g.
         for (a, b) in zip(base.head, head.head) { XCTAssertEqual(b, 2 * a, accuracy: 1e-6 * max(1, abs(a))) }
@@ -40,7 +40,7 @@ final class LearningRatesTests: XCTestCase {
         for (a, b) in zip(base.weights, weights.weights) { XCTAssertEqual(b, 2 * a, accuracy: 1e-6 * max(1, abs(a))) }
         XCTAssertEqual(weights.head, base.head)
         // A uniform rate is the single-rate step.
-        XCTAssertTrue(base == change(0.01))
+        XCTAssertTrue(try base == change(0.01))
     }
 
     func testJSONTakesANumberOrAllThreeGroups() throws {

@@ -28,13 +28,13 @@ final class MembershipLeakTests: XCTestCase {
     }
 
     /// The tiny net fitted to `members` with full-batch SGD.
-    func overfitted(steps: Int) -> (Network, Float) {
+    func overfitted(steps: Int) throws -> (Network, Float) {
         var net = Network(arch: arch, seed: 2).folded()
         let input = pre.batch(data, indices: members), labels = members.map { Int32(data.labels[$0]) }
         let trainer = Trainer()
         var loss: Float = .infinity
         for _ in 0..<steps {
-            loss = trainer.step(&net, input: input, labels: labels, height: 16, width: 16, plan: everything, learningRate: 0.05).loss
+            loss = try trainer.step(&net, input: input, labels: labels, height: 16, width: 16, plan: everything, learningRate: 0.05).loss
         }
         return (net, loss)
     }
@@ -43,8 +43,8 @@ final class MembershipLeakTests: XCTestCase {
         Evaluator.perExample(net, data: data, indices: indices, preprocessing: pre).losses
     }
 
-    func testLossAttackFindsTheOverfittedMembersAndNotTheUnseen() {
-        let (net, trainLoss) = overfitted(steps: 300)
+    func testLossAttackFindsTheOverfittedMembersAndNotTheUnseen() throws {
+        let (net, trainLoss) = try overfitted(steps: 300)
         let before = parameterBits(net)
         let leak = LossThresholdAttack.metrics(memberLosses: losses(net, members), nonMemberLosses: losses(net, heldOut))
         let null = LossThresholdAttack.metrics(memberLosses: losses(net, unseenA), nonMemberLosses: losses(net, unseenB))

@@ -36,7 +36,7 @@ final class ModelFixtureTests: XCTestCase {
         let trainer = Trainer()
         let losses = file.tensors["folded.losses"]!.data
         for i in 0..<5 {
-            let r = trainer.step(&net, input: x, labels: labels, height: 16, width: 16, plan: plan, learningRate: 0.05)
+            let r = try trainer.step(&net, input: x, labels: labels, height: 16, width: 16, plan: plan, learningRate: 0.05)
             XCTAssertEqual(r.loss, losses[i], accuracy: 1e-5 + 1e-4 * losses[i], "loss of step \(i)")
         }
         let final = strip(file, "folded.final")
@@ -54,7 +54,7 @@ final class ModelFixtureTests: XCTestCase {
         let trainer = Trainer()
         let losses = file.tensors["dense.losses"]!.data
         for i in 0..<5 {
-            let r = trainer.step(&net, input: x, labels: labels, height: 16, width: 16, plan: .denseAll(arch), learningRate: 0.05)
+            let r = try trainer.step(&net, input: x, labels: labels, height: 16, width: 16, plan: .denseAll(arch), learningRate: 0.05)
             XCTAssertEqual(r.loss, losses[i], accuracy: 1e-5 + 1e-4 * losses[i], "loss of step \(i)")
         }
         let final = strip(file, "dense.final")

@@ -59,10 +59,10 @@ final class PerExampleEvaluationTests: XCTestCase {
         XCTAssertTrue(Evaluator.perExample(net, data: data, indices: [], preprocessing: pre).losses.isEmpty)
     }
 
-    func testScoringNeverChangesTheNetwork() {
+    func testScoringNeverChangesTheNetwork() throws {
         // Folded (device) and unfolded (BatchNorm with running statistics) networks.
         var trained = Network(arch: arch, seed: 5)
-        Trainer().step(&trained, input: pre.batch(data, indices: Array(0..<8)), labels: (0..<8).map { Int32(data.labels[$0]) },
+        try Trainer().step(&trained, input: pre.batch(data, indices: Array(0..<8)), labels: (0..<8).map { Int32(data.labels[$0]) },
                        height: 16, width: 16, plan: .denseAll(arch), learningRate: 0.05)
         for net in [trained, trained.folded()] {
             let before = parameterBits(net)

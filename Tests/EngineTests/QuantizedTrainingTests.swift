@@ -80,7 +80,7 @@ final class QuantizedTrainingTests: XCTestCase {
     /// The int8 step's real-valued gradients (read from fp32 master copies: master −= η·G) point
     /// the same way as the fp32 trainer's on the dequantised network; they differ only by the
     /// activations' quantisation error.
-    func testInt8GradientsAgreeWithFP32OnTheDequantisedNetwork() {
+    func testInt8GradientsAgreeWithFP32OnTheDequantisedNetwork() throws {
         let (_, q0, x, labels) = setup()
         let arch = q0.arch
         let p = plan(arch)
@@ -89,10 +89,10 @@ final class QuantizedTrainingTests: XCTestCase {
         for u in p.weightChannels.keys { q.masters[u] = real.units[u].weight }
         q.masters[q.classifierIndex] = real.classifierWeight
         let lr: Float = 0.01
-        let result = QuantizedTrainer().step(&q, input: q.quantiseInput(x, block: 0), labels: labels, height: size, width: size, plan: p,
+        let result = try QuantizedTrainer().step(&q, input: q.quantiseInput(x, block: 0), labels: labels, height: size, width: size, plan: p,
                                              learningRates: LearningRates(lr), rounding: QASRounding(seed: nil))
         var fp = real
-        let fpResult = Trainer().step(&fp, input: x, labels: labels, height: size, width: size, plan: p, learningRate: lr)
+        let fpResult = try Trainer().step(&fp, input: x, labels: labels, height: size, width: size, plan: p, learningRate: lr)
         XCTAssertEqual(result.loss, fpResult.loss, accuracy: 0.05 * fpResult.loss)
         func norm(_ a: [Float]) -> Double { a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
         func cosine(_ a: [Float], _ b: [Float]) -> Double {
@@ -124,11 +124,11 @@ final class QuantizedTrainingTests: XCTestCase {
     }
 
     /// Only the plan's channels, biases and the classifier change; everything else stays bitwise.
-    func testStepTouchesOnlyThePlan() {
+    func testStepTouchesOnlyThePlan() throws {
         let (_, q0, x, labels) = setup()
         var q = q0
         let p = plan(q0.arch)
-        QuantizedTrainer().step(&q, input: q.quantiseInput(x, block: 0), labels: labels, height: size, width: size, plan: p,
+        try QuantizedTrainer().step(&q, input: q.quantiseInput(x, block: 0), labels: labels, height: size, width: size, plan: p,
                                 learningRates: LearningRates(0.5), rounding: QASRounding(seed: 1))
         for u in q0.arch.units.indices {
             XCTAssertEqual(q.units[u].multipliers, q0.units[u].multipliers)
@@ -147,17 +147,17 @@ final class QuantizedTrainingTests: XCTestCase {
     }
 
     /// Int8 training learns: the loss on a fixed batch falls over steps.
-    func testInt8TrainingLowersTheLoss() {
+    func testInt8TrainingLowersTheLoss() throws {
         let (_, q0, x, labels) = setup(seed: 5)
         var q = q0
         let p = plan(q0.arch)
         let trainer = QuantizedTrainer()
         let input = q.quantiseInput(x, block: 0)
-        let first = trainer.step(&q, input: input, labels: labels, height: size, width: size, plan: p,
+        let first = try trainer.step(&q, input: input, labels: labels, height: size, width: size, plan: p,
                                  learningRates: LearningRates(head: 0.2, bias: 0.05, weights: 0.05), rounding: QASRounding(seed: 0)).loss
         var last = first
         for s in 1..<40 {
-            last = trainer.step(&q, input: input, labels: labels, height: size, width: size, plan: p,
+            last = try trainer.step(&q, input: input, labels: labels, height: size, width: size, plan: p,
                                 learningRates: LearningRates(head: 0.2, bias: 0.05, weights: 0.05), rounding: QASRounding(seed: UInt64(s))).loss
         }
         XCTAssertLessThan(last, 0.5 * first, "loss \(first) → \(last)")

@@ -55,7 +55,7 @@ final class InProcessFleet {
     let service: CoordinatorService
     private let finished = DispatchSemaphore(value: 0)
     private var result: Result<RunSummary, Error>?
-    private var nodeThreads: [(name: String, done: DispatchSemaphore, error: () -> Error?)] = []
+    private var nodeThreads: [(name: String, done: DispatchSemaphore, stop: ShutdownFlag, error: () -> Error?)] = []
 
     /// A fleet for `config`, its run folder under the temporary directory.
     init(_ name: String, config: FederationConfig = InProcessFleet.config()) throws {
@@ -91,8 +91,9 @@ final class InProcessFleet {
     /// (nil: unauthenticated).
     func startNode(_ name: String, devices: [String], key: String?? = .none) throws {
         let k = key ?? Self.key(name)
+        let stop = ShutdownFlag()
         let node = try NodeService(config: config, options: NodeOptions(endpoint: "in-memory", name: name, deviceIDs: devices),
-                                   logger: Self.logger(name), stop: ShutdownFlag())
+                                   logger: Self.logger(name), stop: stop)
         let done = DispatchSemaphore(value: 0)
         let box = ErrorBox()
         let net = network
@@ -102,7 +103,7 @@ final class InProcessFleet {
             } catch { box.error = error }
             done.signal()
         }
-        nodeThreads.append((name, done, { box.error }))
+        nodeThreads.append((name, done, stop, { box.error }))
     }
 
     /// Starts the honest nodes.
@@ -117,7 +118,10 @@ final class InProcessFleet {
             throw CocoaError(.userCancelled)
         }
         for n in nodeThreads {
-            if n.done.wait(timeout: .now() + 10) != .success { XCTFail("node \(n.name) did not stop", file: file, line: line) }
+            if n.done.wait(timeout: .now() + 10) != .success {
+                XCTFail("node \(n.name) did not stop", file: file, line: line)
+                n.stop.request()  // so that it does not linger into the next test
+            }
             if let e = n.error() { XCTFail("node \(n.name) failed: \(e)", file: file, line: line) }
         }
         return try result!.get()
@@ -187,6 +191,8 @@ final class RawPeer {
     /// Every ERROR the coordinator sent this peer.
     private(set) var errors: [PBError] = []
     private var sequence: UInt64 = 0
+    /// The devices of the last JOIN sent (what its BYE names).
+    private(set) var joined: [String] = []
 
     /// A peer on `fleet`'s network with routing id `identity` and authenticated `key`.
     init(_ fleet: InProcessFleet, identity: String, key: String?) {
@@ -209,6 +215,7 @@ final class RawPeer {
             return d
         }
         j.heartbeatIntervalMs = heartbeatMs
+        joined = devices
         try send(.join(j))
     }
 
@@ -253,8 +260,9 @@ final class RawPeer {
     }
 
     /// Serves until BYE (or `timeout`): heartbeats, and `answer` for every message (TASKs,
-    /// METRICS requests), whose returned messages are sent as they are.
-    func serve(timeout: TimeInterval = 60, answer: (WireMessage) throws -> [WireMessage]) throws {
+    /// METRICS requests), whose returned messages are sent as they are. A BYE is answered with
+    /// BYE, as a node does, unless `answerBye` is false.
+    func serve(timeout: TimeInterval = 60, answerBye: Bool = true, answer: (WireMessage) throws -> [WireMessage]) throws {
         let until = Date().addingTimeInterval(timeout)
         var lastBeat = Int64(0)
         while Date() < until {
@@ -270,9 +278,20 @@ final class RawPeer {
             guard let frames = try dealer.receive(timeoutMilliseconds: 10) else { continue }
             guard case let .message(m) = codec.inbound(frames, schema: schema) else { continue }
             note(m)
-            if case .bye = m { return }
+            if case .bye = m {
+                if answerBye { try sayBye() }
+                return
+            }
             for reply in try answer(m) { try send(reply) }
         }
+    }
+
+    /// A BYE for the devices of the last JOIN.
+    func sayBye() throws {
+        var bye = PBBye()
+        bye.reason = "coordinator finished"
+        bye.deviceIds = joined
+        try send(.bye(bye))
     }
 
     /// Serves on a thread; the returned semaphore is signalled when it stops.

@@ -40,4 +40,24 @@ public enum ReLU6 {
             for i in 0..<count { dx[i] = (b[i >> 6] >> UInt64(i & 63)) & 1 == 1 ? dy[i] : 0 }
         }
     }
+
+    /// Packs `0 < y < 6` into bytes: value i is bit (i % 8) of byte i / 8 (the bits of `mask`,
+    /// for a buffer of (count + 7) / 8 bytes in device memory).
+    public static func mask(_ y: UnsafePointer<Float>, count: Int, into bits: UnsafeMutablePointer<UInt8>) {
+        var i = 0
+        while i < count {
+            var byte: UInt8 = 0
+            for j in 0..<min(8, count - i) {
+                let v = y[i + j]
+                byte |= (UInt8(v > 0 ? 1 : 0) & UInt8(v < 6 ? 1 : 0)) &<< UInt8(j)
+            }
+            bits[i >> 3] = byte
+            i += 8
+        }
+    }
+
+    /// Backward from a byte-packed mask (in place allowed).
+    public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, maskBytes bits: UnsafePointer<UInt8>, count: Int) {
+        for i in 0..<count { dx[i] = (bits[i >> 3] >> UInt8(i & 7)) & 1 == 1 ? dy[i] : 0 }
+    }
 }

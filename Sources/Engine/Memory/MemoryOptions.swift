@@ -19,7 +19,7 @@ public enum WeightPlacement: String, Sendable, Codable, CaseIterable {
 }
 
 /// The options of the memory model.
-public struct MemoryOptions: Equatable, Sendable, Codable {
+public struct MemoryOptions: Hashable, Sendable, Codable {
     /// Byte widths.
     public var precision: Precision = .int8
     /// Weight placement.

@@ -66,7 +66,7 @@ public enum QASUpdate {
     }
 
     /// Updates int32 biases at scales `scales[o]·inputScale`: b̄ ← round(b̄ − η·(s_b·G)/s_b²).
-    static func biases(_ b: inout [Int32], scales: [Float], inputScale: Float, gradient g: [Float], learningRate lr: Float,
+    static func biases(_ b: inout [Int32], scales: [Float], inputScale: Float, gradient g: UnsafePointer<Float>, learningRate lr: Float,
                        rounding: QASRounding, tensor: Int) {
         for o in 0..<b.count {
             let s = Double(scales[o]) * Double(inputScale)

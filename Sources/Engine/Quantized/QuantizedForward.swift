@@ -69,13 +69,19 @@ public final class QuantizedForward {
 
     /// Real logits from int8 pooled features [F][N]: (W·(p − z_p) + b)·s_W·s_p per class.
     public func classify(_ net: QuantizedNetwork, pooled: [Int8], batch: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: net.arch.classes * batch)
+        pooled.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { classify(net, pooled: p.baseAddress!, batch: batch, into: $0.baseAddress!) } }
+        return out
+    }
+
+    /// `classify` into `out` ([classes][N]).
+    public func classify(_ net: QuantizedNetwork, pooled: UnsafePointer<Int8>, batch: Int, into out: UnsafeMutablePointer<Float>) {
         let f = net.arch.features, classes = net.arch.classes
         let a = acc.get(classes * batch)
         net.classifierWeight.withUnsafeBufferPointer { w in
-            pooled.withUnsafeBufferPointer { Int8Kernels.gemm(m: classes, n: batch, k: f, a: w.baseAddress!, b: $0.baseAddress!, c: a, ws: ws) }
+            Int8Kernels.gemm(m: classes, n: batch, k: f, a: w.baseAddress!, b: pooled, c: a, ws: ws)
         }
         let p = net.pooled
-        var out = [Float](repeating: 0, count: classes * batch)
         for o in 0..<classes {
             let s = net.classifierScales[o] * p.scale
             var sum: Int32 = 0
@@ -83,7 +89,6 @@ public final class QuantizedForward {
             let offset = net.classifierBias[o] &- p.zero &* sum
             for n in 0..<batch { out[o * batch + n] = Float(a[o * batch + n] &+ offset) * s }
         }
-        return out
     }
 }
 

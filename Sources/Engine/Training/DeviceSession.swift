@@ -123,20 +123,19 @@ public final class DeviceSession {
         set { rng = newValue.rng; order = newValue.order; cursor = newValue.cursor }
     }
 
-    /// What a step's memory depends on: the plan's shape, not which channels it picks.
-    private struct PlanShape: Hashable {
-        var channelCounts: [Int: Int], biasUnits: Set<Int>, classifier: Bool, dense: Bool, budget: Int, size: Int
+    /// What a budget check depends on: the plan's shape (not which channels it picks), the budget, the image size.
+    private struct CheckKey: Hashable {
+        var shape: PlanShape, budget: Int, size: Int
     }
 
-    /// Budget checks already made, by plan shape → the planner's overflow.
-    private var checked: [PlanShape: MemoryOverflow?] = [:]
+    /// Budget checks already made → the planner's overflow.
+    private var checked: [CheckKey: MemoryOverflow?] = [:]
 
-    /// The planner's first allocation past `budget` for `plan` at `config`'s batch and memory
-    /// model (its peak equals the arena's: `MemoryTests`), nil when it fits. Memory depends on
-    /// the counts of the plan's channels, not on which ones, so the verdict is cached by them.
+    /// The planner's first buffer past `budget` for `plan` at `config`'s batch and memory model
+    /// (the slab layout the trainer then computes in), nil when it fits. Memory depends on the
+    /// counts of the plan's channels, not on which ones, so the verdict is cached by them.
     func overflow(_ plan: UpdatePlan, config: LocalTrainingConfig, height: Int, width: Int, budget: Int) -> MemoryOverflow? {
-        let key = PlanShape(channelCounts: plan.weightChannels.mapValues(\.count), biasUnits: plan.biasUnits, classifier: plan.trainClassifier,
-                            dense: plan.dense, budget: budget, size: height)
+        let key = CheckKey(shape: PlanShape(plan), budget: budget, size: height)
         if let known = checked[key] { return known }
         let verdict = MemoryPlanner.plan(network.arch, plan: plan, height: height, width: width, options: config.memory,
                                          candidateChannels: candidateChannels, budget: budget).overflow
@@ -146,8 +145,8 @@ public final class DeviceSession {
 
     /// Runs `steps` local SGD steps. A step that would exceed the budget is refused before it
     /// runs — `MemoryOverflow` naming the buffer and the overflow — and leaves the model, the
-    /// policy, the batch order and the coverage as they were (the arena still checks every
-    /// step it runs).
+    /// policy, the batch order and the coverage as they were (the trainer's slab, exactly the
+    /// budget, refuses it too).
     @discardableResult
     public func train(steps: Int, config: LocalTrainingConfig, source: TrainingSource, trainer: Trainer) throws -> LocalStats {
         let arithmetic: DeviceArithmetic
@@ -161,20 +160,18 @@ public final class DeviceSession {
             let plan = try nextPlan(config: config, source: source)
             let idx = nextBatch(config.batch)
             let y = idx.map { Int32(labels[$0]) }
-            let arena = MemoryArena(budget: config.budget ?? .max)
-            let memory = StepMemory(arena: arena, options: config.memory, candidateChannels: candidateChannels)
+            let memory = StepMemory(options: config.memory, candidateChannels: candidateChannels, budget: config.budget)
             let result: StepResult
             switch source {
             case let .cache(cache, _, size):
-                result = trainer.step(&network, input: cache.batch(idx), inputBlock: cache.block, labels: y, height: size, width: size,
+                result = try trainer.step(&network, input: cache.batch(idx), inputBlock: cache.block, labels: y, height: size, width: size,
                                       plan: plan, learningRates: config.learningRates, memory: memory)
             case let .images(data, pre):
-                result = trainer.step(&network, input: pre.batch(data, indices: idx), labels: y, height: pre.size, width: pre.size,
+                result = try trainer.step(&network, input: pre.batch(data, indices: idx), labels: y, height: pre.size, width: pre.size,
                                       plan: plan, learningRates: config.learningRates, memory: memory)
             }
-            if let overflow = arena.overflow { throw overflow }
             observe(result, plan: plan) { ChannelNorms.inputChannelWeightNorms(self.network, unit: $0, channels: $1) }
-            tally.add(result, peak: arena.peak)
+            tally.add(result)
         }
         return tally.stats(steps: steps, batch: config.batch)
     }
@@ -255,21 +252,19 @@ public final class DeviceSession {
             classifier = classifier || plan.trainClassifier
             let idx = nextBatch(config.batch)
             let y = idx.map { Int32(labels[$0]) }
-            let arena = MemoryArena(budget: config.budget ?? .max)
-            let memory = StepMemory(arena: arena, options: config.memory, candidateChannels: candidateChannels)
+            let memory = StepMemory(options: config.memory, candidateChannels: candidateChannels, budget: config.budget)
             let rounding = QASRounding(seed: config.memory.masterWeights ? nil : roundingSeed &+ UInt64(coverage.steps) &* 0x2545_F491_4F6C_DD1D)
             let result: StepResult
             switch source {
             case let .cache(cache, _, size):
-                result = int8Trainer.step(&q, input: cache.int8Batch(idx), inputBlock: cache.block, labels: y, height: size, width: size,
+                result = try int8Trainer.step(&q, input: cache.int8Batch(idx), inputBlock: cache.block, labels: y, height: size, width: size,
                                           plan: plan, learningRates: config.learningRates, rounding: rounding, memory: memory)
             case let .images(data, pre):
-                result = int8Trainer.step(&q, input: q.quantiseInput(pre.batch(data, indices: idx), block: 0), labels: y, height: pre.size,
+                result = try int8Trainer.step(&q, input: q.quantiseInput(pre.batch(data, indices: idx), block: 0), labels: y, height: pre.size,
                                           width: pre.size, plan: plan, learningRates: config.learningRates, rounding: rounding, memory: memory)
             }
-            if let overflow = arena.overflow { throw overflow }
             observe(result, plan: plan) { q.inputChannelWeightNorms(unit: $0, channels: $1) }
-            tally.add(result, peak: arena.peak)
+            tally.add(result)
         }
         return tally.stats(steps: steps, batch: config.batch)
     }
@@ -279,9 +274,9 @@ public final class DeviceSession {
 struct StepTally {
     var loss = 0.0, correct = 0, peak = 0
 
-    /// Adds one step's loss, correct count and arena peak.
-    mutating func add(_ r: StepResult, peak p: Int) {
-        loss += Double(r.loss); correct += r.correct; peak = max(peak, p)
+    /// Adds one step's loss, correct count and slab peak.
+    mutating func add(_ r: StepResult) {
+        loss += Double(r.loss); correct += r.correct; peak = max(peak, r.peak)
     }
 
     /// The stats of `steps` steps of `batch` samples.

@@ -10,6 +10,13 @@ public enum SGD {
         }
     }
 
+    /// `w[i] -= lr · g[i]` over the whole tensor, from a gradient of `w.count` values in device memory.
+    public static func apply(_ w: inout [Float], gradient g: UnsafePointer<Float>, learningRate lr: Float) {
+        w.withUnsafeMutableBufferPointer { wb in
+            for i in 0..<wb.count { wb[i] -= lr * g[i] }
+        }
+    }
+
     /// Applies a gradient computed for a subset of input channels of a conv weight.
     /// `g` is [Cout][k][KH][KW] (depthwise: [k][1][KH][KW]); nil channels means the whole tensor.
     public static func applySubset(_ w: inout [Float], gradient g: UnsafePointer<Float>, channels: [Int32]?,

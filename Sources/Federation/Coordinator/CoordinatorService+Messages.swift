@@ -67,6 +67,8 @@ extension CoordinatorService {
         for identity in registry.liveness.reapDead(at: MonotonicClock.nowMilliseconds()) {
             let name = registry.peers[identity]?.name ?? "?"
             let devices = registry.remove(identity)
+            let now = MonotonicClock.nowMilliseconds()
+            for d in devices { lostAt[d] = now }
             logger.warning("node dead (3 heartbeat intervals silent)", metadata: ["node": "\(name)", "devices": "\(devices.joined(separator: ","))"])
             fail(devices, .disconnected)
         }
@@ -155,6 +157,7 @@ extension CoordinatorService {
         case let .refused(error, reply):
             if let reply { refuse(identity, error, kind: nil, reply: reply) } else { ledger.refusedMessage() }
         case let .message(message):
+            if farewell != nil { return handleAtFarewell(identity, message) }
             if case let .join(j) = message { return handleJoin(identity, j, key: inbound.peerKey, now: now) }
             guard known else {
                 if case .error = message { return }

@@ -66,6 +66,10 @@ public final class CoordinatorService {
     /// Refused messages per connection since the round opened (past `limits.maxRepliesPerPeer`
     /// a peer's refusals are dropped without an ERROR, so a flood cannot amplify).
     var refusalsByPeer: [[UInt8]: Int] = [:]
+    /// When each device's node was last taken for dead (monotonic ms), for the farewell.
+    var lostAt: [String: Int64] = [:]
+    /// The end of the run, once the coordinator says BYE.
+    var farewell: Farewell?
     /// Every device's layout and aggregation weight n_k (its training-shard size).
     let layouts: [String: SparseLayout], weights: [String: UInt64]
     /// The secure round in progress (secure aggregation).
@@ -215,11 +219,7 @@ public final class CoordinatorService {
         }
         try model.network.stateDict().write(path: options.runFolder + "/model-final.safetensors")
         if !stop.isSet { try finalEvaluation(round: UInt64(ledger.completed)) }
-        for (identity, _) in registry.peers {
-            var bye = PBBye()
-            bye.reason = stop.isSet ? "coordinator stopping (signal)" : "run complete"
-            send(identity, .bye(bye))
-        }
+        try sayFarewell(reason: stop.isSet ? "coordinator stopping (signal)" : "run complete")
         let summary = ledger.summary(modelVersion: model.version, denseModelBytes: model.schema.denseF32Bytes, interrupted: stop.isSet,
                                      wallSeconds: Date().timeIntervalSince(started), identityAuthenticated: config.curve != nil,
                                      privacy: privacy?.summary(stoppedAtMaxEpsilon: stoppedAtMaxEpsilon), secure: secureTally)
