@@ -57,6 +57,21 @@ public final class DeviceSlab {
         for (i, b) in buffers.buffers.enumerated() where b.role.isStandIn { touchedEnd = max(touchedEnd, layout.offsets[i] + b.bytes) }
     }
 
+    /// The slab a trainer runs a step of `batch` samples in: `slab` itself when `memory` has
+    /// the same budget (else a new one of it), arranged for `plan`. `precision` is what the
+    /// trainer computes in, which `memory` must count in. Throws the overflow of a step that does
+    /// not fit, before anything is touched.
+    static func forStep(_ slab: DeviceSlab, memory: StepMemory?, precision: Precision, trainer: String, arch: Architecture, plan: UpdatePlan,
+                        batch: Int, height: Int, width: Int) throws -> DeviceSlab {
+        var options = memory?.options ?? MemoryOptions(precision: precision)
+        precondition(options.precision == precision,
+                     "\(trainer).step: this trainer computes in \(precision.rawValue) but the memory model counts \(options.precision.rawValue)")
+        options.batch = batch
+        let s = slab.budget == memory?.budget ? slab : DeviceSlab(budget: memory?.budget)
+        try s.arrange(arch, plan: plan, height: height, width: width, options: options, candidateChannels: memory?.candidateChannels ?? [:])
+        return s
+    }
+
     /// Whether the current step has a buffer for `role`.
     public func has(_ role: BufferRole) -> Bool { buffers.index[role] != nil }
 

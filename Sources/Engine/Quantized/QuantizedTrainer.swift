@@ -34,11 +34,8 @@ public final class QuantizedTrainer {
         precondition(batch > 0, "QuantizedTrainer.step: empty batch")
         precondition(!plan.dense, "QuantizedTrainer.step: the int8 device trains sparse plans; dense training (BatchNorm in training mode) needs precision fp32")
         if let problem = plan.problem(for: arch) { preconditionFailure("QuantizedTrainer.step: \(problem)") }
-        var options = memory?.options ?? MemoryOptions(precision: .int8)
-        precondition(options.precision == .int8, "QuantizedTrainer.step: the int8 device's memory is int8, not \(options.precision.rawValue)")
-        options.batch = batch
-        if slab.budget != memory?.budget { slab = DeviceSlab(budget: memory?.budget) }
-        try slab.arrange(arch, plan: plan, height: height, width: width, options: options, candidateChannels: memory?.candidateChannels ?? [:])
+        slab = try DeviceSlab.forStep(slab, memory: memory, precision: .int8, trainer: "QuantizedTrainer", arch: arch, plan: plan, batch: batch,
+                                      height: height, width: width)
         let slab = self.slab
 
         let geos = arch.geometries(batch: batch, height: height, width: width)

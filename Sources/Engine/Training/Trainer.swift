@@ -79,11 +79,8 @@ public final class Trainer {
         precondition(plan.dense == !net.isFolded,
                      plan.dense ? "Trainer.step: the dense plan needs an unfolded network (BatchNorm in training mode)"
                                 : "Trainer.step: sparse plans need a folded network (call folded())")
-        var options = memory?.options ?? MemoryOptions(precision: .fp32)
-        precondition(options.precision == .fp32, "Trainer.step: this trainer computes in fp32; an int8 device trains with QuantizedTrainer")
-        options.batch = batch
-        if slab.budget != memory?.budget { slab = DeviceSlab(budget: memory?.budget) }
-        try slab.arrange(arch, plan: plan, height: height, width: width, options: options, candidateChannels: memory?.candidateChannels ?? [:])
+        slab = try DeviceSlab.forStep(slab, memory: memory, precision: .fp32, trainer: "Trainer", arch: arch, plan: plan, batch: batch,
+                                      height: height, width: width)
         let slab = self.slab
 
         let geos = arch.geometries(batch: batch, height: height, width: width)
