@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Engine
 
@@ -44,5 +45,36 @@ final class BLASTests: XCTestCase {
             XCTAssertEqual(BLAS.threads, 1)
         }
         XCTAssertFalse(BLAS.coreName.isEmpty)
+    }
+}
+
+/// The repair of OpenBLAS's fallback to its SSE3 kernels on CPUs it does not know.
+final class KernelFamilyTests: XCTestCase {
+    let avx512: Set<String> = ["sse3", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"]
+
+    func testAFallbackToPrescottIsRepairedWithTheBestFamilyTheCPUHas() {
+        XCTAssertEqual(KernelFamily.choice(detected: "Prescott", userChoice: nil, flags: avx512), "SkylakeX")
+        XCTAssertEqual(KernelFamily.choice(detected: "Prescott", userChoice: nil, flags: ["sse3", "avx2", "fma"]), "Haswell")
+        XCTAssertNil(KernelFamily.choice(detected: "Prescott", userChoice: nil, flags: ["sse3"]), "an old CPU keeps Prescott")
+    }
+
+    func testAKnownCPUOrTheUsersChoiceIsLeftAlone() {
+        XCTAssertNil(KernelFamily.choice(detected: "Cooperlake", userChoice: nil, flags: avx512))
+        XCTAssertNil(KernelFamily.choice(detected: "Zen", userChoice: nil, flags: avx512))
+        XCTAssertNil(KernelFamily.choice(detected: "Prescott", userChoice: "Prescott", flags: avx512))
+    }
+
+    /// Whatever family is in force after the repair, it is not the fallback on a CPU with AVX2, and
+    /// it computes (the sgemm test above runs on the same kernels).
+    func testTheKernelsInForceAreNotTheFallbackOnAModernCPU() {
+        let flags = KernelFamily.cpuFlags()
+        _ = BLAS.coreName
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, flags.contains("avx2"), flags.contains("fma") {
+            XCTAssertNotEqual(BLAS.coreName.lowercased(), "prescott", KernelFamily.note)
+        }
+        let a: [Float] = [1, 2, 3, 4], b: [Float] = [5, 6, 7, 8]
+        var c = [Float](repeating: 0, count: 4)
+        BLAS.sgemm(m: 2, n: 2, k: 2, a: a, lda: 2, b: b, ldb: 2, c: &c, ldc: 2)
+        XCTAssertEqual(c, [19, 22, 43, 50])
     }
 }

@@ -10,6 +10,7 @@ import Foundation
 public enum BLAS {
     /// Thread count in force; set once, on first use of any BLAS routine.
     public static let threads: Int = {
+        _ = KernelFamily.repaired
         var n = 1
         if let raw = getenv("SPARSEFLEET_BLAS_THREADS"), let v = Int(String(cString: raw)), v > 0 {
             n = v
@@ -18,8 +19,15 @@ public enum BLAS {
         return n
     }()
 
-    /// The OpenBLAS kernel family chosen for this CPU (e.g. "Haswell", "Cooperlake").
+    /// The OpenBLAS kernel family in force (e.g. "Haswell", "SkylakeX"), after `KernelFamily`
+    /// repaired a fallback to "Prescott".
     public static var coreName: String {
+        _ = KernelFamily.repaired
+        return detectedCoreName
+    }
+
+    /// The family OpenBLAS's dispatch table holds right now.
+    static var detectedCoreName: String {
         guard let p = openblas_get_corename() else { return "unknown" }
         return String(cString: p)
     }

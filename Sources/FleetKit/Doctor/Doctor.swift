@@ -20,7 +20,8 @@ public enum Doctor {
         }
         let secs = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         let gflops = Double(2 * n * n * n * reps) / secs / 1e9
-        return String(format: "  OpenBLAS   core %@, %d thread(s), sgemm 256³ %.1f GFLOP/s", BLAS.coreName, BLAS.threads, gflops)
+        let repaired = KernelFamily.repaired ? " (repaired: \(KernelFamily.note))" : ""
+        return String(format: "  OpenBLAS   core %@, %d thread(s), sgemm 256³ %.1f GFLOP/s", BLAS.coreName, BLAS.threads, gflops) + repaired
     }
 
     /// libzmq's version and CURVE support, then one DEALER→ROUTER round trip over tcp and one over
