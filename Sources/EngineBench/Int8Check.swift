@@ -22,18 +22,9 @@ enum Int8Check {
         let t0 = Date()
         let features = FeatureCache(net: net, data: train, preprocessing: pre, block: head)
         print(String(format: "fp32 features of %d training images in %.1f s", trainCount, Date().timeIntervalSince(t0)))
-        // The classifier, in fp32 on the pooled features (a few epochs of SGD).
-        let trainer = Trainer()
-        var rng = SplitMix64(seed: 7)
-        var order = Array(0..<trainCount)
-        for _ in 0..<8 {
-            order.shuffle(using: &rng)
-            for s in stride(from: 0, to: trainCount - 31, by: 32) {
-                let idx = Array(order[s..<s + 32])
-                try trainer.step(&net, input: features.batch(idx), inputBlock: head, labels: idx.map { Int32(train.labels[$0]) },
-                             height: size, width: size, plan: UpdatePlan(trainClassifier: true), learningRate: 0.05)
-            }
-        }
+        // The classifier, in fp32 on the pooled features (8 epochs of SGD, cosine decay).
+        let schedule = LearningRateSchedule(rawValue: ResultsTable.value(args, "--schedule") ?? "cosine") ?? .cosine
+        try ClassifierFit.train(&net, features: features, labels: train.labels, epochs: 8, learningRate: 0.05, schedule: schedule, size: size)
         let calib = pre.batch(train, indices: Array(0..<calibration))
         let fp32 = Evaluator.evaluate(net, data: test, indices: Array(0..<testCount), preprocessing: pre)
         let grey = net.withGreyStem(pre)

@@ -4,6 +4,9 @@
 // chosen on a held-out slice of the training set: one for every parameter group, or with
 // --per-group one per group (classifier, conv biases, conv weights), every combination tried.
 //   engine-bench results [--seeds 3] [--policies head,bias,...] [--precisions int8,fp32] [--per-group] [--ci] [--epochs 1] [--json FILE]
+//     [--layout-weights NAME=RATIO,... --layout-biases N] [--age-horizon A] [--importance gradient|weight]
+//     [--rates HEAD,BIAS,WEIGHTS | --head-grid …, --bias-grid …, --weights-grid …] [--schedule-grid constant,cosine] [--label TEXT]
+// (RunSetup says what each does.)
 // Each precision is a row per policy: int8 trains the int8 device (QAS) within the budget; fp32
 // trains the same layout (the int8 device's, as an explicit layout) in fp32, whose peak is
 // reported (an fp32 device does not fit 256 KB at all: its front alone needs 500 KB at 64×64).
@@ -48,14 +51,17 @@ enum ResultsTable {
         let withMobileNet = !args.contains("--no-mobilenet")
         let precisions = (value(args, "--precisions") ?? "int8").split(separator: ",").compactMap { Precision(rawValue: String($0)) }
         let json = value(args, "--json")
+        let setup = try RunSetup(args)
         let tuner = FineTuner(log: { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) })
         var rows: [Row] = []
         var lrChosen: [String: LearningRates] = [:]
+        var scheduleChosen: [String: LearningRateSchedule] = [:]
         var int8Layouts: [PolicyKind: SparseLayout] = [:]
         var runs: [(String, ModelName, PolicyKind, Precision)] = []
         for policy in policies {
             for precision in policy == .dense ? [.fp32] : precisions {
-                runs.append((precisions.count > 1 && policy != .dense ? "\(policy.rawValue) (\(precision.rawValue))" : policy.rawValue, .efficientNetLite0, policy, precision))
+                let base = precisions.count > 1 && policy != .dense ? "\(policy.rawValue) (\(precision.rawValue))" : policy.rawValue
+                runs.append((setup.label.map { "\(base), \($0)" } ?? base, .efficientNetLite0, policy, precision))
             }
         }
         if withMobileNet { runs.append(("dgsu (MobileNetV2-w0.35, random init)", .mobileNetV2w035, .dgsu, precisions[0])) }
@@ -71,7 +77,11 @@ enum ResultsTable {
                 c.epochs = epochs
                 c.seed = UInt64(seed)
                 c.memory.precision = precision
-                if precision == .fp32 && policy != .dense, let layout = int8Layouts[policy] ?? int8Layouts[.dgsu] {
+                setup.apply(to: &c)
+                if precision == .fp32 && policy != .dense && setup.explicit == nil && int8Layouts[policy] == nil && int8Layouts[.dgsu] == nil && policy != .head {
+                    int8Layouts[policy] = try setup.int8Layout(c)
+                }
+                if precision == .fp32 && policy != .dense && setup.explicit == nil, let layout = int8Layouts[policy] ?? int8Layouts[.dgsu] {
                     let arch = ModelZoo.architecture(model, classes: 10)
                     c.search.explicit = ExplicitLayout(
                         weights: Dictionary(uniqueKeysWithValues: layout.weightChannels.map { (arch.units[$0.key].name, Double($0.value) / Double(arch.units[$0.key].inChannels)) }),
@@ -87,12 +97,16 @@ enum ResultsTable {
                 if policy == .dense { c.budget = Int.max / 2 }  // the upper bound does not fit a 256 KB device; its peak is reported
                 if let lr = lrChosen[label] {
                     c.learningRates = lr
+                    c.schedule = scheduleChosen[label] ?? .constant
+                    c.scheduleGrid = []
+                } else if let fixed = setup.rates {
+                    c.learningRates = fixed
                 } else if perGroup && policy != .dense {
                     // Per group: the classifier wants far more than the convs tolerate at batch 1.
                     c.learningRates = LearningRates(head: 0.01, bias: 0.001, weights: 0.0003)
-                    c.headGrid = [0.01, 0.03]
-                    if policy != .head { c.biasGrid = [0.001, 0.003] }
-                    if [.static, .dgsu, .random].contains(policy) { c.weightsGrid = [0.0001, 0.0003, 0.001] }
+                    c.headGrid = setup.headGrid ?? [0.01, 0.03]
+                    if policy != .head { c.biasGrid = setup.biasGrid ?? [0.001, 0.003] }
+                    if [.static, .dgsu, .random].contains(policy) { c.weightsGrid = setup.weightsGrid ?? [0.0001, 0.0003, 0.001] }
                 } else {
                     c.learningRateGrid = policy == .dense ? [0.001, 0.003, 0.01, 0.03]
                         : policy == .head ? [0.003, 0.01, 0.03] : [0.0001, 0.0003, 0.001, 0.003]
@@ -102,6 +116,7 @@ enum ResultsTable {
                 if precision == .int8 { int8Layouts[policy] = r.layout }
                 FileHandle.standardError.write(String(format: "%@ seed %d: test accuracy %.2f %%\n", label, seed, 100 * r.testAccuracy).data(using: .utf8)!)
                 lrChosen[label] = r.learningRates
+                scheduleChosen[label] = r.schedule
                 row.results.append(r)
                 if seed == 0 {
                     let arch = ModelZoo.architecture(model, classes: 10)
@@ -132,7 +147,7 @@ enum ResultsTable {
             func kb(_ k: String) -> String { ByteSize.format(row.peaks[k] ?? 0) }
             print(String(format: "| %@ | %.2f ± %.2f | %@ | %.3f | %.2f | %.1f | %@ | %@ | %@ | %@ | %.1f %% less | %.2f | %@ |",
                          row.label, acc, accSd, accuracies.map { String(format: "%.2f", $0) }.joined(separator: " "), r0.convWeightsPerStep * 100, meanStd(row.results.map { $0.convWeightsOverRun * 100 }).0, cov,
-                         kb("int8/external"), kb("int8/flash"), kb("fp32/external"), kb("fp32/flash"), saving, ms, "\(r0.learningRates)"))
+                         kb("int8/external"), kb("int8/flash"), kb("fp32/external"), kb("fp32/flash"), saving, ms, "\(r0.learningRates) \(r0.schedule.rawValue)"))
         }
         if let json {
             let encoder = JSONEncoder()
