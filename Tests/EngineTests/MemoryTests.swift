@@ -102,6 +102,21 @@ final class MemoryTests: XCTestCase {
 
     /// First fit: live buffers never overlap, the peak is the high-water mark (a hole left by a
     /// freed buffer that a larger one cannot use counts), and freed neighbours merge.
+    /// A budget lifted out of the way (a reference run's `Int.max / 2`) still refuses nothing it
+    /// should, and its slab is the step's peak, not the budget.
+    func testAHugeBudgetGrowsTheSlabToThePeakInsteadOfAllocatingTheBudget() throws {
+        let arch = MobileNetV2.tiny()
+        var net = Network(arch: arch, seed: 2).folded()
+        let plan = Self.tinyPlans[2].1
+        let memory = StepMemory(options: MemoryOptions(precision: .fp32), candidateChannels: [:], budget: Int.max / 2)
+        let x = [Float](repeating: 0.1, count: 3 * 16 * 16)
+        let trainer = Trainer()
+        let peak = try trainer.step(&net, input: x, labels: [1], height: 16, width: 16, plan: plan, learningRate: 0.01, memory: memory).peak
+        XCTAssertEqual(trainer.slab.budget, Int.max / 2)
+        XCTAssertEqual(trainer.slab.capacity, peak, "grown to the step's peak")
+        XCTAssertEqual(DeviceSlab(budget: DeviceSlab.eagerLimit).capacity, DeviceSlab.eagerLimit, "a device-sized budget is allocated whole")
+    }
+
     func testTheSlabAllocatorNeverOverlapsLiveBuffersAndCountsFragmentation() {
         let arch = MobileNetV2.tiny()
         var s = StepBuffers(dense: false)

@@ -41,7 +41,7 @@ public enum KernelFamily {
     /// back to Prescott on a CPU with AVX2 or AVX-512. Uses OpenBLAS's own entry points
     /// (`gotoblas_dynamic_quit`/`_init`, looked up at run time, so a non-dynamic OpenBLAS is left
     /// alone); the result is the same as starting the process with OPENBLAS_CORETYPE set.
-    static let repaired: Bool = {
+    public static let repaired: Bool = {
         let detected = BLAS.detectedCoreName
         let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         guard let family = choice(detected: detected, userChoice: user, flags: cpuFlags()) else {

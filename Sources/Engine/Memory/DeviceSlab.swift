@@ -17,10 +17,15 @@ public final class DeviceSlab {
     public private(set) var touchedEnd = 0
     private var memo: [MemoKey: (StepBuffers, SlabLayout)] = [:]
 
-    /// A slab of exactly `budget` bytes (nil: unbudgeted).
+    /// Budgets up to this are allocated whole, up front; a larger one (a reference run that lifts
+    /// the budget out of the way, e.g. `Int.max / 2`) still refuses above it, but its slab grows
+    /// to each step's peak like an unbudgeted one's.
+    public static let eagerLimit = 256 << 20
+
+    /// A slab of exactly `budget` bytes (nil or above `eagerLimit`: grows to each step's peak).
     public init(budget: Int?) {
         self.budget = budget
-        capacity = max(budget ?? 0, 16)
+        capacity = max(budget.map { $0 <= Self.eagerLimit ? $0 : 0 } ?? 0, 16)
         base = .allocate(byteCount: capacity, alignment: 16)
     }
 
@@ -41,7 +46,7 @@ public final class DeviceSlab {
             memo[key] = (b, l)
         }
         if let overflow = l.overflow { throw overflow }
-        if l.peak > capacity {  // unbudgeted: grow
+        if l.peak > capacity {  // unbudgeted (or a budget beyond eagerLimit): grow
             base.deallocate()
             capacity = l.peak
             base = .allocate(byteCount: capacity, alignment: 16)
