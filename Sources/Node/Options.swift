@@ -12,12 +12,15 @@ extension StaticChannelRule: ExpressibleByArgument {}
 extension ImportanceMeasure: ExpressibleByArgument {}
 
 /// A byte size on the command line: `256KB`, `1MB`, `65536`.
-struct ByteSizeArgument: ExpressibleByArgument {
+struct ByteSizeArgument: ExpressibleByArgument, CustomStringConvertible {
     let bytes: Int
     init?(argument: String) {
         guard let b = ByteSize.parse(argument), b > 0 else { return nil }
         bytes = b
     }
+    /// How `--help` shows a default: as a user writes it (256KB).
+    var defaultValueDescription: String { ByteSize.written(bytes) }
+    var description: String { defaultValueDescription }
 }
 
 /// Memory-model options shared by `finetune` and `plan`.

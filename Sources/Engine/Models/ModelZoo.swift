@@ -100,6 +100,14 @@ public enum ByteSize {
         return Int(t)
     }
 
+    /// A size as a user writes it: `262144` → `256KB`, `1048576` → `1MB`, `1000` → `1000B`
+    /// (whole units only; parse(written(n)) == n).
+    public static func written(_ bytes: Int) -> String {
+        if bytes > 0 && bytes % (1 << 20) == 0 { return "\(bytes >> 20)MB" }
+        if bytes > 0 && bytes % 1024 == 0 { return "\(bytes >> 10)KB" }
+        return "\(bytes)B"
+    }
+
     /// `262144` → `256.0 KB`.
     public static func format(_ bytes: Int) -> String {
         bytes >= 1 << 20 ? String(format: "%.2f MB", Double(bytes) / Double(1 << 20)) : String(format: "%.1f KB", Double(bytes) / 1024)
