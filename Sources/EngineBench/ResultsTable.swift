@@ -121,6 +121,7 @@ enum ResultsTable {
                 lrChosen[label] = r.learningRates
                 scheduleChosen[label] = r.schedule
                 row.results.append(r)
+                if let json { try write(rows.flatMap(\.results) + row.results, to: json) }  // after every run: a stopped table keeps what it finished
                 if seed == 0 {
                     let arch = ModelZoo.architecture(model, classes: 10)
                     let plan: UpdatePlan = policy == .dense ? .denseAll(arch) : policy == .head ? UpdatePlan(trainClassifier: true)
@@ -152,10 +153,12 @@ enum ResultsTable {
                          row.label, acc, accSd, accuracies.map { String(format: "%.2f", $0) }.joined(separator: " "), r0.convWeightsPerStep * 100, meanStd(row.results.map { $0.convWeightsOverRun * 100 }).0, cov,
                          kb("int8/external"), kb("int8/flash"), kb("fp32/external"), kb("fp32/flash"), saving, ms, "\(r0.learningRates) \(r0.schedule.rawValue)"))
         }
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(rows.flatMap(\.results)).write(to: URL(fileURLWithPath: json))
-        }
+        if let json { try write(rows.flatMap(\.results), to: json) }
+    }
+
+    static func write(_ results: [FineTuneResult], to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(results).write(to: URL(fileURLWithPath: path))
     }
 }
