@@ -26,9 +26,13 @@ demo: deps weights
 	.build/release/fleet doctor
 	.build/release/fleet run topologies/quickstart.yaml
 
-## test: builds and runs the whole test suite.
+## test: builds and runs the whole test suite, with a real one-machine Slurm cluster
+## (tools/slurm-cluster.sh) for `fleet submit --slurm`'s end-to-end tests; stopped afterwards.
+SLURM_DIR ?= /tmp/sparsefleet-slurm-test
 test: deps weights
-	$(SWIFT) test --disable-swift-testing
+	@tools/slurm-cluster.sh start $(SLURM_DIR) 3 > /dev/null
+	SLURM_CONF=$(SLURM_DIR)/slurm.conf $(SWIFT) test --disable-swift-testing; status=$$?; \
+	  tools/slurm-cluster.sh stop $(SLURM_DIR) > /dev/null; exit $$status
 
 build: deps
 	$(SWIFT) build

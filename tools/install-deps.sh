@@ -3,7 +3,8 @@
 # Usage: tools/install-deps.sh            (system packages for build, tests and the demo)
 set -euo pipefail
 
-apt_packages=(libzmq3-dev libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+# slurmctld slurmd slurm-client munge: the one-machine Slurm cluster of `fleet submit --slurm`'s tests
+apt_packages=(libzmq3-dev libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist slurmctld slurmd slurm-client munge)
 
 missing=()
 for p in "${apt_packages[@]}"; do

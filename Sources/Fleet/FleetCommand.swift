@@ -7,6 +7,7 @@ struct FleetCommand: ParsableCommand {
         commandName: "fleet",
         abstract: "SparseFleet: simulate a fleet of 256 KB devices learning together with sparse updates.",
         subcommands: [RunCommand.self, PlanCommand.self, ReportCommand.self, ResumeCommand.self, CheckCommand.self,
-                      DoctorCommand.self, KeysCommand.self],
+                      DoctorCommand.self, KeysCommand.self, SubmitCommand.self, StatusCommand.self, CancelCommand.self,
+                      FinishCommand.self],
         defaultSubcommand: DoctorCommand.self)
 }

@@ -24,7 +24,10 @@ struct ResumeCommand: ParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
+    @OptionGroup var cluster: SlurmOptions
+
     func run() throws {
+        if cluster.slurm { return try resumeOnSlurm() }
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = .warning
@@ -48,5 +51,30 @@ struct ResumeCommand: ParsableCommand {
         print("summary     \(result.folder.summary)")
         print("report      \(result.folder.report)")
         if stop.isSet { throw ExitCode(130) }
+    }
+
+    /// `--slurm`: a new job that continues from the checkpoint (the same request unless options change it).
+    func resumeOnSlurm() throws {
+        let folder = RunFolder(path: URL(fileURLWithPath: runFolder).standardizedFileURL.path)
+        do {
+            try Launcher.checkResumable(folder, binDir: process.bin)
+            let t = try Topology.validated(path: folder.topology)
+            let bin = URL(fileURLWithPath: process.bin).standardizedFileURL.path
+            let submitter = SlurmSubmitter(binDir: bin)
+            let previous = try? SlurmRecord.read(folder)
+            let given = cluster.partition != nil || cluster.nodes != nil || cluster.time != nil || cluster.account != nil
+            let request = given || previous == nil ? cluster.request(t) : previous!.request
+            for w in try submitter.check(t, request: request, allowShortTime: true) { print("warning     \(w)") }
+            let record = try submitter.resume(t, folder: folder, request: request)
+            print("resuming    \(folder.path) from its checkpoint (\(SummaryBuilder.readMetrics(path: folder.metrics).count) round(s) on record)")
+            print("job         \(record.jobId)\(record.earlierJobs.isEmpty ? "" : " (after job \(record.earlierJobs.joined(separator: ", ")))")")
+            print("follow      fleet status \(folder.path)")
+        } catch let e as SlurmError {
+            throw failure(e)
+        } catch let e as RunFolderError {
+            throw failure(e)
+        } catch let e as TopologyError {
+            throw failure(e)
+        }
     }
 }

@@ -31,6 +31,9 @@ public struct LaunchCommands: Codable, Equatable, Sendable {
     /// The nodes, node-1 first.
     public var nodes: [ProcessCommand]
 
+    /// These commands.
+    public init(coordinator: ProcessCommand, nodes: [ProcessCommand]) { self.coordinator = coordinator; self.nodes = nodes }
+
     /// Commands for `plan` in `folder`: the coordinator binds `bind`, nodes connect to `connect`.
     public init(plan: FleetPlan, folder: RunFolder, binDir: String, bind: String, connect: String, curve: Bool,
                 corruptNode: Int? = nil, corruptRound: Int = 1, logLevel: String = "info") {

@@ -40,12 +40,7 @@ public final class Launcher {
     /// Runs `t` in `folder`; `source` is the topology text copied into the folder.
     public func run(_ t: Topology, label: String?, folder: RunFolder, source: String) throws -> LaunchResult {
         let started = Date()
-        try folder.create()
-        try source.write(toFile: folder.topology, atomically: true, encoding: .utf8)
-        var plan = FleetPlan(t)
-        if t.curve { plan = FleetPlan(t, curve: try folder.writeKeys(plan: plan)) }
-        try plan.config.validate()
-        try folder.writeConfig(plan.config)
+        let plan = try Self.prepare(t, folder: folder, source: source)
         let endpoint = "tcp://127.0.0.1:\(LaunchCommands.freePort())"
         let proxy = try startProxy(t, folder: folder, plan: plan, coordinator: endpoint, curve: t.curve)
         let commands = LaunchCommands(plan: plan, folder: folder, binDir: options.binDir, bind: endpoint, connect: proxy?.endpoint ?? endpoint,
@@ -60,6 +55,31 @@ public final class Launcher {
         if t.coordinatedSchedule { print("note        coordinated channel schedule on: the coordinator deals each device its channels") }
         return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: true, logSuffix: "", priorSeconds: 0,
                            proxy: proxy, priorWire: nil)
+    }
+
+    /// Creates `folder` with the topology text, CURVE keys (when on) and the validated config.json:
+    /// what every launcher (here or `fleet submit --slurm`) starts from.
+    public static func prepare(_ t: Topology, folder: RunFolder, source: String) throws -> FleetPlan {
+        try folder.create()
+        try source.write(toFile: folder.topology, atomically: true, encoding: .utf8)
+        var plan = FleetPlan(t)
+        if t.curve { plan = FleetPlan(t, curve: try folder.writeKeys(plan: plan)) }
+        try plan.config.validate()
+        try folder.writeConfig(plan.config)
+        return plan
+    }
+
+    /// Writes summary.json and report.html of the run in `folder` from what its coordinator
+    /// recorded: the last step of every launcher.
+    public static func finish(_ t: Topology, label: String?, folder: RunFolder, realSeconds: Double, interrupted: Bool,
+                              realWire: ProxyCounters? = nil) throws -> FleetSummary {
+        let metrics = SummaryBuilder.readMetrics(path: folder.metrics)
+        let summary = try SummaryBuilder.build(topology: t, label: label, metrics: metrics,
+                                               coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
+                                               realSeconds: realSeconds, interrupted: interrupted, realWire: realWire)
+        try SummaryBuilder.write(summary, to: folder.summary)
+        try HTMLReport.write(summary: summary, metrics: metrics, to: folder.report)
+        return summary
     }
 
     /// The fault proxy of a run with `network.proxy: on` (nil otherwise), in front of `coordinator`.
@@ -169,13 +189,8 @@ public final class Launcher {
             throw RunFolderError("the coordinator failed (status \(coordinator.process.terminationStatus)); its log:\n"
                                  + Self.tail(coordinator.log, lines: 15) + "\n(full log: \(coordinator.log))")
         }
-        let metrics = SummaryBuilder.readMetrics(path: folder.metrics)
-        let summary = try SummaryBuilder.build(topology: t, label: label, metrics: metrics,
-                                               coordinator: SummaryBuilder.readCoordinatorSummary(path: folder.coordinatorSummary),
-                                               realSeconds: priorSeconds + Date().timeIntervalSince(started), interrupted: interrupted,
-                                               realWire: wire)
-        try SummaryBuilder.write(summary, to: folder.summary)
-        try HTMLReport.write(summary: summary, metrics: metrics, to: folder.report)
+        let summary = try Self.finish(t, label: label, folder: folder, realSeconds: priorSeconds + Date().timeIntervalSince(started),
+                                      interrupted: interrupted, realWire: wire)
         return LaunchResult(folder: folder, summary: summary)
     }
 

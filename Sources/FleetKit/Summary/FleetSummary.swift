@@ -5,8 +5,8 @@ import Transport
 
 /// The run's headline figures.
 public struct FleetSummary: Codable, Equatable, Sendable {
-    /// Format tag: `sparsefleet.fleet-summary/1`.
-    public var schema = "sparsefleet.fleet-summary/1"
+    /// Format tag: `sparsefleet.fleet-summary/2` (2: the real seconds moved to timing.json).
+    public var schema = "sparsefleet.fleet-summary/2"
     /// Topology name (with the sweep cell appended, e.g. `policies-compared/policy-dgsu`).
     public var topology: String
     /// What the topology studies.
@@ -118,6 +118,44 @@ public struct FleetSummary: Codable, Equatable, Sendable {
         public var simulatedStragglers: Int
         /// Simulated message losses (each retransmitted), summed over rounds.
         public var simulatedRetransmissions: Int
+
+        public init(realSeconds: Double, realRoundSeconds: Double, simulatedSeconds: Double, simulatedRounds: [SimulatedRound],
+                    simulatedStragglers: Int, simulatedRetransmissions: Int) {
+            self.realSeconds = realSeconds; self.realRoundSeconds = realRoundSeconds; self.simulatedSeconds = simulatedSeconds
+            self.simulatedRounds = simulatedRounds; self.simulatedStragglers = simulatedStragglers
+            self.simulatedRetransmissions = simulatedRetransmissions
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case realSeconds, realRoundSeconds, simulatedSeconds, simulatedRounds, simulatedStragglers, simulatedRetransmissions
+        }
+
+        /// summary.json holds what the seed determines; the real seconds (this machine's speed) go
+        /// to timing.json beside it (`SummaryBuilder.write`), so two runs of one topology and seed
+        /// write the same summary.json wherever they ran. Older summaries with them still read.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(simulatedSeconds, forKey: .simulatedSeconds)
+            try c.encode(simulatedRounds, forKey: .simulatedRounds)
+            try c.encode(simulatedStragglers, forKey: .simulatedStragglers)
+            try c.encode(simulatedRetransmissions, forKey: .simulatedRetransmissions)
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            realSeconds = try c.decodeIfPresent(Double.self, forKey: .realSeconds) ?? .nan
+            realRoundSeconds = try c.decodeIfPresent(Double.self, forKey: .realRoundSeconds) ?? .nan
+            simulatedSeconds = try c.decode(Double.self, forKey: .simulatedSeconds)
+            simulatedRounds = try c.decode([SimulatedRound].self, forKey: .simulatedRounds)
+            simulatedStragglers = try c.decode(Int.self, forKey: .simulatedStragglers)
+            simulatedRetransmissions = try c.decode(Int.self, forKey: .simulatedRetransmissions)
+        }
+    }
+
+    /// timing.json: the real seconds of a run, kept out of summary.json.
+    public struct Timing: Codable, Equatable, Sendable {
+        public var realSeconds: Double
+        public var realRoundSeconds: Double
     }
 
     /// The coordinated schedule flag.

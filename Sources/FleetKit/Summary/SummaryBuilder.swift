@@ -89,8 +89,16 @@ public enum SummaryBuilder {
     }
 
     /// Writes `summary` as pretty, sorted JSON.
+    /// Writes `summary` to `path` (summary.json) and its real seconds to timing.json beside it.
     public static func write(_ summary: FleetSummary, to path: String) throws {
         try encoder().encode(summary).write(to: URL(fileURLWithPath: path))
+        let timing = FleetSummary.Timing(realSeconds: summary.wallTime.realSeconds, realRoundSeconds: summary.wallTime.realRoundSeconds)
+        try encoder().encode(timing).write(to: URL(fileURLWithPath: timingPath(path)))
+    }
+
+    /// timing.json beside a summary.json.
+    public static func timingPath(_ summaryPath: String) -> String {
+        (summaryPath as NSString).deletingLastPathComponent + "/timing.json"
     }
 
     /// Pretty, sorted JSON with non-finite numbers as strings.
@@ -121,6 +129,11 @@ public enum SummaryBuilder {
         }
         let d = JSONDecoder()
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try d.decode(FleetSummary.self, from: data)
+        var summary = try d.decode(FleetSummary.self, from: data)
+        if let t = FileManager.default.contents(atPath: timingPath(path)), let timing = try? d.decode(FleetSummary.Timing.self, from: t) {
+            summary.wallTime.realSeconds = timing.realSeconds
+            summary.wallTime.realRoundSeconds = timing.realRoundSeconds
+        }
+        return summary
     }
 }
