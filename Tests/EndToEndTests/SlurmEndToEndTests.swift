@@ -144,3 +144,32 @@ final class SlurmEndToEndTests: XCTestCase {
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 }
+
+extension SlurmEndToEndTests {
+    /// A node process that dies fails the job; `fleet status` shows Slurm's state and that task's log.
+    func testAJobWhoseNodeDiesIsShownAsFailedWithTheTasksLog() throws {
+        let dir = try scratch()
+        let bin = dir.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        for tool in ["coordinator", "fleet"] {
+            try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(tool).path,
+                                                       withDestinationPath: ProcessHarness.productsDirectory.appendingPathComponent(tool).path)
+        }
+        let node = bin.appendingPathComponent("node")
+        try "#!/bin/sh\necho 'node: simulated crash while loading data' >&2\nexit 3\n".write(to: node, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: node.path)
+        let text = try String(contentsOf: Self.fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "joinWait: 20s", with: "joinWait: 3s")
+        let topology = dir.appendingPathComponent("dies.yaml")
+        try text.write(to: topology, atomically: true, encoding: .utf8)
+        let r = try ProcessHarness.run("fleet", ["submit", topology.path, "--slurm", "--runs", dir.appendingPathComponent("runs").path,
+                                                 "--nodes", "2", "--bin-dir", bin.path])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let folder = try onlyFolder(dir.appendingPathComponent("runs"))
+        let status = try waitForJob(folder, timeout: 120)
+        XCTAssertTrue(status.contains("state FAILED"), status)
+        XCTAssertTrue(status.contains("tail of node-"), status)
+        XCTAssertTrue(status.contains("simulated crash while loading data"), status)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("summary.json").path), "a summary even so")
+    }
+}

@@ -53,12 +53,14 @@ final class SummaryReportTests: XCTestCase {
             XCTAssertNotNil(json[key], key)
         }
         let bytes = try XCTUnwrap(json["bytes"] as? [String: Any])
-        for key in ["uplink", "uplinkUpdates", "denseFedAvgUplink", "uplinkRatioToDense", "downlink"] { XCTAssertNotNil(bytes[key], key) }
+        for key in ["uplinkUpdates", "denseFedAvgUplink", "uplinkRatioToDense"] { XCTAssertNotNil(bytes[key], key) }
+        for key in ["uplink", "downlink"] { XCTAssertNil(bytes[key], "\(key) counts heartbeats (real clock): timing.json") }
         let wall = try XCTUnwrap(json["wallTime"] as? [String: Any])
         XCTAssertNotNil(wall["simulatedSeconds"])
         XCTAssertNil(wall["realSeconds"], "real seconds are this machine's, not the seed's: timing.json")
         let timing = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("timing.json"))) as? [String: Any])
         XCTAssertEqual(timing["realSeconds"] as? Double, 12.5)
+        XCTAssertEqual(timing["uplink"] as? Int, s.bytes.uplink)
         let memory = try XCTUnwrap((json["memory"] as? [[String: Any]])?.first)
         for key in ["group", "budgetBytes", "peakBytes"] { XCTAssertNotNil(memory[key], key) }
         XCTAssertEqual(json["schema"] as? String, "sparsefleet.fleet-summary/2")

@@ -108,6 +108,11 @@ public struct SlurmJob {
                 kill -0 "$nodes" 2>/dev/null && scancel "$SLURM_JOB_ID.2" 2>/dev/null
             fi
             wait "$nodes" 2>/dev/null
+            # A node process that failed (not stopped by a signal) fails the job, so Slurm says FAILED.
+            for f in "$RUN"/slurm/*.status; do
+                [ -f "$f" ] || continue
+                s=$(cat "$f"); [ "$s" = 0 ] || [ "$s" = 130 ] || [ "$stopping" = 1 ] || { record "failed: $(basename "$f" .status) exited $s"; status=${status/#0/$s}; }
+            done
             interrupted=""
             [ "$stopping" = 1 ] && interrupted="--interrupted"
             \(q(fleetExecutable)) finish "$RUN" --real-seconds $(( $(date +%s) - started )) $interrupted

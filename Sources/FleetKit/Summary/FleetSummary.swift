@@ -5,7 +5,7 @@ import Transport
 
 /// The run's headline figures.
 public struct FleetSummary: Codable, Equatable, Sendable {
-    /// Format tag: `sparsefleet.fleet-summary/2` (2: the real seconds moved to timing.json).
+    /// Format tag: `sparsefleet.fleet-summary/2` (2: real seconds and the byte totals moved to timing.json).
     public var schema = "sparsefleet.fleet-summary/2"
     /// Topology name (with the sweep cell appended, e.g. `policies-compared/policy-dgsu`).
     public var topology: String
@@ -102,6 +102,37 @@ public struct FleetSummary: Codable, Equatable, Sendable {
         public var denseModel: Int
         /// Mean UPDATE bytes per device per round.
         public var meanUpdate: Double
+
+        public init(uplink: Int, uplinkUpdates: Int, denseFedAvgUplink: Int, uplinkRatioToDense: Double, downlink: Int,
+                    denseModel: Int, meanUpdate: Double) {
+            self.uplink = uplink; self.uplinkUpdates = uplinkUpdates; self.denseFedAvgUplink = denseFedAvgUplink
+            self.uplinkRatioToDense = uplinkRatioToDense; self.downlink = downlink; self.denseModel = denseModel
+            self.meanUpdate = meanUpdate
+        }
+
+        enum CodingKeys: String, CodingKey { case uplink, uplinkUpdates, denseFedAvgUplink, uplinkRatioToDense, downlink, denseModel, meanUpdate }
+
+        /// The totals (uplink, downlink) count heartbeats, which run on a real-time clock, so they
+        /// go to timing.json with the real seconds; what the updates carry stays in summary.json.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(uplinkUpdates, forKey: .uplinkUpdates)
+            try c.encode(denseFedAvgUplink, forKey: .denseFedAvgUplink)
+            try c.encode(uplinkRatioToDense, forKey: .uplinkRatioToDense)
+            try c.encode(denseModel, forKey: .denseModel)
+            try c.encode(meanUpdate, forKey: .meanUpdate)
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            uplink = try c.decodeIfPresent(Int.self, forKey: .uplink) ?? 0
+            uplinkUpdates = try c.decode(Int.self, forKey: .uplinkUpdates)
+            denseFedAvgUplink = try c.decode(Int.self, forKey: .denseFedAvgUplink)
+            uplinkRatioToDense = try c.decode(Double.self, forKey: .uplinkRatioToDense)
+            downlink = try c.decodeIfPresent(Int.self, forKey: .downlink) ?? 0
+            denseModel = try c.decode(Int.self, forKey: .denseModel)
+            meanUpdate = try c.decode(Double.self, forKey: .meanUpdate)
+        }
     }
 
     /// Wall time.
@@ -152,10 +183,13 @@ public struct FleetSummary: Codable, Equatable, Sendable {
         }
     }
 
-    /// timing.json: the real seconds of a run, kept out of summary.json.
+    /// timing.json: what a run measured on the real clock, kept out of summary.json: its real
+    /// seconds, and the byte totals that include heartbeats.
     public struct Timing: Codable, Equatable, Sendable {
         public var realSeconds: Double
         public var realRoundSeconds: Double
+        public var uplink: Int?
+        public var downlink: Int?
     }
 
     /// The coordinated schedule flag.

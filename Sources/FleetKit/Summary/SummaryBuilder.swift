@@ -92,7 +92,8 @@ public enum SummaryBuilder {
     /// Writes `summary` to `path` (summary.json) and its real seconds to timing.json beside it.
     public static func write(_ summary: FleetSummary, to path: String) throws {
         try encoder().encode(summary).write(to: URL(fileURLWithPath: path))
-        let timing = FleetSummary.Timing(realSeconds: summary.wallTime.realSeconds, realRoundSeconds: summary.wallTime.realRoundSeconds)
+        let timing = FleetSummary.Timing(realSeconds: summary.wallTime.realSeconds, realRoundSeconds: summary.wallTime.realRoundSeconds,
+                                         uplink: summary.bytes.uplink, downlink: summary.bytes.downlink)
         try encoder().encode(timing).write(to: URL(fileURLWithPath: timingPath(path)))
     }
 
@@ -133,6 +134,8 @@ public enum SummaryBuilder {
         if let t = FileManager.default.contents(atPath: timingPath(path)), let timing = try? d.decode(FleetSummary.Timing.self, from: t) {
             summary.wallTime.realSeconds = timing.realSeconds
             summary.wallTime.realRoundSeconds = timing.realRoundSeconds
+            if let u = timing.uplink { summary.bytes.uplink = u }
+            if let d = timing.downlink { summary.bytes.downlink = d }
         }
         return summary
     }
