@@ -14,6 +14,7 @@ struct PlanCommand: ParsableCommand {
         Example:
           fleet plan topologies/quickstart.yaml --coordinator-host 10.0.0.1 --out plan/
         Copy the plan folder (config.json and the node's key file) to each machine, then run the printed lines there.
+        On a Slurm cluster, `fleet submit TOPOLOGY --slurm` starts and follows the processes for you.
         """)
 
     @Argument(help: "Topology YAML file.")
