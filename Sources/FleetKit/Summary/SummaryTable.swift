@@ -73,7 +73,7 @@ public enum SummaryTable {
         rows.append(("uplink (updates)", "\(bytes(s.bytes.uplinkUpdates)) = \(String(format: "%.2f", 100 * s.bytes.uplinkRatioToDense)) % of dense FedAvg (\(bytes(s.bytes.denseFedAvgUplink)))"))
         rows.append(("uplink / downlink", "\(bytes(s.bytes.uplink)) / \(bytes(s.bytes.downlink))"))
         for m in s.memory {
-            rows.append(("memory \(m.group)", "\(bytes(m.peakBytes)) of \(bytes(m.budgetBytes)) (\(m.policy), \(m.devices) devices, \(String(format: "%.2f", m.convWeightsPerStepPercent)) % conv weights/step)"))
+            rows.append(("memory \(m.group)", "\(bytes(m.peakBytes)) of \(bytes(m.budgetBytes)) (\(m.precision.map { "\($0), " } ?? "")\(m.policy), \(m.devices) devices, \(String(format: "%.2f", m.convWeightsPerStepPercent)) % conv weights/step)"))
         }
         rows.append(("conv weights updated", String(format: "%.2f %% of conv weights over the run", s.weightsUpdatedPercent)))
         rows.append(("channel coverage", s.channelCoverage.isEmpty ? "-" : "mean \(pct(s.meanChannelCoverage)) over \(s.channelCoverage.count) update layers"))

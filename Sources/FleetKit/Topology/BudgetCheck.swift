@@ -25,6 +25,8 @@ public struct GroupPlan: Codable, Equatable, Sendable {
     public var convWeightsPerStepPercent: Double
     /// Training FLOPs of one sample (forward of the whole net + backward of the trained tail).
     public var flopsPerSample: Double
+    /// How the devices compute and are counted: int8 or fp32 (nil in summaries before 2026-12-02).
+    public var precision: String? = nil
 }
 
 /// Checks and plans device memory.
@@ -72,7 +74,8 @@ public enum BudgetCheck {
             let backward = 2 * unitFlops[firstUnit...].reduce(0, +) + 4.0 * Double(arch.classes * arch.features)
             out.append(GroupPlan(group: g.name, devices: g.count, policy: g.policy.rawValue, budgetBytes: g.budget, peakBytes: report.peak,
                                  peakAt: report.peakAt, biasLayers: layout.biasUnits.count, weightLayers: layout.weightChannels.count,
-                                 convWeightsPerStepPercent: 100 * Double(perStep) / convWeights, flopsPerSample: forward + backward))
+                                 convWeightsPerStepPercent: 100 * Double(perStep) / convWeights, flopsPerSample: forward + backward,
+                                 precision: t.memory.precision.rawValue))
         }
         return out
     }
