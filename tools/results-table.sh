@@ -24,14 +24,14 @@ row() {  # row NAME ARGS...: one engine-bench invocation
     tail -n +3 "$out/$name.md"
 }
 
-# What BENCHMARKS.md's table of 2026-12-02 ran (the int8 explicit-layout rows with 3 seeds, for time).
+# What BENCHMARKS.md's table of 2026-12-02 ran (the explicit-layout rows with 3 seeds, for time).
 lane_int8() {
     row int8-budget --seeds 5 --policies static,dgsu,random,bias,head --precisions int8
     row int8-explicit-static --seeds 3 --policies static --precisions int8 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout"
 }
 lane_fp32() {
     row fp32-budget --seeds 5 --policies static,dgsu,random,bias,head,dense --precisions fp32
-    row fp32-explicit --seeds 5 --policies static,dgsu,random --precisions fp32 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout"
+    row fp32-explicit --seeds 3 --policies static,dgsu,random --precisions fp32 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout"
     row int8-explicit-dgsu --seeds 3 --policies dgsu --precisions int8 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout"
 }
 # The DGSU ablation (age horizon, importance measure, ratio) and a longer run; not in that table.
