@@ -14,7 +14,6 @@ mkdir -p "$out"
 bin=.build/release/engine-bench
 [ -x "$bin" ] || swift build -c release --product engine-bench
 tiny="_conv_head=0.125,_blocks.15._project_conv=0.125,_blocks.15._expand_conv=0.25,_blocks.14._project_conv=0.125,_blocks.14._expand_conv=0.125,_blocks.13._project_conv=0.0625,_blocks.13._expand_conv=0.0625"
-sixteenth="_blocks.14._project_conv=0.0625,_blocks.15._expand_conv=0.0625,_blocks.15._project_conv=0.0625,_conv_head=0.0625"
 grid=(--per-group --ci --no-mobilenet --head-grid 0.001,0.01 --bias-grid 0.003 --weights-grid 0.0001,0.0003 --schedule-grid constant,cosine)
 
 row() {  # row NAME ARGS...: one engine-bench invocation
