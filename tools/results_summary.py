@@ -8,11 +8,13 @@ Per row (file × policy): mean test accuracy ± the 95 % confidence interval of 
 and measured peak, conv weights updated per step and over the run. Then, within each file, the
 paired differences dgsu − static and dgsu − random over the same seeds (same data order, init and
 held-out choice per seed), with their 95 % interval: the comparison the paper's claim is about.
-Standard library only.
+A row without its .json yet (still running, or stopped) is read from its .log: accuracies and
+rates only (peaks and coverage show as 0). Standard library only.
 """
 import json
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -30,15 +32,37 @@ def kb(b):
     return f"{b / 1024:.1f} KB" if b < 1 << 20 else f"{b / (1 << 20):.2f} MB"
 
 
+def from_log(path):
+    """Runs of a row still going (or stopped): seed, accuracy and chosen rates from its .log."""
+    runs, rates, schedule = [], None, "constant"
+    for line in open(path):
+        m = re.match(r"chose lr head ([0-9.e-]+), bias ([0-9.e-]+), weights ([0-9.e-]+), schedule (\w+)", line)
+        if m:
+            rates = {"head": float(m.group(1)), "bias": float(m.group(2)), "weights": float(m.group(3))}
+            schedule = m.group(4)
+        m = re.match(r"(.+) seed (\d+): test accuracy ([0-9.]+) %", line)
+        if m:
+            policy = m.group(1).split(" (")[0].split(",")[0]
+            runs.append({"policy": policy, "seed": int(m.group(2)), "testAccuracy": float(m.group(3)) / 100,
+                         "learningRates": rates or {"head": 0, "bias": 0, "weights": 0}, "schedule": schedule,
+                         "plannedPeak": 0, "measuredPeak": 0, "convWeightsPerStep": 0, "convWeightsOverRun": 0})
+    return runs
+
+
 def main(folder):
     files = sorted(f for f in os.listdir(folder) if f.endswith(".json"))
-    if not files:
-        sys.exit(f"no <row>.json in {folder}; run tools/results-table.sh {folder} first")
+    logs = sorted(f[:-4] + ".json" for f in os.listdir(folder) if f.endswith(".log") and f[:-4] + ".json" not in files)
+    if not files and not logs:
+        sys.exit(f"no <row>.json or <row>.log in {folder}; run tools/results-table.sh {folder} first")
+    files = sorted(files + logs)
     print("| row | policy | test accuracy % (mean ± 95 % CI) | per seed | rates (head, bias, weights), schedule | peak planned / measured | conv weights per step / over the run % |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     paired = []
     for f in files:
-        runs = json.load(open(os.path.join(folder, f)))
+        path = os.path.join(folder, f)
+        runs = json.load(open(path)) if os.path.exists(path) else from_log(path[:-5] + ".log")
+        if not runs:
+            continue
         by = {}
         for r in runs:
             by.setdefault(r["policy"], []).append(r)
