@@ -70,7 +70,7 @@ def main(folder):
             acc = [100 * r["testAccuracy"] for r in rs]
             r0 = rs[0]
             lr = r0["learningRates"]
-            rates = f'{lr["head"]:g}, {lr["bias"]:g}, {lr["weights"]:g}, {r0.get("schedule", "constant")}'
+            rates = (f'{lr:g} for all' if isinstance(lr, (int, float)) else f'{lr["head"]:g}, {lr["bias"]:g}, {lr["weights"]:g}') + f', {r0.get("schedule", "constant")}'
             print(f'| {f[:-5]} | {policy} | {statistics.mean(acc):.2f} ± {ci95(acc):.2f} | {" ".join(f"{a:.2f}" for a in acc)} | {rates} '
                   f'| {kb(r0["plannedPeak"])} / {kb(max(r["measuredPeak"] for r in rs))} '
                   f'| {100 * r0["convWeightsPerStep"]:.2f} / {statistics.mean(100 * r["convWeightsOverRun"] for r in rs):.2f} |')
