@@ -113,13 +113,19 @@ final class FleetRunEndToEndTests: XCTestCase {
         }
     }
 
-    func testResumeContinuesFromTheCheckpointOrRefusesWithoutOne() throws {
-        let dir = try scratch()
-        let text = try String(contentsOf: Self.fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)
+    /// The tiny fixture stretched to 40 rounds of 30 local steps, long enough to interrupt, in `dir`.
+    static func resumableTopology(in dir: URL) throws -> URL {
+        let text = try String(contentsOf: fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "rounds: {count: 2,", with: "rounds: {count: 40,")
             .replacingOccurrences(of: "localSteps: 3", with: "localSteps: 30")
         let topology = dir.appendingPathComponent("resumable.yaml")
         try text.write(to: topology, atomically: true, encoding: .utf8)
+        return topology
+    }
+
+    func testResumeContinuesFromTheCheckpointOrRefusesWithoutOne() throws {
+        let dir = try scratch()
+        let topology = try Self.resumableTopology(in: dir)
         let runs = dir.appendingPathComponent("runs")
         let (p, out, err) = ProcessHarness.process("fleet", ["run", topology.path, "--runs", runs.path])
         try p.run()

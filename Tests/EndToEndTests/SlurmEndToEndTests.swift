@@ -83,11 +83,7 @@ final class SlurmEndToEndTests: XCTestCase {
 
     func testCancelMidRunThenResumeOnSlurmFinishesEveryRoundOnce() throws {
         let dir = try scratch()
-        let text = try String(contentsOf: Self.fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "rounds: {count: 2,", with: "rounds: {count: 40,")
-            .replacingOccurrences(of: "localSteps: 3", with: "localSteps: 30")
-        let topology = dir.appendingPathComponent("resumable.yaml")
-        try text.write(to: topology, atomically: true, encoding: .utf8)
+        let topology = try FleetRunEndToEndTests.resumableTopology(in: dir)
         let reference = try ProcessHarness.run("fleet", ["run", topology.path, "--runs", dir.appendingPathComponent("local").path], timeout: 240)
         XCTAssertEqual(reference.status, 0, reference.stdout + reference.stderr)
         let referenceMetrics = try metrics(try onlyFolder(dir.appendingPathComponent("local")))
