@@ -20,7 +20,9 @@ public struct SlurmRecord: Codable, Equatable, Sendable {
         }
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
-        return try d.decode(SlurmRecord.self, from: data)
+        do { return try d.decode(SlurmRecord.self, from: data) } catch {
+            throw SlurmError("\(path(folder)) is not a job record fleet submit wrote (\(error)); fleet resume \(folder.path) --slurm submits a new job")
+        }
     }
 
     func write(_ folder: RunFolder) throws {
