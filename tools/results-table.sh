@@ -2,11 +2,11 @@
 # The sparse-update results table of BENCHMARKS.md (issue 14 §5), in two lanes, one per core:
 #   lane int8: the int8/QAS device on the 256 KB budget-driven layout;
 #   lane fp32: the fp32 device on the same layouts, and dense;
-#   lanes ablation and int8-explicit (not part of `both`): see below.
+#   lanes ablation and explicit (not part of `both`): see below.
 # Every row searches its rates (and constant against cosine) on the held-out slice at seed 0 and
 # keeps them for seeds 1–4; the test set is only evaluated. Writes OUT/<row>.md (the table rows,
 # as engine-bench prints them), OUT/<row>.json and OUT/<row>.log.
-#   tools/results-table.sh [OUT] [int8|fp32|ablation|int8-explicit|both]
+#   tools/results-table.sh [OUT] [int8|fp32|ablation|explicit|both]
 #   python3 tools/results_summary.py OUT      # the combined table and the paired differences
 set -euo pipefail
 out=${1:-results}; lanes=${2:-both}
@@ -23,14 +23,12 @@ row() {  # row NAME ARGS...: one engine-bench invocation
     tail -n +3 "$out/$name.md"
 }
 
-# What BENCHMARKS.md's table of 2026-12-02 ran (the explicit layout and the ablation at 3 seeds, for
-# time; the int8 device's explicit-layout rows, lane int8-explicit, were not run that day).
+# The budget-driven rows of BENCHMARKS.md's table (2026-12-02).
 lane_int8() {
     row int8-budget --seeds 5 --policies static,dgsu,random,bias,head --precisions int8
 }
 lane_fp32() {
     row fp32-budget --seeds 5 --policies static,dgsu,random,bias,head,dense --precisions fp32
-    row fp32-explicit --seeds 3 --policies static,dgsu,random --precisions fp32 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout"
 }
 # Why DGSU does (not) beat static: its age horizon and importance measure, and every policy at the
 # same rates (the held-out search picks the classifier's rate per policy, and that rate moves the
@@ -40,14 +38,17 @@ lane_ablation() {
     row ablation-weight --seeds 3 --policies dgsu --precisions fp32 --importance weight --label "weight importance"
     row ablation-equal-rates --seeds 3 --policies static,dgsu,random --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --label "equal rates"
 }
-lane_int8_explicit() {
+# The tiny-training-style explicit layout (7 layers, the biases of the last 20 convs), both devices
+# (BENCHMARKS.md, 2026-12-04).
+lane_explicit() {
     row int8-explicit --seeds 5 --policies static,dgsu,random --precisions int8 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout"
+    row fp32-explicit --seeds 5 --policies static,dgsu,random --precisions fp32 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout"
 }
 case $lanes in
     int8) lane_int8 ;;
     fp32) lane_fp32 ;;
     ablation) lane_ablation ;;
-    int8-explicit) lane_int8_explicit ;;
+    explicit) lane_explicit ;;
     both) lane_int8 > "$out/lane-int8.txt" & lane_fp32 > "$out/lane-fp32.txt"; wait ;;
-    *) echo "lanes: int8, fp32, ablation, int8-explicit or both" >&2; exit 2 ;;
+    *) echo "lanes: int8, fp32, ablation, explicit or both" >&2; exit 2 ;;
 esac

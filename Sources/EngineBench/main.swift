@@ -48,13 +48,7 @@ let runs = quick ? 5 : 30
 print("engine-bench — OpenBLAS \(BLAS.coreName), \(BLAS.threads) BLAS thread(s), \(runs) runs per figure (median)")
 
 // 1. sgemm peak at a pointwise-conv-like shape.
-do {
-    let m = 512, n = 1024, k = 512
-    let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
-    var c = [Float](repeating: 0, count: m * n)
-    let ms = medianMs(runs: runs) { BLAS.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n) }
-    print(String(format: "sgemm peak %dx%dx%d: %.1f GFLOP/s", m, n, k, 2.0 * Double(m * n * k) / ms / 1e6))
-}
+print(String(format: "sgemm peak 512x1024x512: %.1f GFLOP/s", SgemmPeak.measure(runs: runs)))
 
 let models: [(String, Architecture, Int)] = [
     ("EfficientNet-Lite0", EfficientNetLite.lite0(classes: 10), 64),

@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "How the devices compute: int8 (the integer device, QAS updates) or fp32.")
     var precision: Precision = .int8
 
+    @Option(help: "Also write the layout the devices train (convs by name, input channels per step) and the figures as JSON here (read by tools/bench_flower.py and tools/bench-fleet.sh).")
+    var json: String? = nil
+
     func validate() throws {
         if devices < 1 || rounds < 1 || steps < 1 || batch < 1 || samplesPerDevice < batch {
             throw ValidationError("--devices, --rounds, --steps and --batch must be at least 1, --samples-per-device at least --batch")
@@ -77,7 +80,7 @@ struct BenchCommand: ParsableCommand {
         }
         let layout = hosted.first.map { "\($0.layout.biasUnits.count) bias units, \($0.layout.weightChannels.count) weight layers" } ?? ""
         print("devices \(devices), EfficientNet-Lite0 64x64, \(precision.rawValue), DGSU \(ByteSize.format(budget.bytes)) (\(layout)), batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")
-        var total = 0.0
+        var total = 0.0, roundSeconds: [Double] = []
         for r in 1...rounds {
             let start = Date()
             for d in hosted {
@@ -87,14 +90,63 @@ struct BenchCommand: ParsableCommand {
                 _ = try d.run(task: t, global: net, version: 1)
             }
             let s = Date().timeIntervalSince(start)
+            roundSeconds.append(s)
             if r > 1 { total += s }
             let perDevice = Double(Self.rss() - base) / Double(devices)
             print(String(format: "round %d: %.2f s, %.1f device-steps/s, RSS %d MiB, %.2f MB per virtual device beyond the shared model and data",
                          r, s, Double(devices * steps) / s, Self.rss() / 1_048_576, perDevice / 1_000_000))
         }
+        let tail = hosted.first.map { TailFlops(arch: arch, layout: $0.layout, batch: batch, height: c.model.resolution, width: c.model.resolution) }
+        var peak: Double? = nil, tailPercent: Double? = nil
         if rounds > 1 {
-            print(String(format: "steady state (rounds 2-%d): %.2f s per round, %.1f device-steps/s", rounds, total / Double(rounds - 1),
-                         Double(devices * steps * (rounds - 1)) / total))
+            let rate = Double(devices * steps * (rounds - 1)) / total
+            print(String(format: "steady state (rounds 2-%d): %.2f s per round, %.1f device-steps/s", rounds, total / Double(rounds - 1), rate))
+            if let tail {
+                let p = SgemmPeak.measure()
+                peak = p; tailPercent = 100 * tail.total * rate / 1e9 / p
+                print(String(format: "tail step: %.1f MFLOP (forward %.1f, input gradients %.1f, weight gradients %.1f) × %.1f steps/s = %.2f GFLOP/s = %.1f %% of this core's sgemm peak (%.1f GFLOP/s, 512x1024x512)",
+                             tail.total / 1e6, tail.forward / 1e6, tail.inputGradients / 1e6, tail.weightGradients / 1e6, rate,
+                             tail.total * rate / 1e9, tailPercent!, p))
+            }
+        }
+        if let json, let first = hosted.first {
+            let report = BenchReport(layout: .init(first.layout, arch: arch), devices: devices, rounds: rounds, steps: steps, batch: batch,
+                                     budget: budget.bytes, precision: precision.rawValue, roundSeconds: roundSeconds,
+                                     steadyDeviceStepsPerSecond: rounds > 1 ? Double(devices * steps * (rounds - 1)) / total : nil,
+                                     rssBytes: Self.rss(), baseRSSBytes: base, tailFlops: tail?.total ?? 0, sgemmPeakGFLOPS: peak,
+                                     tailPercentOfSgemmPeak: tailPercent)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+            print("wrote \(json)")
         }
     }
+}
+
+/// What `node bench --json` writes: the layout by name, so another engine can train the same
+/// parameters, and the figures.
+struct BenchReport: Codable {
+    /// The trained parameters, by conv name.
+    struct Layout: Codable {
+        /// Convs whose bias trains.
+        var biases: [String]
+        /// Convs whose weight trains → (input channels trained per step, input channels).
+        var weights: [String: [Int]]
+        /// Whether the classifier trains.
+        var classifier: Bool
+
+        init(_ l: SparseLayout, arch: Architecture) {
+            biases = l.biasUnits.map { arch.units[$0].name }
+            weights = Dictionary(uniqueKeysWithValues: l.weightChannels.map { (arch.units[$0.key].name, [$0.value, arch.units[$0.key].inChannels]) })
+            classifier = l.trainClassifier
+        }
+    }
+    var layout: Layout
+    var devices, rounds, steps, batch, budget: Int
+    var precision: String
+    var roundSeconds: [Double]
+    var steadyDeviceStepsPerSecond: Double?
+    var rssBytes, baseRSSBytes: Int
+    var tailFlops: Double
+    var sgemmPeakGFLOPS, tailPercentOfSgemmPeak: Double?
 }

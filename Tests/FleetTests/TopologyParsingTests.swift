@@ -188,6 +188,37 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertEqual(refusal(minimal + "\nmemory: {masterWeights: sometimes}")?.key, "memory.masterWeights")
     }
 
+    /// `rounds.lrSchedule` scales every group's rates in the TASKs, round by round, and only there.
+    func testRoundScheduleDecaysTheRatesTheTasksCarry() throws {
+        let text = minimal.replacingOccurrences(of: "budget: 64KB}", with: "budget: 64KB, lr: {head: 0.01, bias: 0.003, weights: 0.001}}")
+        let c = FleetPlan(try TopologyParser.parse(text + "\nrounds: {count: 4, lrSchedule: cosine}")).config
+        XCTAssertEqual(c.rounds.lrSchedule, .cosine)
+        let d = c.resolvedDevices[0]
+        func rates(_ round: UInt64) -> (Float, Float, Float) {
+            let t = RoundPlanner.task(round: round, device: d, config: c, modelVersion: 1, assignments: [])
+            XCTAssertTrue(t.hasLearningRates)
+            XCTAssertEqual(t.learningRate, t.learningRates.weights)
+            return (t.learningRates.head, t.learningRates.bias, t.learningRates.weights)
+        }
+        // Round 1 carries the group's rates; round r the cosine factor ½(1 + cos(π(r − 1)/4)).
+        XCTAssertEqual(rates(1).0, 0.01)
+        for r in 2...4 {
+            let f = Float(0.5 * (1 + cos(Double.pi * Double(r - 1) / 4)))
+            XCTAssertEqual(rates(UInt64(r)).0, 0.01 * f, accuracy: 1e-9)
+            XCTAssertEqual(rates(UInt64(r)).1, 0.003 * f, accuracy: 1e-9)
+            XCTAssertEqual(rates(UInt64(r)).2, 0.001 * f, accuracy: 1e-9)
+        }
+        XCTAssertLessThan(rates(4).0, rates(3).0)
+        XCTAssertGreaterThan(rates(4).0, 0, "the last round still trains")
+        XCTAssertEqual(rates(9).0, rates(4).0, "a round past the count keeps the last factor")
+        XCTAssertEqual(d.learningRate.head, 0.01, "the device's own rates are the group's")
+        // Without the key the rates are the group's every round; an unknown schedule is refused by key.
+        let flat = FleetPlan(try TopologyParser.parse(text + "\nrounds: {count: 4}")).config
+        XCTAssertEqual(flat.rounds.lrSchedule, .constant)
+        XCTAssertEqual(RoundPlanner.task(round: 4, device: flat.resolvedDevices[0], config: flat, modelVersion: 1, assignments: []).learningRates.head, 0.01)
+        XCTAssertEqual(refusal(text + "\nrounds: {count: 4, lrSchedule: linear}")?.key, "rounds.lrSchedule")
+    }
+
     func testAnExplicitLayoutIsParsedCheckedByNameAndByBudget() throws {
         let arch = ModelZoo.architecture(.tiny, classes: 10)
         let last = arch.units.filter(\.isPointwise).last!.name

@@ -303,6 +303,9 @@ public struct RoundConfig: Codable, Equatable, Sendable {
     /// Whether the coordinator assigns each sampled device its input channels per update layer
     /// (disjoint rotating blocks, fleet-level coverage) instead of letting its policy choose.
     public var coordinatedSchedule = false
+    /// How the devices' learning rates decay over the rounds: round r's tasks carry each group's
+    /// rates × this schedule's factor at r − 1 of `count` (constant: the group's rates every round).
+    public var lrSchedule: LearningRateSchedule = .constant
     /// 3 rounds, everyone sampled, 30 s deadline.
     public init() {}
 }

@@ -51,6 +51,13 @@ public enum RoundPlanner {
         return RoundPlan(round: round, modelVersion: modelVersion, sampled: sampled.filter { tasks[$0] != nil }, tasks: tasks)
     }
 
+    /// The rates `device` trains with in `round` (1-based): its group's rates × the round
+    /// schedule's factor (`rounds.lrSchedule`).
+    public static func learningRates(round: UInt64, device d: ResolvedDevice, config: FederationConfig) -> LearningRates {
+        let rounds = config.rounds
+        return rounds.lrSchedule.rates(d.learningRate, step: Int(max(1, min(round, UInt64(rounds.count)))) - 1, of: rounds.count)
+    }
+
     /// The TASK of `device` in `round`.
     public static func task(round: UInt64, device d: ResolvedDevice, config: FederationConfig, modelVersion: UInt64,
                             assignments: [PBChannelAssignment]) -> PBTask {
@@ -59,10 +66,11 @@ public enum RoundPlanner {
         t.deviceID = d.id
         t.modelVersion = modelVersion
         t.localSteps = UInt32(d.localSteps)
-        t.learningRate = d.learningRate.weights
-        if !d.learningRate.isUniform {
+        let rates = learningRates(round: round, device: d, config: config)
+        t.learningRate = rates.weights
+        if !rates.isUniform {
             var r = PBLearningRates()
-            r.head = d.learningRate.head; r.bias = d.learningRate.bias; r.weights = d.learningRate.weights
+            r.head = rates.head; r.bias = rates.bias; r.weights = rates.weights
             t.learningRates = r
         }
         t.batchSize = UInt32(d.batch)

@@ -66,7 +66,7 @@ struct NodeShadows {
             }
             let shadows = try ShadowModels(start: initial, settings: settings, layout: first.layout, block: first.cacheBlock, aux: test,
                                            samples: samples, seeds: index.map { FederatedData.deviceSeed(config, index: $0, purpose: Self.trainingPurpose) },
-                                           steps: rounds * settings.localSteps, preprocessing: pre)
+                                           steps: rounds * settings.localSteps, rounds: config.rounds, preprocessing: pre)
             for d in hosted { byDevice[d.id] = shadows }
             steps += k * rounds * settings.localSteps
         }

@@ -30,10 +30,11 @@ struct ShadowModels {
     let preprocessing: Preprocessing
 
     /// Trains one shadow per entry of `samples` (indices into `aux`), each with its own seed in
-    /// `seeds`, for `steps` local steps of `settings`' procedure under `layout` from `start`.
+    /// `seeds`, for `steps` local steps of `settings`' procedure under `layout` from `start`, task
+    /// k at round k + 1's rates of `rounds`.
     /// Throws `MemoryOverflow` if a step exceeds the group's budget (it cannot: same plan).
     init(start: Network, settings: ResolvedDevice, layout: SparseLayout, block: Int, aux: ImageDataset, samples: [[Int]],
-         seeds: [UInt64], steps: Int, preprocessing: Preprocessing) throws {
+         seeds: [UInt64], steps: Int, rounds: RoundConfig = RoundConfig(), preprocessing: Preprocessing) throws {
         precondition(samples.count == seeds.count && !samples.isEmpty, "ShadowModels: one seed per shadow sample")
         // One cache over the union of the samples: the frozen front is the same for every shadow.
         let union = Array(Set(samples.joined())).sorted()
@@ -43,7 +44,7 @@ struct ShadowModels {
         let cache = FeatureCache(net: start, data: cached, preprocessing: preprocessing, block: block, arithmetic: arithmetic)
         networks = try zip(samples, seeds).map { sample, seed in
             try Self.train(from: start, settings: settings, layout: layout, cache: cache, labels: cached.labels,
-                           samples: sample.map { position[$0]! }, steps: steps, seed: seed, size: preprocessing.size)
+                           samples: sample.map { position[$0]! }, steps: steps, rounds: rounds, seed: seed, size: preprocessing.size)
         }
         self.start = start
         self.arithmetic = arithmetic
@@ -53,19 +54,22 @@ struct ShadowModels {
 
     /// `start` after `steps` local steps of `settings`' procedure on the samples `samples` of
     /// `cache` (features at the group's first trained block): a fresh policy and batch order
-    /// from `seed`, the step inside an arena of the group's budget.
+    /// from `seed`, the step inside an arena of the group's budget, task k at the rates the
+    /// coordinator gives round k + 1 (`rounds.lrSchedule`).
     static func train(from start: Network, settings: ResolvedDevice, layout: SparseLayout, cache: FeatureCache, labels: [UInt8],
-                      samples: [Int], steps: Int, seed: UInt64, size: Int) throws -> Network {
+                      samples: [Int], steps: Int, rounds: RoundConfig = RoundConfig(), seed: UInt64, size: Int) throws -> Network {
         let policy = PolicyFactory.make(settings.policy, layout: layout, network: start, seed: seed)
         let session = DeviceSession(id: 0, shard: samples, network: start, policy: policy, layout: layout,
                                     dynamic: settings.search.dynamic, seed: seed)
-        let config = LocalTrainingConfig(batch: settings.batch, learningRates: settings.learningRate, memory: settings.memory,
+        var config = LocalTrainingConfig(batch: settings.batch, learningRates: settings.learningRate, memory: settings.memory,
                                          budget: settings.budget)
         // Task by task, so that a local schedule restarts as it does on the device.
         let source = TrainingSource.cache(cache, labels: labels, imageSize: size)
-        var done = 0
+        var done = 0, task = 0
         while done < steps {
             let n = min(settings.localSteps, steps - done)
+            config.learningRates = rounds.lrSchedule.rates(settings.learningRate, step: min(task, rounds.count - 1), of: rounds.count)
+            task += 1
             try session.train(steps: n, from: 0, of: settings.localSteps, schedule: settings.localSchedule, config: config, source: source, trainer: Trainer())
             done += n
         }

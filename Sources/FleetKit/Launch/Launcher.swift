@@ -53,6 +53,7 @@ public final class Launcher {
         print("fleet       \(t.deviceCount) devices (\(t.groups.map { "\($0.count)× \($0.name) \($0.policy.rawValue) @ \(SummaryTable.bytes($0.budget))" }.joined(separator: ", "))) in \(t.nodes.count) node process\(t.nodes.count == 1 ? "" : "es"), \(t.rounds.count) rounds, coordinator at \(endpoint)")
         if let proxy { print("network     \(Self.describe(t.network)) on the real wire: nodes connect to the fault proxy at \(proxy.endpoint)") }
         if t.coordinatedSchedule { print("note        coordinated channel schedule on: the coordinator deals each device its channels") }
+        if t.rounds.lrSchedule != .constant { print("note        learning rates decay over the rounds (rounds.lrSchedule: \(t.rounds.lrSchedule.rawValue))") }
         return try execute(t, label: label, folder: folder, commands: commands, started: started, faults: true, logSuffix: "", priorSeconds: 0,
                            proxy: proxy, priorWire: nil)
     }

@@ -141,13 +141,14 @@ public enum TopologyParser {
         rounds.deadlineMs = 120_000
         rounds.finalWaitMs = 60_000
         if let r = try top.object("rounds") {
-            try r.onlyKeys(["count", "sampleFraction", "minUpdates", "deadline", "joinWait", "finalWait", "simulatedDeadline"])
+            try r.onlyKeys(["count", "sampleFraction", "minUpdates", "deadline", "joinWait", "finalWait", "simulatedDeadline", "lrSchedule"])
             rounds.count = try r.int("count", default: 3, in: 1...100_000)
             rounds.sampleFraction = try r.double("sampleFraction", default: 1, in: 0...1, lowerOpen: true)
             rounds.minUpdates = try r.int("minUpdates", default: 1, in: 1...1_000_000)
             rounds.deadlineMs = try r.milliseconds("deadline", default: rounds.deadlineMs, in: 1...86_400_000)
             rounds.joinWaitMs = try r.milliseconds("joinWait", default: rounds.joinWaitMs, in: 1...86_400_000)
             rounds.finalWaitMs = try r.milliseconds("finalWait", default: rounds.finalWaitMs, in: 1...86_400_000)
+            rounds.lrSchedule = LearningRateSchedule(rawValue: try r.choice("lrSchedule", LearningRateSchedule.allCases.map(\.rawValue), default: "constant"))!
             if r.value("simulatedDeadline") != nil {
                 simulatedDeadline = try r.milliseconds("simulatedDeadline", default: 0, in: 1...864_000_000)
             }
