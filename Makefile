@@ -7,7 +7,7 @@ export SPARSEFLEET_BLAS_THREADS ?= 1
 
 SWIFT ?= swift
 
-.PHONY: deps weights demo test build release bench bench-secagg proto clean
+.PHONY: deps weights demo test build release bench bench-fleet bench-secagg proto clean
 
 deps:
 	@tools/install-deps.sh
@@ -39,6 +39,12 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release
+
+## bench-fleet: fleet throughput against a Flower baseline (Flower simulation + PyTorch clients, the
+## same workload), both measured in this one run: device-steps/s, the ratio, the tail's fraction of
+## the sgemm peak (BENCHMARKS.md). Installs flwr and torch into a virtualenv, never for CI.
+bench-fleet: deps weights
+	tools/bench-fleet.sh
 
 ## bench-secagg: what a secure-aggregation round costs (bytes, client and coordinator time; BENCHMARKS.md).
 bench-secagg: deps
