@@ -106,24 +106,72 @@ public struct QuantizedNetwork: Equatable, Sendable {
         classifierBias = (0..<net.arch.classes).map { QuantizedNetwork.quantiseBias(net.classifierBias[$0], scale: s[$0] * p) }
     }
 
-    /// Per-row symmetric int8: each row's scale covers its largest magnitude with 127.
+    /// Per-row symmetric int8: each row's scale covers its largest magnitude with 127; each value
+    /// is `Int8(max(-127, min(127, (w · (1/s)).rounded())))` with Swift's scalar semantics (ties away
+    /// from zero, NaN ignored by the maximum and sent to 127). Sixteen lanes at a time, bitwise
+    /// equal to that scalar formula (QuantizedRowsTests): every device quantises its tail for every
+    /// task, which made the scalar `rounded()` call the top of the fleet profile.
     static func quantiseRows(_ w: [Float], rows: Int) -> ([Int8], [Float]) {
         let per = w.count / rows
         var scales = [Float](repeating: 1, count: rows)
         let q = [Int8](unsafeUninitializedCapacity: w.count) { out, done in
             w.withUnsafeBufferPointer { wb in
                 for r in 0..<rows {
-                    var m: Float = 0
-                    for i in r * per..<(r + 1) * per { m = max(m, abs(wb[i])) }
+                    let row = UnsafeBufferPointer(rebasing: wb[r * per..<(r + 1) * per])
+                    let m = largestMagnitude(row)
                     let s = m > 0 ? m / 127 : 1
                     scales[r] = s
-                    let inv = 1 / s
-                    for i in r * per..<(r + 1) * per { out[i] = Int8(max(-127, min(127, (wb[i] * inv).rounded()))) }
+                    quantise(row, inverseScale: 1 / s, into: out.baseAddress! + r * per)
                 }
             }
             done = w.count
         }
         return (q, scales)
+    }
+
+    /// max over `x` of |x| as `Swift.max` folds it (a NaN never replaces the running maximum).
+    @inline(__always)
+    static func largestMagnitude(_ x: UnsafeBufferPointer<Float>) -> Float {
+        var i = 0, m: Float = 0
+        if x.count >= 16 {
+            var lanes = SIMD16<Float>(repeating: 0)
+            let raw = UnsafeRawPointer(x.baseAddress!)
+            while i + 16 <= x.count {
+                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                let a = v.replacing(with: -v, where: v .< 0)  // |v| (−0 stays −0: only m > 0 and m / 127 are used)
+                lanes.replace(with: a, where: a .>= lanes)
+                i += 16
+            }
+            for l in 0..<16 { m = max(m, lanes[l]) }
+        }
+        while i < x.count { m = max(m, abs(x[i])); i += 1 }
+        return m
+    }
+
+    /// out[i] = Int8(max(-127, min(127, (x[i] · inv).rounded()))), exactly.
+    @inline(__always)
+    static func quantise(_ x: UnsafeBufferPointer<Float>, inverseScale inv: Float, into out: UnsafeMutablePointer<Int8>) {
+        var i = 0
+        let raw = UnsafeRawPointer(x.baseAddress!)
+        let hi = SIMD16<Float>(repeating: 127), lo = SIMD16<Float>(repeating: -127), half = SIMD16<Float>(repeating: 0.5)
+        let one = SIMD16<Float>(repeating: 1)
+        while i + 16 <= x.count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * inv
+            // Ties away from zero: the fraction v − trunc(v) is exact below 2^23, and above it v is whole.
+            var r = v.rounded(.towardZero)
+            let f = v - r
+            r.replace(with: r + one, where: f .>= half)
+            r.replace(with: r - one, where: f .<= -half)
+            // min(127, r) then max(-127, ·), as Swift's scalar min/max order them (NaN → 127).
+            var c = hi
+            c.replace(with: r, where: r .< hi)
+            c.replace(with: lo, where: .!(c .>= lo))
+            // c is whole and in [−127, 127]: its bits after adding 1.5·2^23 end in c (two's complement).
+            let bits = unsafeBitCast(c + SIMD16<Float>(repeating: 12_582_912), to: SIMD16<UInt32>.self)
+            for l in 0..<16 { out[i + l] = Int8(truncatingIfNeeded: bits[l]) }
+            i += 16
+        }
+        while i < x.count { out[i] = Int8(max(-127, min(127, (x[i] * inv).rounded()))); i += 1 }
     }
 
     /// Real values of per-row int8 values: out[i] = scales[row]·q[i].
