@@ -83,7 +83,6 @@ public final class DeviceSession {
     /// The int8 model of the last int8 steps and the real-valued view they left in `network`:
     /// training continues from it while `network` still equals the view.
     private var int8State: (model: QuantizedNetwork, view: Network)?
-    private lazy var int8Trainer = QuantizedTrainer()
     private var order: [Int] = []
     private var cursor = 0
 
@@ -153,7 +152,9 @@ public final class DeviceSession {
         switch source { case let .cache(c, _, _): arithmetic = c.arithmetic; case .images: arithmetic = self.arithmetic }
         precondition(config.memory.precision == arithmetic.precision,
                      "DeviceSession: the memory model is \(config.memory.precision.rawValue) but the device computes in \(arithmetic.precision.rawValue); build its cache (or set its arithmetic) for the same precision")
-        if arithmetic.precision == .int8 { return try trainInt8(steps: steps, config: config, source: source, arithmetic: arithmetic) }
+        if arithmetic.precision == .int8 {
+            return try trainInt8(steps: steps, config: config, source: source, arithmetic: arithmetic, trainer: trainer.quantized)
+        }
         var tally = StepTally()
         let labels = source.labels
         for _ in 0..<steps {
@@ -231,7 +232,8 @@ public final class DeviceSession {
     }
 
     /// `train` on the int8 device: integer forward, fp32 backward, QAS updates.
-    private func trainInt8(steps: Int, config: LocalTrainingConfig, source: TrainingSource, arithmetic: DeviceArithmetic) throws -> LocalStats {
+    private func trainInt8(steps: Int, config: LocalTrainingConfig, source: TrainingSource, arithmetic: DeviceArithmetic,
+                           trainer int8Trainer: QuantizedTrainer) throws -> LocalStats {
         var q = int8Model(arithmetic, masters: config.memory.masterWeights)
         var touched = Set<Int>(), classifier = false
         defer {

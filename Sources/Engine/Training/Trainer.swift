@@ -51,6 +51,11 @@ public final class Trainer {
     /// features may then differ from the cached ones in the last bit (OpenBLAS sums depend on N).
     public var frontPerSample = true
 
+    /// The int8 device's trainer (its scratch and slab), made at the first int8 step that this
+    /// trainer is passed to: a device's scratch lives as long as the caller's `Trainer` (a node
+    /// passes a fresh one per task), not as long as the device.
+    public private(set) lazy var quantized = QuantizedTrainer()
+
     /// A trainer with an empty slab.
     public init() {}
 
