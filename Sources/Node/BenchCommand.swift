@@ -48,12 +48,8 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// Resident set size of this process, bytes (Linux /proc/self/status VmRSS).
-    static func rss() -> Int {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
-        return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
-    }
+    /// Resident set size of this process, bytes.
+    static func rss() -> Int { ProcessMemory.residentBytes() }
 
     func run() throws {
         var c = FederationConfig()

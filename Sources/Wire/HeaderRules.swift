@@ -8,7 +8,7 @@ enum HeaderRules {
         guard !j.devices.isEmpty else {
             throw WireError.invalid(field: "Join.devices", reason: "a node must host at least one device")
         }
-        try Validate.count(j.devices.count, field: "Join.devices count", limit: limits.maxDevices)
+        try Validate.count(j.devices.count, field: "Join.devices count", limit: limits.maxJoinDevices)
         var seen = Set<String>()
         for d in j.devices {
             try Validate.identifier(d.deviceID, field: "DeviceInfo.device_id", limits: limits)

@@ -34,7 +34,7 @@ final class QuantizedTrainingTests: XCTestCase {
         let before = w
         var master: [Float]? = nil
         g.withUnsafeBufferPointer {
-            QASUpdate.weights(&w, scales: scales, perRow: per, gradient: $0.baseAddress!, count: g.count, index: { $0 }, learningRate: lr,
+            QASUpdate.weights(&w, scales: scales, perRow: per, rows: nil, offsets: Array(0..<per), gradient: $0.baseAddress!, learningRate: lr,
                               rounding: QASRounding(seed: nil), tensor: 0, master: &master)
         }
         var moved = 0
@@ -58,7 +58,7 @@ final class QuantizedTrainingTests: XCTestCase {
             var w: [Int8] = [0, 0, 0]
             var master: [Float]? = nil
             g.withUnsafeBufferPointer {
-                QASUpdate.weights(&w, scales: [s], perRow: 3, gradient: $0.baseAddress!, count: 3, index: { $0 }, learningRate: lr,
+                QASUpdate.weights(&w, scales: [s], perRow: 3, rows: nil, offsets: [0, 1, 2], gradient: $0.baseAddress!, learningRate: lr,
                                   rounding: QASRounding(seed: UInt64(t) &* 7919), tensor: 3, master: &master)
             }
             for i in 0..<3 { sums[i] += Double(w[i]) }
@@ -71,7 +71,7 @@ final class QuantizedTrainingTests: XCTestCase {
         var w: [Int8] = [0, 0, 0]
         var master: [Float]? = nil
         g.withUnsafeBufferPointer {
-            QASUpdate.weights(&w, scales: [s], perRow: 3, gradient: $0.baseAddress!, count: 3, index: { $0 }, learningRate: lr,
+            QASUpdate.weights(&w, scales: [s], perRow: 3, rows: nil, offsets: [0, 1, 2], gradient: $0.baseAddress!, learningRate: lr,
                               rounding: QASRounding(seed: nil), tensor: 3, master: &master)
         }
         XCTAssertEqual(w, [0, 0, 0], "nearest rounding drops updates below half a step")

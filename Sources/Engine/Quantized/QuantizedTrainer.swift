@@ -109,8 +109,8 @@ public final class QuantizedTrainer {
                 }
             }
             var master = net.masters[net.classifierIndex]
-            QASUpdate.weights(&net.classifierWeight, scales: net.classifierScales, perRow: f, gradient: dw, count: classes * f,
-                              index: { $0 }, learningRate: rates.head, rounding: rounding, tensor: 2 * net.classifierIndex, master: &master)
+            QASUpdate.weights(&net.classifierWeight, scales: net.classifierScales, perRow: f, rows: nil, offsets: Array(0..<f), gradient: dw,
+                              learningRate: rates.head, rounding: rounding, tensor: 2 * net.classifierIndex, master: &master)
             if master != nil { net.masters[net.classifierIndex] = master }
             QASUpdate.biases(&net.classifierBias, scales: net.classifierScales, inputScale: p.scale, gradient: db, learningRate: rates.head,
                              rounding: rounding, tensor: 2 * net.classifierIndex + 1)
@@ -158,13 +158,13 @@ public final class QuantizedTrainer {
                     Conv2D.backwardWeight(dweight: dw, dy: dy, x: real, channels: chans, packed: true, g: g, ws: ws)
                     feedback.channelGradientNorms[u] = Trainer.channelNorms(dw, channels: k, perChannel: spec.isDepthwise ? taps : g.outChannels * taps,
                                                                             taps: taps, depthwise: spec.isDepthwise)
-                    let cin = g.inPerGroup
-                    let index: (Int) -> Int = spec.isDepthwise
-                        ? { i in Int(chans[i / taps]) * taps + i % taps }
-                        : { i in let o = i / (k * taps), r = i % (k * taps); return (o * cin + Int(chans[r / taps])) * taps + r % taps }
+                    // Depthwise: the rows are the trained channels, each its taps. Otherwise every
+                    // output row, at the trained input channels' taps.
+                    let rows: [Int]? = spec.isDepthwise ? chans.map { Int($0) } : nil
+                    let offsets = spec.isDepthwise ? Array(0..<taps) : chans.flatMap { c in (0..<taps).map { Int(c) * taps + $0 } }
                     var master = net.masters[u]
-                    QASUpdate.weights(&net.units[u].weight, scales: net.units[u].weightScales, perRow: net.units[u].perChannel, gradient: dw, count: count,
-                                      index: index, learningRate: rates.weights, rounding: rounding, tensor: 2 * u, master: &master)
+                    QASUpdate.weights(&net.units[u].weight, scales: net.units[u].weightScales, perRow: net.units[u].perChannel, rows: rows,
+                                      offsets: offsets, gradient: dw, learningRate: rates.weights, rounding: rounding, tensor: 2 * u, master: &master)
                     if master != nil { net.masters[u] = master }
                 }
                 if plan.biasUnits.contains(u) || plan.weightChannels[u] != nil { net.units[u].refreshOffsets() }

@@ -108,6 +108,8 @@ public final class NodeService {
     private let store: DeviceStateStore?
     /// Each hosted device's index in the configuration (its seeds derive from it).
     private var deviceIndex: [String: Int] = [:]
+    /// The highest round a TASK arrived for (message loop only; logs memory once per round).
+    private var lastTaskRound: UInt64 = 0
     /// Devices in a secure round, by id (message loop only).
     private var secureRounds: [String: DeviceSecureRound] = [:]
 
@@ -135,6 +137,7 @@ public final class NodeService {
             logger.info("device ready", metadata: ["device.id": "\(id)", "train": "\(shard.train.count)", "test": "\(shard.test.count)",
                                                    "policy": "\(settings.policy.rawValue)", "budget": "\(settings.budget)"])
         }
+        logger.info("devices ready", metadata: ["devices": "\(devices.count)", "rss.bytes": "\(ProcessMemory.residentBytes())"])
         store = try options.stateDirectory.map { try DeviceStateStore(folder: $0) }
         if let store {
             for id in options.deviceIDs.sorted() {
@@ -354,6 +357,12 @@ public final class NodeService {
 
     /// Checks a TASK and queues it on the training thread.
     private func receiveTask(_ t: PBTask, send: (WireMessage) throws -> Void) throws {
+        if t.round > lastTaskRound {  // memory as the previous round left it (what a huge fleet watches)
+            lastTaskRound = t.round
+            let rss = ProcessMemory.residentBytes()
+            logger.info("round's first task", metadata: ["round": "\(t.round)", "rss.bytes": "\(rss)", "devices": "\(devices.count)",
+                                                        "rss.per.device.bytes": "\(rss / max(1, devices.count))"])
+        }
         if let r = options.crashAtRound, r == t.round {
             FileHandle.standardError.write(Data("fault injection: node SIGKILL at round \(r)\n".utf8))
             kill(getpid(), SIGKILL)
