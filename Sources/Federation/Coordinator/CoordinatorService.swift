@@ -355,7 +355,8 @@ public final class CoordinatorService {
             "update.fraction": "\(String(format: "%.4f", m.updateFractionOfDense))",
             "personal.after.mean": "\(m.personalAfter.map { fmt($0.mean) } ?? "-")", "skipped": "\(agg.0.skipped)",
             "held.back": "\(agg.0.outcome.heldBackCoordinates)",
-            "update.norm.max": "\(m.updateNorm?.largest.map { String(format: "%.4g", $0) } ?? "-")"])
+            "update.norm.max": "\(m.updateNorm?.largest.map { String(format: "%.4g", $0) } ?? "-")",
+            "rss.bytes": "\(ProcessMemory.residentBytes())"])
         return m
     }
 

@@ -102,7 +102,8 @@ public final class NodeService {
     private var inFlight: Set<String> = []
     /// Each device's last outcome (guarded by `lock`): a coordinator that restarted from its
     /// checkpoint sends the same task again, and gets this answer instead of a second training
-    /// run (which would advance the device's policy and RNG twice).
+    /// run (which would advance the device's policy and RNG twice). Only the latest round's are
+    /// kept (see `receiveTask`).
     private var replay: [String: TaskOutcome] = [:]
     /// Where device state is saved (`options.stateDirectory`), if anywhere.
     private let store: DeviceStateStore?
@@ -359,6 +360,10 @@ public final class NodeService {
     private func receiveTask(_ t: PBTask, send: (WireMessage) throws -> Void) throws {
         if t.round > lastTaskRound {  // memory as the previous round left it (what a huge fleet watches)
             lastTaskRound = t.round
+            // A coordinator sends round r's tasks only after it checkpointed round r − 1, so only
+            // this round's outcomes can be asked for again: the older ones (each a whole UPDATE)
+            // would otherwise stay for every device that ever trained.
+            lock.withLock { replay = replay.filter { $0.value.update.round >= t.round } }
             let rss = ProcessMemory.residentBytes()
             logger.info("round's first task", metadata: ["round": "\(t.round)", "rss.bytes": "\(rss)", "devices": "\(devices.count)",
                                                         "rss.per.device.bytes": "\(rss / max(1, devices.count))"])

@@ -121,12 +121,16 @@ public final class VirtualDevice: @unchecked Sendable {
 
     /// Builds the caches from `global`'s frozen front if needed.
     private func caches(_ global: Network) -> (FeatureCache, FeatureCache) {
-        if trainCache == nil || testCache == nil {
-            let a = arithmetic
-            trainCache = FeatureCache(net: global, data: trainData, preprocessing: pre, block: cacheBlock, arithmetic: a)
-            testCache = FeatureCache(net: global, data: testData, preprocessing: pre, block: cacheBlock, arithmetic: a)
-        }
-        return (trainCache!, testCache!)
+        let test = testFeatures(global)
+        if trainCache == nil { trainCache = FeatureCache(net: global, data: trainData, preprocessing: pre, block: cacheBlock, arithmetic: arithmetic) }
+        return (trainCache!, test)
+    }
+
+    /// Builds only the private test split's cache if needed (a final evaluation of a device that
+    /// never trained needs no more: in a huge fleet that is most of them).
+    private func testFeatures(_ global: Network) -> FeatureCache {
+        if testCache == nil { testCache = FeatureCache(net: global, data: testData, preprocessing: pre, block: cacheBlock, arithmetic: arithmetic) }
+        return testCache!
     }
 
     /// Accuracy of `net` on the private test split.
@@ -136,7 +140,7 @@ public final class VirtualDevice: @unchecked Sendable {
 
     /// Personalised accuracy of the current global model (the after-the-final-round figure).
     public func evaluateFinal(global: Network) -> Double {
-        let (_, test) = caches(global)
+        let test = testFeatures(global)
         return evaluate(personalised(global), testCache: test)
     }
 
