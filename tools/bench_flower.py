@@ -17,6 +17,9 @@ The same workload as `node bench` (its --json file gives the layout, the batch a
   would ship the whole model;
 - one Ray actor per core (--actors), one torch thread each.
 
+Run it on an otherwise idle machine: Ray starts its worker processes at nice 15 (measured here), so
+any other load takes their cores first.
+
 Prints the device-steps/s of the steady rounds (2..R: round 1 includes Ray's start and the
 actors' first model build), the time per round and the peak RSS of the whole process tree.
 """
@@ -87,7 +90,14 @@ def device_data(index):
     return x.contiguous(memory_format=torch.channels_last), y
 
 
-_actor = {}  # per Ray actor: the model and its trainable parameters, built once
+def actor_cache():
+    """Per Ray worker process: the model and its trainable parameters, built once. Flower
+    unpickles the ClientApp for every message, so a global of this script would start empty each
+    time; the imported `models` module stays in the worker's sys.modules. Caching favours Flower:
+    its usual client builds its model in every call."""
+    if not hasattr(models, "_bench_flower_cache"):
+        models._bench_flower_cache = {}
+    return models._bench_flower_cache
 
 
 def client_app(layout, batch, steps):
@@ -96,7 +106,9 @@ def client_app(layout, batch, steps):
     @app.train()
     def train(msg: Message, context: Context):
         torch.set_num_threads(1)
-        if "model" not in _actor:
+        _actor = actor_cache()
+        built = "model" not in _actor
+        if built:
             model = build_model()
             _actor["model"] = model
             _actor["params"] = trainable(model, layout)
@@ -122,7 +134,8 @@ def client_app(layout, batch, steps):
             opt.step()
         seconds = time.perf_counter() - t0
         reply = RecordDict({"arrays": ArrayRecord({n: p.detach().clone() for n, p in params.items()}),
-                            "metrics": MetricRecord({"num-examples": steps * batch, "train-seconds": seconds})})
+                            "metrics": MetricRecord({"num-examples": steps * batch, "train-seconds": seconds,
+                                                     "model-builds": int(built)})})
         return Message(content=reply, reply_to=msg)
 
     return app
@@ -133,7 +146,7 @@ class TimedFedAvg(FedAvg):
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.opened, self.closed, self.train_seconds = {}, {}, {}
+        self.opened, self.closed, self.train_seconds, self.builds = {}, {}, {}, {}
 
     def configure_train(self, server_round, arrays, config, grid):
         self.opened[server_round] = time.perf_counter()
@@ -141,7 +154,9 @@ class TimedFedAvg(FedAvg):
 
     def aggregate_train(self, server_round, replies):
         replies = list(replies)
-        self.train_seconds[server_round] = sum(float(r.content["metrics"]["train-seconds"]) for r in replies if r.has_content())
+        ok = [r for r in replies if r.has_content()]
+        self.train_seconds[server_round] = sum(float(r.content["metrics"]["train-seconds"]) for r in ok)
+        self.builds[server_round] = sum(int(r.content["metrics"]["model-builds"]) for r in ok)
         out = super().aggregate_train(server_round, replies)
         self.closed[server_round] = time.perf_counter()
         return out
@@ -211,7 +226,8 @@ def main():
     rate = args.devices * steps * (len(rounds) - 1) / steady
     for r, t in zip(rounds, per_round):
         print(f"round {r}: {t:.2f} s, {args.devices * steps / t:.1f} device-steps/s "
-              f"(clients' own training {s.train_seconds[r]:.2f} s of {args.actors} actors' {args.actors * t:.2f} s)")
+              f"(clients' own training {s.train_seconds[r]:.2f} s of {args.actors} actors' {args.actors * t:.2f} s; "
+              f"{s.builds[r]} model builds)")
     print(f"flower steady state (rounds 2-{rounds[-1]}): {steady / (len(rounds) - 1):.2f} s per round, "
           f"{rate:.1f} device-steps/s; peak RSS {peak[0] / 2**30:.2f} GiB; wall {wall:.1f} s")
     if args.json:

@@ -2,11 +2,11 @@
 # The sparse-update results table of BENCHMARKS.md (issue 14 §5), in two lanes, one per core:
 #   lane int8: the int8/QAS device on the 256 KB budget-driven layout;
 #   lane fp32: the fp32 device on the same layouts, and dense;
-#   lanes ablation and explicit (not part of `both`): see below.
+#   lanes ablation, explicit and epochs (not part of `both`): see below.
 # Every row searches its rates (and constant against cosine) on the held-out slice at seed 0 and
 # keeps them for seeds 1–4; the test set is only evaluated. Writes OUT/<row>.md (the table rows,
 # as engine-bench prints them), OUT/<row>.json and OUT/<row>.log.
-#   tools/results-table.sh [OUT] [int8|fp32|ablation|explicit|both]
+#   tools/results-table.sh [OUT] [int8|fp32|ablation|explicit|epochs|both]
 #   python3 tools/results_summary.py OUT      # the combined table and the paired differences
 set -euo pipefail
 out=${1:-results}; lanes=${2:-both}
@@ -38,6 +38,10 @@ lane_ablation() {
     row ablation-weight --seeds 3 --policies dgsu --precisions fp32 --importance weight --label "weight importance"
     row ablation-equal-rates --seeds 3 --policies static,dgsu,random --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --label "equal rates"
 }
+# Is one epoch enough? Two epochs at the equal-rates row's fixed rates (compare ablation-equal-rates).
+lane_epochs() {
+    row epochs-2 --seeds 3 --policies static,dgsu --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 2 --label "2 epochs"
+}
 # The tiny-training-style explicit layout (7 layers, the biases of the last 20 convs), both devices
 # (BENCHMARKS.md, 2026-12-04).
 lane_explicit() {
@@ -49,6 +53,7 @@ case $lanes in
     fp32) lane_fp32 ;;
     ablation) lane_ablation ;;
     explicit) lane_explicit ;;
+    epochs) lane_epochs ;;
     both) lane_int8 > "$out/lane-int8.txt" & lane_fp32 > "$out/lane-fp32.txt"; wait ;;
-    *) echo "lanes: int8, fp32, ablation, explicit or both" >&2; exit 2 ;;
+    *) echo "lanes: int8, fp32, ablation, explicit, epochs or both" >&2; exit 2 ;;
 esac
