@@ -178,16 +178,26 @@ def server_app(layout, rounds, strategy_box):
 
 
 def tree_rss():
-    """Resident memory of this process and all its descendants (Ray's workers), bytes."""
-    import psutil
-    me = psutil.Process()
-    total = 0
-    for p in [me] + me.children(recursive=True):
+    """Resident memory of this process and all its descendants (Ray's workers), bytes, from /proc."""
+    parent, rss = {}, {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
         try:
-            total += p.memory_info().rss
-        except psutil.Error:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            parent[int(pid)] = int(fields[1])
+            rss[int(pid)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
             pass
-    return total
+    tree, frontier = {os.getpid()}, [os.getpid()]
+    while frontier:
+        p = frontier.pop()
+        for child, par in parent.items():
+            if par == p and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(rss.get(p, 0) for p in tree)
 
 
 def main():
