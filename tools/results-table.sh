@@ -41,6 +41,9 @@ lane_ablation() {
 # Is one epoch enough? Two epochs at the equal-rates row's fixed rates (compare ablation-equal-rates).
 lane_epochs() {
     row epochs-2 --seeds 3 --policies static,dgsu --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 2 --label "2 epochs"
+    row epochs-3-static --seeds 3 --policies static --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 3 --label "3 epochs" &
+    row epochs-3-dgsu --seeds 3 --policies dgsu --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 3 --label "3 epochs"
+    wait
 }
 # The tiny-training-style explicit layout (7 layers, the biases of the last 20 convs), both devices
 # (BENCHMARKS.md, 2026-12-04).
