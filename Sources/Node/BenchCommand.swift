@@ -94,8 +94,8 @@ struct BenchCommand: ParsableCommand {
         }
         let tail = hosted.first.map { TailFlops(arch: arch, layout: $0.layout, batch: batch, height: c.model.resolution, width: c.model.resolution) }
         var peak: Double? = nil, tailPercent: Double? = nil
-        if rounds > 1 {
-            let rate = Double(devices * steps * (rounds - 1)) / total
+        let steadyRate: Double? = rounds > 1 ? Double(devices * steps * (rounds - 1)) / total : nil
+        if let rate = steadyRate {
             print(String(format: "steady state (rounds 2-%d): %.2f s per round, %.1f device-steps/s", rounds, total / Double(rounds - 1), rate))
             if let tail {
                 let p = SgemmPeak.measure()
@@ -108,7 +108,7 @@ struct BenchCommand: ParsableCommand {
         if let json, let first = hosted.first {
             let report = BenchReport(layout: .init(first.layout, arch: arch), devices: devices, rounds: rounds, steps: steps, batch: batch,
                                      budget: budget.bytes, precision: precision.rawValue, roundSeconds: roundSeconds,
-                                     steadyDeviceStepsPerSecond: rounds > 1 ? Double(devices * steps * (rounds - 1)) / total : nil,
+                                     steadyDeviceStepsPerSecond: steadyRate,
                                      rssBytes: Self.rss(), baseRSSBytes: base, tailFlops: tail?.total ?? 0, sgemmPeakGFLOPS: peak,
                                      tailPercentOfSgemmPeak: tailPercent)
             let encoder = JSONEncoder()

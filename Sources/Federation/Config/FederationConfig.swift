@@ -308,6 +308,11 @@ public struct RoundConfig: Codable, Equatable, Sendable {
     public var lrSchedule: LearningRateSchedule = .constant
     /// 3 rounds, everyone sampled, 30 s deadline.
     public init() {}
+
+    /// `base` as round `round` (1-based; clamped to 1...count) trains with it under `lrSchedule`.
+    public func rates(_ base: LearningRates, round: UInt64) -> LearningRates {
+        lrSchedule.rates(base, step: Int(max(1, min(round, UInt64(count)))) - 1, of: count)
+    }
 }
 
 /// Attacks run after the final round.

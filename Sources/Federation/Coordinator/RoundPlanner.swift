@@ -54,8 +54,7 @@ public enum RoundPlanner {
     /// The rates `device` trains with in `round` (1-based): its group's rates × the round
     /// schedule's factor (`rounds.lrSchedule`).
     public static func learningRates(round: UInt64, device d: ResolvedDevice, config: FederationConfig) -> LearningRates {
-        let rounds = config.rounds
-        return rounds.lrSchedule.rates(d.learningRate, step: Int(max(1, min(round, UInt64(rounds.count)))) - 1, of: rounds.count)
+        config.rounds.rates(d.learningRate, round: round)
     }
 
     /// The TASK of `device` in `round`.

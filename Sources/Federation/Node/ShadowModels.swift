@@ -65,11 +65,11 @@ struct ShadowModels {
                                          budget: settings.budget)
         // Task by task, so that a local schedule restarts as it does on the device.
         let source = TrainingSource.cache(cache, labels: labels, imageSize: size)
-        var done = 0, task = 0
+        var done = 0, round: UInt64 = 1
         while done < steps {
             let n = min(settings.localSteps, steps - done)
-            config.learningRates = rounds.lrSchedule.rates(settings.learningRate, step: min(task, rounds.count - 1), of: rounds.count)
-            task += 1
+            config.learningRates = rounds.rates(settings.learningRate, round: round)
+            round += 1
             try session.train(steps: n, from: 0, of: settings.localSteps, schedule: settings.localSchedule, config: config, source: source, trainer: Trainer())
             done += n
         }
