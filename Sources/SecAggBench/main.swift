@@ -68,7 +68,7 @@ print(row(columns))
 /// tensor's channels (random per device), through the codec, then the per-coordinate mean.
 func plain(_ n: Int) throws {
     let c = config(n, .candidates)
-    let candidates = ModelTensors.sharedTensors(layout, arch: arch, personal: c.personalisation.personal).sorted().map { schema.tensors[$0] }
+    let candidates = c.personalisation.sharedTensors(layout, arch: arch).sorted().map { schema.tensors[$0] }
     var rng = SystemRandomNumberGenerator()
     let codec = WireCodec()
     var bytes = 0, results: [DeviceResult] = []

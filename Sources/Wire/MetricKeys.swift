@@ -13,6 +13,16 @@ public enum MetricKey {
     public static let personalFinal = "personal_final"
     /// Node → coordinator, under DP: 1 when clipping scaled the device's update down, else 0.
     public static let updateClipped = "update_clipped"
+    /// Node → coordinator, `personalisation.method: local`: 1 when a device finished its task's
+    /// local steps (it sends no UPDATE; this METRICS ends its part of the round).
+    public static let localDone = "local_done"
+    /// Node → coordinator: the peak SRAM bytes of the task's steps (an UPDATE carries it in its
+    /// training metrics; a local-only device sends it here), in [0, 2^40].
+    public static let peakMemory = "peak_memory_bytes"
+    /// Node → coordinator: the task's local steps, in [0, 2^32).
+    public static let trainSteps = "train_steps"
+    /// Node → coordinator: the task's mean training loss (finite, ≥ 0).
+    public static let trainLoss = "train_loss"
 
     /// Coordinator → node: "also run the membership attacks after the final round" (value 1).
     public static let membershipAttack = "membership_attack"
@@ -43,6 +53,14 @@ public enum MetricKey {
         if (accuracies.contains(key) || key == updateClipped || membershipKeys.contains(key)), !(0...1).contains(value) {
             return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not an accuracy in [0, 1]")
         }
+        if key == localDone, value != 1 { return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not 1 (the only value it takes)") }
+        if key == peakMemory, !(0...1_099_511_627_776).contains(value) || value != value.rounded() {
+            return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not a byte count in [0, 2^40]")
+        }
+        if key == trainSteps, !(0...4_294_967_295).contains(value) || value != value.rounded() {
+            return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is not a step count in [0, 2^32)")
+        }
+        if key == trainLoss, value < 0 { return .outOfRange(field: "METRICS '\(key)'", reason: "\(value) is negative; a loss is ≥ 0") }
         return nil
     }
 }

@@ -404,3 +404,53 @@ final class TopologyParsingTests: XCTestCase {
         XCTAssertNil(YAMLObject.parseDuration("-1s"))
     }
 }
+
+/// personalisation.method in a topology: the keys, and Ditto's copy against the budget.
+final class PersonalisationTopologyTests: XCTestCase {
+    func topology(_ method: String, budget: String = "256KB", extra: String = "") -> String {
+        """
+        name: p
+        preprocessing: {resolution: 64}
+        model: {name: efficientnet-lite0}
+        groups:
+          - {name: mcu, count: 2, budget: \(budget), policy: dgsu}
+        layout: {weights: {_conv_head: 0.125}, biasLayers: 4}
+        personalisation: {method: \(method)\(extra)}
+        """
+    }
+
+    func testEveryMethodParsesAndCarriesItsSettings() throws {
+        for m in PersonalisationMethod.allCases where m != .ditto {
+            let t = try TopologyParser.parse(topology(m.rawValue))
+            XCTAssertEqual(t.personalisation.method, m)
+            _ = try BudgetCheck.plans(t)
+            try FleetPlan(t).config.validate()
+        }
+        let t = try TopologyParser.parse(topology("fedrep", extra: ", headSteps: 7"))
+        XCTAssertEqual(t.personalisation.headSteps, 7)
+        XCTAssertEqual(try TopologyParser.parse(topology("finetune", extra: ", finetuneSteps: 40")).personalisation.finetuneSteps, 40)
+        XCTAssertEqual(try TopologyParser.parse(topology("ditto", extra: ", lambda: 0.5")).personalisation.lambda, 0.5)
+    }
+
+    func testADittoTopologyThatCannotHoldItsCopyIsRefusedWithWhatIsMissing() throws {
+        let fedper = try BudgetCheck.plans(TopologyParser.parse(topology("fedper")))
+        XCTAssertLessThanOrEqual(fedper[0].peakBytes, 256 * 1024, "the layout fits without the copy")
+        do {
+            _ = try BudgetCheck.plans(TopologyParser.parse(topology("ditto")), file: "t.yaml")
+            XCTFail("a Ditto copy of every channel of _conv_head (400 KB int8) cannot fit 256 KB")
+        } catch let e as TopologyError {
+            XCTAssertEqual(e.key, "groups[mcu].budget")
+            XCTAssertTrue(e.problem.contains("personal copy"), e.problem)
+            XCTAssertTrue(e.problem.contains("short by"), e.problem)
+        }
+        // With room for the copy the same layout fits, and its plan charges it.
+        let roomy = try BudgetCheck.plans(TopologyParser.parse(topology("ditto", budget: "1MB")))
+        XCTAssertGreaterThan(roomy[0].peakBytes, fedper[0].peakBytes + 400_000)
+    }
+
+    func testPersonalBelongsToFedPer() {
+        XCTAssertThrowsError(try TopologyParser.parse(topology("fedrep", extra: ", personal: head"))) {
+            XCTAssertTrue("\($0)".contains("FedPer's setting"), "\($0)")
+        }
+    }
+}

@@ -33,15 +33,19 @@ public struct MemoryOptions: Hashable, Sendable, Codable {
     /// in SRAM), update it, and round the int8 weights from it. Off: the int8 weights are updated
     /// in place with stochastic rounding and nothing else is held.
     public var masterWeights: Bool = false
+    /// Ditto's personal model: a second copy of every parameter the device can update (the
+    /// candidate channels of its update layers, its trained biases and classifier) at the weight
+    /// width, held in SRAM whatever the placement.
+    public var personalCopy: Bool = false
 
-    /// Defaults: int8, external weights, fused, batch 1, no master weights.
+    /// Defaults: int8, external weights, fused, batch 1, no master weights, no personal copy.
     public init(precision: Precision = .int8, placement: WeightPlacement = .external, fused: Bool = true, batch: Int = 1,
-                masterWeights: Bool = false) {
+                masterWeights: Bool = false, personalCopy: Bool = false) {
         self.precision = precision; self.placement = placement; self.fused = fused; self.batch = batch
-        self.masterWeights = masterWeights
+        self.masterWeights = masterWeights; self.personalCopy = personalCopy
     }
 
-    enum CodingKeys: String, CodingKey { case precision, placement, fused, batch, masterWeights }
+    enum CodingKeys: String, CodingKey { case precision, placement, fused, batch, masterWeights, personalCopy }
 
     /// Decodes, with every key optional (absent keys keep the defaults).
     public init(from decoder: Decoder) throws {
@@ -51,6 +55,7 @@ public struct MemoryOptions: Hashable, Sendable, Codable {
         fused = try c.decodeIfPresent(Bool.self, forKey: .fused) ?? true
         batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? 1
         masterWeights = try c.decodeIfPresent(Bool.self, forKey: .masterWeights) ?? false
+        personalCopy = try c.decodeIfPresent(Bool.self, forKey: .personalCopy) ?? false
     }
 
     /// Whether the step holds fp32 master weights (int8 devices configured with them).

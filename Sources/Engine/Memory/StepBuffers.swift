@@ -7,7 +7,9 @@
 //  1. Writable weights (flash placement only): the candidate channels of every weight-trained
 //     conv, the trained biases and the classifier. Held for the whole step. 1b. An int8 device
 //     with `masterWeights` also holds an fp32 copy of the candidate channels of every
-//     weight-trained conv and of a trained classifier (in either placement).
+//     weight-trained conv and of a trained classifier (in either placement). 1c. A Ditto device
+//     (`personalCopy`) holds its personal model: a copy of everything the device can update (the
+//     writable weights of section 1, at the same widths), in SRAM in either placement.
 //  2. Frozen front, one sample at a time: each unit holds its input and output (a residual
 //     block also holds its input until the add); each sample's output goes to a store of B
 //     samples, which becomes the input of the trainable tail.
@@ -27,7 +29,7 @@
 //    computes it outside the slab (from a `FeatureCache`, or batched by a `ForwardRunner`) and
 //    copies the batch's front outputs into the store; the device's per-sample buffers are the
 //    same for every sample, so the reservation is exact.
-//  - Writable weights and fp32 masters (section 1) are reserved: the values stay in the model's
+//  - Writable weights, fp32 masters and the personal copy (section 1) are reserved: the values stay in the model's
 //    tensors, which the update writes.
 //  - Dense training keeps BatchNorm's x̂ and 1/σ outside the slab (its reservation covers them);
 //    the dense plan is a baseline for comparison, not a device plan.
@@ -37,6 +39,7 @@ public enum BufferRole: Hashable, Sendable {
     case writableWeights(unit: Int)
     case classifierWeights
     case masterWeights
+    case personalCopy
     case frontStore
     case frontInput
     case frontOutput(unit: Int)
@@ -59,7 +62,7 @@ public enum BufferRole: Hashable, Sendable {
     /// Whether the slab only reserves this buffer (the simulator keeps its values elsewhere).
     public var isStandIn: Bool {
         switch self {
-        case .writableWeights, .classifierWeights, .masterWeights, .frontInput, .frontOutput: return true
+        case .writableWeights, .classifierWeights, .masterWeights, .personalCopy, .frontInput, .frontOutput: return true
         default: return false
         }
     }
@@ -71,6 +74,7 @@ public enum BufferRole: Hashable, Sendable {
         case let .writableWeights(u): return "\(name(u)) writable weights"
         case .classifierWeights: return "\(arch.classifierName) writable weights"
         case .masterWeights: return "fp32 master weights"
+        case .personalCopy: return "personal model copy (Ditto)"
         case .frontStore: return "frozen-front output store"
         case .frontInput: return "input image"
         case let .frontOutput(u): return "\(name(u)) output (front)"
@@ -172,6 +176,10 @@ public struct StepBuffers: Sendable {
         // 1b. fp32 master weights.
         if options.holdsMasters, let bytes = masterWeightBytes(arch, plan: plan, candidateChannels: candidateChannels) {
             held.append(s.allocate(.masterWeights, bytes, .weights))
+        }
+        // 1c. Ditto's personal copy of everything the device can update.
+        if options.personalCopy, case let bytes = personalCopyBytes(arch, plan: plan, options: options, candidateChannels: candidateChannels), bytes > 0 {
+            held.append(s.allocate(.personalCopy, bytes, .weights))
         }
 
         // 2. Frozen front, per sample.
@@ -275,6 +283,17 @@ public struct StepBuffers: Sendable {
             bytes += (spec.isDepthwise ? 1 : spec.outChannels) * (candidates[u] ?? chans.count) * spec.kernel * spec.kernel * options.weightBytes
         }
         if plan.biasUnits.contains(u) { bytes += spec.outChannels * options.biasBytes }
+        return bytes
+    }
+
+    /// Bytes of a Ditto device's personal copy for `plan`: the writable weights of every unit it
+    /// can update (as under flash placement) and of a trained classifier.
+    public static func personalCopyBytes(_ arch: Architecture, plan: UpdatePlan, options: MemoryOptions, candidateChannels: [Int: Int]) -> Int {
+        var bytes = 0
+        for (u, spec) in arch.units.enumerated() {
+            bytes += writableWeightBytes(spec, unit: u, plan: plan, options: options, candidates: candidateChannels)
+        }
+        if plan.trainClassifier || plan.dense { bytes += arch.classes * arch.features * options.weightBytes + arch.classes * options.biasBytes }
         return bytes
     }
 

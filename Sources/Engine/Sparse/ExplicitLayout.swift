@@ -44,5 +44,11 @@ public struct ExplicitLayout: Equatable, Sendable, Codable {
 public struct ExplicitLayoutError: Error, CustomStringConvertible, Equatable {
     /// The problem and the fix.
     public var description: String
-    init(_ description: String) { self.description = description }
+    /// The layout that did not fit its budget (nil for a layout that is malformed).
+    public var layout: SparseLayout?
+    /// Bytes over the budget, when the layout did not fit.
+    public var missingBytes: Int?
+    init(_ description: String, layout: SparseLayout? = nil, missingBytes: Int? = nil) {
+        self.description = description; self.layout = layout; self.missingBytes = missingBytes
+    }
 }

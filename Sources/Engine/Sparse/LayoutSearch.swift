@@ -80,7 +80,7 @@ public enum LayoutSearch {
             let r = report(layout, arch: arch, height: height, width: width, memory: memory, dynamic: options.dynamic)
             guard r.peak <= budget else {
                 throw ExplicitLayoutError("the explicit layout needs \(r.peak) B at \(r.peakAt), over the \(budget)-byte budget by \(r.peak - budget) B; "
-                                          + "lower its ratios or bias layers, or raise the budget")
+                                          + "lower its ratios or bias layers, or raise the budget", layout: layout, missingBytes: r.peak - budget)
             }
             return layout
         }

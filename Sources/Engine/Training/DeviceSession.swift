@@ -67,7 +67,7 @@ public final class DeviceSession {
     public var network: Network {
         didSet { if !settingView { int8State = nil } }
     }
-    private var settingView = false
+    var settingView = false
     /// The update policy (its state persists across rounds).
     public var policy: any UpdatePolicy
     /// Channel coverage so far.
@@ -82,7 +82,7 @@ public final class DeviceSession {
     private let roundingSeed: UInt64
     /// The int8 model of the last int8 steps and the real-valued view they left in `network`:
     /// training continues from it while `network` still equals the view.
-    private var int8State: (model: QuantizedNetwork, view: Network)?
+    var int8State: (model: QuantizedNetwork, view: Network)?
     private var order: [Int] = []
     private var cursor = 0
 

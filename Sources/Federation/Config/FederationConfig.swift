@@ -93,12 +93,20 @@ public struct FederationConfig: Codable, Equatable, Sendable {
 
     /// The resolved settings of every device, sorted by id.
     public var resolvedDevices: [ResolvedDevice] {
-        devices.map { ResolvedDevice($0, defaults: deviceDefaults) }.sorted { $0.id < $1.id }
+        devices.map(resolve).sorted { $0.id < $1.id }
     }
 
     /// The device named `id`, resolved, if it is configured.
     public func device(_ id: String) -> ResolvedDevice? {
-        devices.first { $0.id == id }.map { ResolvedDevice($0, defaults: deviceDefaults) }
+        devices.first { $0.id == id }.map(resolve)
+    }
+
+    /// `d` with its unset fields from the defaults, and the memory the personalisation method
+    /// holds (Ditto's personal copy).
+    public func resolve(_ d: DeviceConfig) -> ResolvedDevice {
+        var r = ResolvedDevice(d, defaults: deviceDefaults)
+        r.memory.personalCopy = personalisation.method.holdsPersonalCopy
+        return r
     }
 
     /// Checks every rule; throws a `ConfigError` naming the first problem and its fix.
@@ -109,7 +117,7 @@ public struct FederationConfig: Codable, Equatable, Sendable {
         for d in devices {
             guard !d.id.isEmpty, d.id.utf8.count <= 255 else { throw bad("devices", "device id '\(d.id)' must be 1 to 255 bytes") }
             guard seen.insert(d.id).inserted else { throw bad("devices", "device id '\(d.id)' appears twice; ids must be unique") }
-            let r = ResolvedDevice(d, defaults: deviceDefaults)
+            let r = resolve(d)
             guard r.budget > 0 else { throw bad("devices[\(d.id)].budget", "must be positive bytes, e.g. 262144") }
             guard r.localSteps >= 1 else { throw bad("devices[\(d.id)].localSteps", "must be at least 1") }
             guard r.batch >= 1 else { throw bad("devices[\(d.id)].batch", "must be at least 1") }
@@ -131,9 +139,7 @@ public struct FederationConfig: Codable, Equatable, Sendable {
             throw bad("aggregation.maxUpdateNorm", "must be finite and > 0 (or null: learningRate · localSteps · \(Int(AggregationConfig.gradientNormBound)) per device)")
         }
         guard aggregation.minContributors >= 1 else { throw bad("aggregation.minContributors", "must be at least 1 (3 keeps median and trimmed mean robust)") }
-        guard personalisation.testFraction > 0, personalisation.testFraction < 1 else {
-            throw bad("personalisation.testFraction", "must be in (0, 1)")
-        }
+        try personalisation.validate(self)
         guard heartbeatMs >= 10 else { throw bad("heartbeatMs", "must be at least 10 ms") }
         guard AttacksConfig.shadowModelRange.contains(attacks.shadowModels) else {
             let r = AttacksConfig.shadowModelRange
@@ -398,28 +404,6 @@ public enum EncodingName: String, Codable, Sendable, CaseIterable {
         case .int8: return .int8
         }
     }
-}
-
-/// FedPer-style personal parameters that never leave the device.
-public enum PersonalParameters: String, Codable, Sendable, CaseIterable {
-    /// Everything trained is shared.
-    case none
-    /// The classifier (weight and bias) stays personal.
-    case head
-    /// The conv biases and the classifier bias stay personal.
-    case biases
-    /// Classifier and conv biases stay personal.
-    case headAndBiases = "head+biases"
-}
-
-/// Personalisation settings.
-public struct PersonalisationConfig: Codable, Equatable, Sendable {
-    /// Fraction of each device's shard held out as its private test split (same label distribution).
-    public var testFraction = 0.2
-    /// Which parameters stay personal.
-    public var personal: PersonalParameters = .none
-    /// A fifth of each shard held out, nothing personal.
-    public init() {}
 }
 
 /// CURVE keys: the coordinator's public key and the allow list, which binds each node key to

@@ -209,6 +209,12 @@ extension CoordinatorService {
 
     /// Accepts an UPDATE that UpdateAdmission admits; refuses it otherwise.
     func handleUpdate(_ identity: [UInt8], _ u: UpdateMessage, bytes: Int) {
+        guard config.personalisation.method.sendsUpdates else {  // local: nothing leaves a device
+            refuse(identity, .invalid(field: "UPDATE", reason: "personalisation.method is local: devices send no updates (same configuration on coordinator and node?)"),
+                   kind: .update, deviceID: u.deviceID, round: u.round)
+            if registry.owner[u.deviceID] == identity { fail([u.deviceID], .refused) }
+            return
+        }
         switch admission.admit(u, owned: registry.owner[u.deviceID] == identity, round: open) {
         case let .failure(refusal):
             refuse(identity, refusal.error, kind: .update, deviceID: u.deviceID, round: u.round)
@@ -225,6 +231,7 @@ extension CoordinatorService {
             r.norms[id] = UpdateAdmission.norm(u.delta)
             r.pending.remove(id)
             open = r
+            ledger.recordPeak(id, bytes: Int(min(u.metrics.peakMemoryBytes, 1 << 40)))
             options.crashAt?.fire(round: r.round, phase: .collecting)
             logger.debug("update accepted", metadata: ["device.id": "\(id)", "round": "\(u.round)", "bytes": "\(bytes)", "values": "\(u.delta.valueCount)"])
         }
@@ -242,12 +249,27 @@ extension CoordinatorService {
                 return refuse(identity, problem, kind: .metrics, deviceID: m.deviceID, round: m.round)
             }
         }
+        let local = !config.personalisation.method.sendsUpdates
+        if m.values[MetricKey.localDone] != nil, !local {
+            return refuse(identity, .invalid(field: "METRICS 'local_done'", reason: "personalisation.method is \(config.personalisation.method.rawValue): a device reports its task with an UPDATE"),
+                          kind: .metrics, deviceID: m.deviceID, round: m.round)
+        }
         for (k, v) in m.values where MetricKey.membershipKeys.contains(k) { ledger.recordMembership(m.deviceID, key: k, value: v) }
         if let v = m.values[MetricKey.personalFinal] { ledger.recordFinal(m.deviceID, accuracy: v) }
         guard var r = open, m.round == r.round else { return }
-        if let v = m.values[MetricKey.personalBefore] { r.before[m.deviceID] = v }
+        if let v = m.values[MetricKey.personalBefore] { r.before[m.deviceID] = v; ledger.recordBefore(m.deviceID, accuracy: v) }
         if let v = m.values[MetricKey.personalAfter] { r.after[m.deviceID] = v }
         if let v = m.values[MetricKey.updateClipped] { r.clipped[m.deviceID] = v == 1 }
+        if local, m.values[MetricKey.localDone] != nil, r.pending.contains(m.deviceID) {  // its task is done; no UPDATE follows
+            var t = PBTrainingMetrics()
+            t.steps = UInt32(m.values[MetricKey.trainSteps] ?? 0)
+            t.lossLast = m.values[MetricKey.trainLoss] ?? 0
+            t.peakMemoryBytes = UInt64(m.values[MetricKey.peakMemory] ?? 0)
+            r.training[m.deviceID] = t
+            r.localDone.insert(m.deviceID)
+            r.pending.remove(m.deviceID)
+            ledger.recordPeak(m.deviceID, bytes: Int(t.peakMemoryBytes))
+        }
         open = r
     }
 

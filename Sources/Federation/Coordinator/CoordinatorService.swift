@@ -49,6 +49,8 @@ public final class CoordinatorService {
     var state = ServerState()
     var registry: PeerRegistry
     var open: OpenRound?
+    /// The global model's last evaluation and its version (a round that leaves the model as it was reuses it).
+    var lastEvaluation: (version: UInt64, evaluation: Evaluation)?
     let admission: UpdateAdmission
     let joins: JoinAdmission
     let limits: CoordinatorLimits
@@ -114,7 +116,7 @@ public final class CoordinatorService {
             let schema = model.schema
             var candidates = Set<Int>()
             for d in config.resolvedDevices {
-                let shared = ModelTensors.sharedTensors(layouts[d.id]!, arch: net.arch, personal: config.personalisation.personal)
+                let shared = config.personalisation.sharedTensors(layouts[d.id]!, arch: net.arch)
                 candidates.formUnion(shared)
                 norms[d.id] = LocalNoise.maxUpdateNorm(config.privacy, noiseMultiplier: noiseMultiplier,
                                                        coordinates: shared.reduce(0) { $0 + schema.tensors[$1].elementCount })
@@ -220,9 +222,10 @@ public final class CoordinatorService {
         try model.network.stateDict().write(path: options.runFolder + "/model-final.safetensors")
         if !stop.isSet { try finalEvaluation(round: UInt64(ledger.completed)) }
         try sayFarewell(reason: stop.isSet ? "coordinator stopping (signal)" : "run complete")
-        let summary = ledger.summary(modelVersion: model.version, denseModelBytes: model.schema.denseF32Bytes, interrupted: stop.isSet,
+        var summary = ledger.summary(modelVersion: model.version, denseModelBytes: model.schema.denseF32Bytes, interrupted: stop.isSet,
                                      wallSeconds: Date().timeIntervalSince(started), identityAuthenticated: config.curve != nil,
                                      privacy: privacy?.summary(stoppedAtMaxEpsilon: stoppedAtMaxEpsilon), secure: secureTally)
+        summary.personalisationMethod = config.personalisation.method.rawValue
         try RunLedger.write(summary, to: options.runFolder + "/summary.json", logger: logger)
         logger.info("run finished", metadata: ["rounds": "\(ledger.completed)", "skipped": "\(ledger.skipped)", "refused.rounds": "\(ledger.refusedRounds)",
                                                "model.version": "\(model.version)", "test.accuracy": "\(fmt(ledger.last.accuracy))",
@@ -324,7 +327,8 @@ public final class CoordinatorService {
         if let report = secureReport { secureTally?.record(report, uplink: (r.secureSurvivors ?? []).compactMap { r.updateBytes[$0] }) }
         let input = AggregationInput(round: round, schema: model.schema, model: model.values, results: results,
                                      failures: r.failures.map { DeviceFailure(deviceID: $0.key, reason: $0.value) }, state: state)
-        let (rule, schema, refused) = (self.rule, model.schema, notApplied != nil)
+        let localOnly = !config.personalisation.method.sendsUpdates  // local: nothing to aggregate, the model stays
+        let (rule, schema, refused) = (self.rule, model.schema, notApplied != nil || localOnly)
         let agg = try offLoop {
             if refused { return (RoundAggregationResult(skipped: false, outcome: AggregationOutcome(model: input.model, state: input.state, touchedChannels: [:])), String?.none) }
             let agg = RoundAggregation.run(rule, input, minUpdates: minUpdates)
@@ -333,6 +337,7 @@ public final class CoordinatorService {
         options.crashAt?.fire(round: round, phase: .aggregating)
         if notApplied != nil {
             log.warning("round not applied; the previous model stays", metadata: ["reason": "\(notApplied!)"])
+        } else if localOnly {
         } else if agg.0.skipped {
             log.warning("round skipped: too few updates; model unchanged",
                         metadata: ["updates": "\(r.results.count)", "needed": "\(config.rounds.minUpdates)"])
@@ -345,7 +350,11 @@ public final class CoordinatorService {
             privacy?.charge()  // a noised aggregate was released
         }
         let net = model.network
-        let eval = try offLoop { self.evaluate(net) }
+        let eval: Evaluation
+        if let known = lastEvaluation, known.version == model.version { eval = known.evaluation } else {
+            eval = try offLoop { self.evaluate(net) }
+            lastEvaluation = (model.version, eval)
+        }
         let m = ledger.closeRound(RunLedger.RoundEnd(open: r, aggregation: agg.0, notApplied: notApplied, evaluation: (eval.accuracy, eval.loss),
                                                      modelVersion: model.version, rule: rule.name, started: started,
                                                      epsilon: privacy.map(\.epsilon), secure: secureReport), schema: model.schema)

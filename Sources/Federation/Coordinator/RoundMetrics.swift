@@ -108,6 +108,12 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var membership: MembershipSummary? = nil
     /// Secure aggregation: mode, guarantee, dropouts survived, overhead (nil without it).
     public var secureAggregation: SecureAggregationSummary? = nil
+    /// The personalisation method (`local`, `finetune`, `fedper`, `fedrep`, `ditto`).
+    public var personalisationMethod: String? = nil
+    /// Device → private-split accuracy before its first local training (where it started).
+    public var personalInitial: [String: Double]? = nil
+    /// Device → the largest peak SRAM bytes its tasks reported.
+    public var peakMemory: [String: Int]? = nil
 }
 
 /// The membership attacks' results over the devices (loss-threshold attack, Yeom et al. 2018, and

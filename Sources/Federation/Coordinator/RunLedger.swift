@@ -67,6 +67,20 @@ public struct RunLedger: Sendable {
     /// Records a device's final personalised accuracy (already checked to be in [0, 1]).
     public mutating func recordFinal(_ device: String, accuracy: Double) { personalFinal[device] = accuracy }
 
+    /// Device → its private-split accuracy before its first local training (its first round's
+    /// `personal_before`): where the device started.
+    public private(set) var personalInitial: [String: Double] = [:]
+    /// Device → the largest peak SRAM bytes its tasks reported.
+    public private(set) var peakMemory: [String: Int] = [:]
+
+    /// Records a device's accuracy before local training (kept only the first time).
+    public mutating func recordBefore(_ device: String, accuracy: Double) {
+        if personalInitial[device] == nil { personalInitial[device] = accuracy }
+    }
+
+    /// Records the peak SRAM bytes a device's task reported (already checked to be in range).
+    public mutating func recordPeak(_ device: String, bytes: Int) { peakMemory[device] = max(peakMemory[device] ?? 0, bytes) }
+
     /// How a round ended, for `closeRound`.
     public struct RoundEnd {
         /// The round as collected.
@@ -114,7 +128,7 @@ public struct RunLedger: Sendable {
         for (i, chans) in everTouched where isUpdateLayer(schema.tensors[i]) {
             cumulative[schema.tensors[i].name] = Double(chans.count) / Double(schema.tensors[i].channelCount)
         }
-        let reporting = r.secureSurvivors ?? r.results.keys.sorted()
+        let reporting = r.secureSurvivors ?? (r.localDone.isEmpty ? r.results.keys.sorted() : r.localDone.sorted())
         let meanUpdate = r.updateBytes.isEmpty ? 0 : Double(r.updateBytes.values.reduce(0, +)) / Double(r.updateBytes.count)
         var failed = r.failures.mapValues(\.rawValue)
         if let why = end.notApplied { for id in reporting { failed[id] = failed[id] ?? "round-refused: \(why)" } }
@@ -158,7 +172,8 @@ public struct RunLedger: Sendable {
             meanUpdateBytes: updateCount == 0 ? 0 : Double(updateBytesSum) / Double(updateCount),
             denseModelBytes: denseModelBytes, interrupted: interrupted, wallSeconds: wallSeconds,
             refusedRounds: refusedRounds, heldBackCoordinates: heldBackCoordinates, identityAuthenticated: identityAuthenticated,
-            privacy: privacy, membership: MembershipSummary(membership), secureAggregation: secure)
+            privacy: privacy, membership: MembershipSummary(membership), secureAggregation: secure,
+            personalInitial: personalInitial, peakMemory: peakMemory)
     }
 
     /// Writes `summary` to `path`; a non-finite number is dropped (with a warning) rather than

@@ -37,6 +37,9 @@ public struct OpenRound: Sendable {
     /// Under secure aggregation: the survivors whose masked inputs the aggregate sums (the
     /// round's reporting devices; `results` then holds the one unmasked aggregate).
     public var secureSurvivors: [String]? = nil
+    /// `personalisation.method: local`: the devices whose METRICS said they finished the task's
+    /// local steps (they send no UPDATE; they are the round's reporting devices).
+    public var localDone: Set<String> = []
 
     /// A round with nothing received yet.
     public init(round: UInt64, version: UInt64, sampled: [String]) {

@@ -115,6 +115,9 @@ struct DeviceState: Codable {
     var personal: [Int: [Float]]
     /// The last outcome, if any.
     var lastResult: SavedOutcome?
+    /// Ditto: the personal model on the tensors of its copy (nil for other methods, and until the
+    /// first task). Its policy and batch order start afresh on a restart.
+    var personalModel: [Int: [Float]]? = nil
 
     /// The format this build writes and reads.
     static let currentFormat = 1

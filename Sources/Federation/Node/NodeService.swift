@@ -451,7 +451,10 @@ public final class NodeService {
         let all = devices.values.sorted { $0.id < $1.id }
         worker.async { [self] in
             let results = all.map { d -> (String, [String: Double]) in
-                var v = [MetricKey.personalFinal: d.evaluateFinal(global: net)]
+                var v: [String: Double] = [:]
+                do { v[MetricKey.personalFinal] = try d.evaluateFinal(global: net) } catch {
+                    self.logger.error("final evaluation failed", metadata: ["device.id": "\(d.id)", "error": "\(error)"])
+                }
                 if membership {
                     let (g, p) = d.membershipAttack(global: net)
                     v.merge(Self.values(g) { MetricKey.membership("global", $0) }) { $1 }
@@ -527,6 +530,13 @@ public final class NodeService {
         m.modelVersion = o.update.baseModelVersion
         m.values = [MetricKey.personalBefore: o.personalBefore, MetricKey.personalAfter: o.personalAfter].filter { $0.value.isFinite }
         if config.privacy.enabled { m.values[MetricKey.updateClipped] = o.clipped ? 1 : 0 }
+        if !config.personalisation.method.sendsUpdates {  // local: no UPDATE follows, so the training figures travel here
+            let t = o.update.metrics
+            m.values[MetricKey.localDone] = 1
+            m.values[MetricKey.peakMemory] = Double(t.peakMemoryBytes)
+            m.values[MetricKey.trainSteps] = Double(t.steps)
+            if t.lossLast.isFinite { m.values[MetricKey.trainLoss] = Double(max(0, t.lossLast)) }
+        }
         return m
     }
 
@@ -591,6 +601,7 @@ public final class NodeService {
                                            code: error.code), send: send, socket: socket)
             }
             try send(.metrics(m))
+            guard config.personalisation.method.sendsUpdates else { return }  // local: the METRICS was the device's whole report
             if let r = options.corruptUpdateInRound, r == o.update.round, !corrupted, frames.count > 2 {
                 corrupted = true
                 var bad = frames

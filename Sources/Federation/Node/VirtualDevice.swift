@@ -55,6 +55,10 @@ public final class VirtualDevice: @unchecked Sendable {
     let noiseSeed: UInt64
     /// Personal values of `personalTensors` (set at the first task).
     public private(set) var personal: [Int: [Float]] = [:]
+    /// How this device personalises, with the method's settings.
+    let personalisation: PersonalisationConfig
+    /// Ditto: the personal model (nil for other methods).
+    let ditto: DittoPersonalModel?
     private let arch: Architecture
     private let schema: ModelSchema
     private let resolution: Int
@@ -94,7 +98,11 @@ public final class VirtualDevice: @unchecked Sendable {
         testData = train.subset(shard.test)
         seed = FederatedData.deviceSeed(config, index: index, purpose: 1)
         pre = Preprocessing.imageNet(size: resolution)
-        personalTensors = ModelTensors.personalTensors(layout, arch: arch, personal: config.personalisation.personal)
+        personalisation = config.personalisation
+        personalTensors = config.personalisation.personalTensors(layout, arch: arch)
+        ditto = config.personalisation.method == .ditto
+            ? DittoPersonalModel(lambda: config.personalisation.lambda, layout: layout, arch: arch, seed: FederatedData.deviceSeed(config, index: index, purpose: 13))
+            : nil
     }
 
     /// Samples the device trains on (n_k).
@@ -112,11 +120,16 @@ public final class VirtualDevice: @unchecked Sendable {
         session?.network = global
     }
 
-    /// `global` with this device's personal parameters laid over it.
+    /// `global` with this device's personal parameters laid over it: the model it trains from.
     func personalised(_ global: Network) -> Network {
         var net = global
         for (i, v) in personal { ModelTensors.setTensor(&net, i, v) }
         return net
+    }
+
+    /// The model this device calls its own: Ditto's personal model, or `personalised(global)`.
+    func personalModel(_ global: Network) -> Network {
+        ditto?.model(over: global) ?? personalised(global)
     }
 
     /// Builds the caches from `global`'s frozen front if needed.
@@ -138,10 +151,19 @@ public final class VirtualDevice: @unchecked Sendable {
         Evaluator.evaluate(net, cache: testCache, labels: testData.labels, indices: Array(0..<testData.count), size: resolution).accuracy
     }
 
-    /// Personalised accuracy of the current global model (the after-the-final-round figure).
-    public func evaluateFinal(global: Network) -> Double {
+    /// Personalised accuracy of the current global model (the after-the-final-round figure). With
+    /// method finetune it is the accuracy after `finetuneSteps` local steps on a copy of `global`
+    /// (`FinetuneAfterFederation`); `global` and this device's state are not changed.
+    public func evaluateFinal(global: Network) throws -> Double {
         let test = testFeatures(global)
-        return evaluate(personalised(global), testCache: test)
+        guard personalisation.method == .finetune, personalisation.finetuneSteps > 0, trainData.count > 0 else {
+            return evaluate(personalModel(global), testCache: test)
+        }
+        let (train, _) = caches(global)
+        let tuned = try FinetuneAfterFederation.model(from: global, steps: personalisation.finetuneSteps, settings: settings, layout: layout,
+                                                      source: .cache(train, labels: trainData.labels, imageSize: resolution), shardCount: trainData.count,
+                                                      seed: seed ^ 0xF1_7E7E)
+        return evaluate(tuned, testCache: test)
     }
 
     /// The loss-threshold membership attack (Yeom et al. 2018) on this device's data, against the
@@ -229,7 +251,7 @@ public final class VirtualDevice: @unchecked Sendable {
         let trainable = Set(layout.weightChannels.keys).union(layout.biasUnits)
         let startView = trainC.arithmetic.deviceView(startNet, units: trainable, classifier: true)
         for i in personalTensors where personal[i] == nil { personal[i] = ModelTensors.tensor(global, i) }
-        let before = evaluate(startNet, testCache: testC)
+        let before = evaluate(ditto?.model(over: global) ?? startNet, testCache: testC)
         if session == nil {
             let policy = restored?.policy?.policy ?? PolicyFactory.make(settings.policy, layout: layout, network: startNet, seed: seed)
             let s = DeviceSession(id: 0, shard: Array(0..<trainData.count), network: startNet, policy: policy, layout: layout,
@@ -257,10 +279,13 @@ public final class VirtualDevice: @unchecked Sendable {
             d.allowed = block
             inner = d
         }
+        let fedrep = personalisation.method == .fedrep
+        if fedrep { inner = FedRepBodyPhase(inner: inner) }  // the body's steps leave the personal head alone
         s.policy = RecordingPolicy(inner: inner)
         defer {
             if assigned == nil, let r = s.policy as? RecordingPolicy {
                 var kept = r.inner
+                if let b = kept as? FedRepBodyPhase { kept = b.inner }
                 if var d = kept as? DGSUPolicy, block != nil { d.allowed = nil; kept = d }
                 s.policy = kept
             } else { s.policy = own }
@@ -272,12 +297,27 @@ public final class VirtualDevice: @unchecked Sendable {
         let cfg = LocalTrainingConfig(batch: Int(task.batchSize), learningRates: rates, memory: settings.memory,
                                       budget: settings.budget)
         let steps = Int(task.localSteps)
-        let stats = try s.train(steps: steps, from: 0, of: steps, schedule: settings.localSchedule, config: cfg,
-                                source: .cache(trainC, labels: trainData.labels, imageSize: resolution), trainer: Trainer())
+        let source = TrainingSource.cache(trainC, labels: trainData.labels, imageSize: resolution)
+        let trainer = Trainer()
+        var extraSteps = 0
+        var stats: LocalStats
+        if fedrep {  // FedRep: the personal head first with the body frozen, then the body with the head frozen
+            (extraSteps, stats) = try FedRepTask.train(s, headSteps: personalisation.headSteps, bodySteps: steps, schedule: settings.localSchedule,
+                                                       config: cfg, source: source, trainer: trainer)
+        } else {
+            stats = try s.train(steps: steps, from: 0, of: steps, schedule: settings.localSchedule, config: cfg, source: source, trainer: trainer)
+        }
         let trained = s.network
         guard let record = s.policy as? RecordingPolicy else { preconditionFailure("VirtualDevice: the recording policy was replaced") }
-        let after = evaluate(trained, testCache: testC)
         for i in personalTensors { personal[i] = ModelTensors.tensor(trained, i) }
+        if let ditto {  // Ditto: the personal model's own steps, towards this round's global model
+            let p = try ditto.train(global: global, policy: settings.policy, dynamic: settings.search.dynamic, shardCount: trainData.count, steps: steps,
+                                    schedule: settings.localSchedule, config: cfg, source: source, round: task.round)
+            extraSteps = p.steps
+            stats.peakBytes = max(stats.peakBytes, p.peakBytes)
+        }
+        stats.steps += extraSteps
+        let after = evaluate(ditto?.model(over: global) ?? trained, testCache: testC)
 
         let encoding = ValueEncoding(task.deltaEncoding) ?? .f32
         var tensors: [TensorDelta] = []
@@ -327,12 +367,13 @@ public final class VirtualDevice: @unchecked Sendable {
         if let r = restored {  // not trained since the restore: keep what was restored
             var out = r
             out.personal = personal
+            if let ditto { out.personalModel = ditto.values }
             out.lastResult = lastResult.map(SavedOutcome.init) ?? r.lastResult
             return out
         }
         return DeviceState(format: DeviceState.currentFormat, deviceID: id, policyKind: settings.policy.rawValue,
                            policy: session.map { SavedPolicy($0.policy) }, batch: session?.batchPosition, coverage: session?.coverage,
-                           personal: personal, lastResult: lastResult.map(SavedOutcome.init))
+                           personal: personal, lastResult: lastResult.map(SavedOutcome.init), personalModel: ditto?.values)
     }
 
     /// Takes up `state` (saved by a previous run of this node); the policy, batch position and
@@ -354,6 +395,9 @@ public final class VirtualDevice: @unchecked Sendable {
         }
         if let b = state.batch, b.cursor > b.order.count || b.order.contains(where: { $0 < 0 || $0 >= trainData.count }) {
             throw refuse("its batch order does not fit the device's \(trainData.count) training samples")
+        }
+        if let saved = state.personalModel {
+            guard let ditto, ditto.restore(saved) else { throw refuse("it holds a Ditto personal model, which this configuration's method or layout does not keep") }
         }
         personal = state.personal
         restored = state

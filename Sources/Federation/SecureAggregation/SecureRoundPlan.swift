@@ -54,8 +54,8 @@ public struct SecureRoundPlan: Sendable {
     public static func make(round: UInt64, sampled: [String], config: FederationConfig, layouts: [String: SparseLayout],
                             weights: [String: UInt64], arch: Architecture, schema: ModelSchema, noiseMultiplier: Double) throws -> SecureRoundPlan {
         let sa = config.secureAggregation
-        let personal = config.personalisation.personal
-        func shared(_ id: String) -> [Int] { ModelTensors.sharedTensors(layouts[id]!, arch: arch, personal: personal).sorted() }
+        let personalisation = config.personalisation
+        func shared(_ id: String) -> [Int] { personalisation.sharedTensors(layouts[id]!, arch: arch).sorted() }
         var excluded: [String: String] = [:]
         var order: [String] = [], groups: [[Int]] = [], blocks: [String: [Int: [Int32]]] = [:]
         var rng = SplitMix64(seed: config.seed ^ 0x5EC_A66 ^ (round &* 0x9E37_79B9_7F4A_7C15))

@@ -48,21 +48,30 @@ public enum BudgetCheck {
             d.budget = g.budget; d.policy = g.policy; d.batch = g.batch; d.localSteps = g.localSteps; d.learningRate = g.learningRate
             var defaults = DeviceDefaults()
             defaults.memory = t.memory
+            defaults.memory.personalCopy = t.personalisation.method.holdsPersonalCopy
             defaults.search = t.search
             let resolved = ResolvedDevice(d, defaults: defaults)
+            let ditto = resolved.memory.personalCopy
+            /// Ditto's share of a refusal: what its personal copy needs, and how much is missing.
+            func copyNote(_ layout: SparseLayout?, missing: Int) -> String {
+                guard ditto else { return "" }
+                let copy = layout.map { StepBuffers.personalCopyBytes(arch, plan: LayoutSearch.representativePlan($0), options: resolved.memory,
+                                                                      candidateChannels: LayoutSearch.candidates($0, arch: arch, dynamic: resolved.search.dynamic)) }
+                return " With personalisation.method ditto the device also holds a personal copy of everything it can update\(copy.map { " (\(ByteSize.format($0)) for this layout)" } ?? ""); the budget is short by \(ByteSize.format(missing)). Raise the budget, train fewer layers (a dynamic policy's copy holds every channel of its update layers), or choose another method."
+            }
             let layout: SparseLayout
             do {
                 layout = try DevicePlans.layout(resolved, arch: arch, resolution: res)
             } catch let e as BudgetTooSmall {
                 throw TopologyError(file: file, line: g.budgetLine, key: "groups[\(g.name)].budget",
-                                    problem: "impossible budget for \(arch.name) at \(res)×\(res): \(e.description) Allowed: at least \(ByteSize.format(e.smallestPeak)) here.")
+                                    problem: "impossible budget for \(arch.name) at \(res)×\(res): \(e.description) Allowed: at least \(ByteSize.format(e.smallestPeak)) here.\(copyNote(nil, missing: e.smallestPeak - g.budget))")
             } catch let e as ExplicitLayoutError {
-                throw TopologyError(file: file, line: g.budgetLine, key: "groups[\(g.name)].budget", problem: "group \(g.name): \(e.description)")
+                throw TopologyError(file: file, line: g.budgetLine, key: "groups[\(g.name)].budget", problem: "group \(g.name): \(e.description)\(copyNote(e.layout, missing: e.missingBytes ?? 0))")
             }
             let report = LayoutSearch.report(layout, arch: arch, height: res, width: res, memory: resolved.memory, dynamic: resolved.search.dynamic)
             guard report.peak <= g.budget else {
                 throw TopologyError(file: file, line: g.budgetLine, key: "groups[\(g.name)].budget",
-                                    problem: "impossible budget for \(arch.name) at \(res)×\(res): a \(g.policy.rawValue) step needs \(ByteSize.format(report.peak)) at \(report.peakAt), over by \(report.peak - g.budget) B. Raise the budget to at least \(ByteSize.format(report.peak)) or lower preprocessing.resolution.")
+                                    problem: "impossible budget for \(arch.name) at \(res)×\(res): a \(g.policy.rawValue) step needs \(ByteSize.format(report.peak)) at \(report.peakAt), over by \(report.peak - g.budget) B. Raise the budget to at least \(ByteSize.format(report.peak)) or lower preprocessing.resolution.\(copyNote(layout, missing: report.peak - g.budget))")
             }
             var perStep = 0
             for (u, k) in layout.weightChannels {

@@ -209,9 +209,16 @@ public enum TopologyParser {
         let curve = try top.bool("curve", default: false)
         var personalisation = PersonalisationConfig()
         if let p = try top.object("personalisation") {
-            try p.onlyKeys(["personal", "testFraction"])
+            try p.onlyKeys(["method", "personal", "testFraction", "finetuneSteps", "headSteps", "lambda"])
+            personalisation.method = PersonalisationMethod(rawValue: try p.choice("method", PersonalisationMethod.allCases.map(\.rawValue), default: "fedper"))!
             personalisation.personal = PersonalParameters(rawValue: try p.choice("personal", PersonalParameters.allCases.map(\.rawValue), default: "none"))!
+            if personalisation.personal != .none, personalisation.method != .fedper {
+                throw p.error("personal", "is FedPer's setting; method \(personalisation.method.rawValue) decides what is personal itself (fedrep: the head, local: everything, finetune and ditto: a separate copy). Remove `personal`, or set method: fedper")
+            }
             personalisation.testFraction = try p.double("testFraction", default: 0.2, in: 0...0.9, lowerOpen: true)
+            personalisation.finetuneSteps = try p.int("finetuneSteps", default: 20, in: 0...PersonalisationConfig.maxSteps)
+            personalisation.headSteps = try p.int("headSteps", default: 5, in: 1...PersonalisationConfig.maxSteps)
+            personalisation.lambda = try p.double("lambda", default: 0.1, in: 0...1e6)
         }
         var nodes = NodeLayout(count: 1, split: "round-robin")
         if let n = try top.object("nodes") {
