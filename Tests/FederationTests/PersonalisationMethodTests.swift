@@ -106,6 +106,20 @@ final class PersonalisationMethodTests: XCTestCase {
         }
     }
 
+    func testEveryFederatedMethodsUpdatesAreAdmittedByTheCoordinator() throws {
+        for method in [PersonalisationMethod.finetune, .fedper, .fedrep, .ditto] {
+            var c = config(method)
+            c.deviceDefaults.budget = 4 << 20  // room for Ditto's copy
+            let (fleet, summary) = try run("admitted-\(method.rawValue)", c)
+            for m in try fleet.metrics() {
+                XCTAssertEqual(m.refusedMessages, 0, "\(method) round \(m.round): the coordinator refused a message")
+                XCTAssertEqual(Set(m.updateBytes.keys), everyDevice, "\(method) round \(m.round): every device's UPDATE must be aggregated")
+            }
+            XCTAssertEqual(summary.modelVersion, 3, "\(method): two rounds applied")
+            XCTAssertEqual(Set(summary.personalFinal.keys), everyDevice)
+        }
+    }
+
     func testFinetuneLeavesTheGlobalModelUnchanged() throws {
         var tuned = config(.finetune)
         tuned.personalisation.finetuneSteps = 10
@@ -153,7 +167,7 @@ final class PersonalisationMethodTests: XCTestCase {
         let schema = ModelTensors.schema(arch)
         XCTAssertTrue(classifier.allSatisfy { !names.contains(schema.tensors[$0].name) }, "the personal head must not leave the device")
         XCTAssertFalse(names.isEmpty)
-        XCTAssertEqual(o.update.metrics.steps, UInt32(6 + c.personalisation.headSteps))
+        XCTAssertEqual(o.update.metrics.steps, 6, "the UPDATE counts the steps behind the shared delta (the coordinator bounds them by the TASK's)")
     }
 
     /// Ditto's personal model v after `rounds` tasks at `lambda`, and the global model.
@@ -200,7 +214,7 @@ final class PersonalisationMethodTests: XCTestCase {
             // Ditto measures v, which carries over the rounds: it starts where it ended.
             if let last { XCTAssertEqual(b.personalBefore, last.personalAfter, "round \(r): Ditto reports its personal model, not the shared one") }
             last = b
-            XCTAssertEqual(b.update.metrics.steps, 2 * a.update.metrics.steps, "Ditto runs the personal model's steps too")
+            XCTAssertEqual(b.update.metrics.steps, a.update.metrics.steps, "the UPDATE counts the shared steps only")
             XCTAssertGreaterThan(b.update.metrics.peakMemoryBytes, a.update.metrics.peakMemoryBytes, "the personal copy is charged")
         }
         XCTAssertNotEqual(ModelTensors.values(ditto.personalModel(net)), ModelTensors.values(net), "v must have trained")

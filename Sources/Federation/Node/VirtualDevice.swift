@@ -299,10 +299,12 @@ public final class VirtualDevice: @unchecked Sendable {
         let steps = Int(task.localSteps)
         let source = TrainingSource.cache(trainC, labels: trainData.labels, imageSize: resolution)
         let trainer = Trainer()
-        var extraSteps = 0
+        // The UPDATE's step count is that of the steps behind the shared delta (the coordinator
+        // bounds it by the TASK's local steps): FedRep's head steps and Ditto's personal steps
+        // produce nothing shared and are not in it.
         var stats: LocalStats
         if fedrep {  // FedRep: the personal head first with the body frozen, then the body with the head frozen
-            (extraSteps, stats) = try FedRepTask.train(s, headSteps: personalisation.headSteps, bodySteps: steps, schedule: settings.localSchedule,
+            (_, stats) = try FedRepTask.train(s, headSteps: personalisation.headSteps, bodySteps: steps, schedule: settings.localSchedule,
                                                        config: cfg, source: source, trainer: trainer)
         } else {
             stats = try s.train(steps: steps, from: 0, of: steps, schedule: settings.localSchedule, config: cfg, source: source, trainer: trainer)
@@ -313,10 +315,8 @@ public final class VirtualDevice: @unchecked Sendable {
         if let ditto {  // Ditto: the personal model's own steps, towards this round's global model
             let p = try ditto.train(global: global, policy: settings.policy, dynamic: settings.search.dynamic, shardCount: trainData.count, steps: steps,
                                     schedule: settings.localSchedule, config: cfg, source: source, round: task.round)
-            extraSteps = p.steps
             stats.peakBytes = max(stats.peakBytes, p.peakBytes)
         }
-        stats.steps += extraSteps
         let after = evaluate(ditto?.model(over: global) ?? trained, testCache: testC)
 
         let encoding = ValueEncoding(task.deltaEncoding) ?? .f32

@@ -97,6 +97,11 @@ public enum ComparisonReport {
                              chart(c, axis: axis, title: "LiRA AUC against ε", yLabel: "attack AUC", percent: false,
                                    series: [("global model", false, { $0.membership["lira_global_auc"] }), ("personalised", true, { $0.membership["lira_personal_auc"] })])))
         }
+        if let gains = GainOverLocalChart.svg(c) {
+            sections.insert(("Gain over local-only training, per device", "Each dot is one device: its accuracy on its private test split with its own model after the final round, minus the same device's when it trained alone (personalisation.method: local, same seed, same shards, same steps). Bar: mean over devices; dashed bar: 10th percentile (the devices that gain least). Above the dotted line the fleet helped that device.",
+                             gains), at: 0)
+            sections.insert(("Methods against local-only", "", methodTable(c)), at: 1)
+        }
         let body = sections.map { HTMLPage.section($0.0, note: $0.1, $0.2) }.joined(separator: "\n")
         return HTMLPage.document(title: "SparseFleet sweep: \(c.topology)", maxWidth: 1100, extraStyle: """
             table { border-collapse: collapse; font-size: 12px; } td, th { border-bottom: 1px solid #ddd; padding: 3px 7px; text-align: right; }
@@ -108,6 +113,24 @@ public enum ComparisonReport {
             \(body)
             \(HTMLPage.section("Every cell", note: "Each cell's own summary.json and report.html are in its folder under this sweep's run folder.", table(c)))
             """)
+    }
+
+    /// Per cell with a method: personalised accuracy, gain over local (mean, p10, share gaining),
+    /// uplink and peak memory against the budget.
+    static func methodTable(_ c: SweepComparison) -> String {
+        func pts(_ x: Double?) -> String { x.map { String(format: "%+.1f", 100 * $0) } ?? "–" }
+        let header = ["cell", "method", "pers. mean", "pers. p10", "gain mean (pts)", "gain p10 (pts)", "devices gaining", "uplink", "peak memory / budget"]
+        var rows = "<tr>" + header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        for x in c.cells where x.method != nil {
+            let g = x.gainOverLocal
+            let memory = x.peakMemoryMax.map { "\(byteLabel(Double($0))) / \(x.budgetMin.map { byteLabel(Double($0)) } ?? "?")" } ?? "–"
+            let cells = [GainOverLocalChart.group(x, in: c), x.method ?? "", x.personalisedMean.map { String(format: "%.1f %%", 100 * $0) } ?? "–",
+                         x.personalisedP10.map { String(format: "%.1f %%", 100 * $0) } ?? "–", pts(g?.mean), pts(g?.p10),
+                         g.map { String(format: "%.0f %% of %d", 100 * $0.shareGaining, $0.devices) } ?? (x.method == "local" ? "(baseline)" : "–"),
+                         byteLabel(Double(x.uplinkUpdateBytes)), memory]
+            rows += "<tr>" + cells.map { "<td>\(esc($0))</td>" }.joined() + "</tr>"
+        }
+        return "<table>\(rows)</table>"
     }
 
     /// The table of every cell.

@@ -57,6 +57,9 @@ public struct FleetSummary: Codable, Equatable, Sendable {
     public var membership: MembershipSummary? = nil
     /// Secure aggregation: mode, guarantee, what the coordinator saw, dropouts, overhead; nil without it.
     public var secureAggregation: SecureAggregationSummary? = nil
+    /// The personalisation method and every device's before/after accuracy, bytes sent and peak
+    /// memory against its budget; nil when the coordinator wrote no summary.
+    public var personalisation: PersonalisationReport? = nil
 
     /// Rounds of the run.
     public struct Rounds: Codable, Equatable, Sendable {

@@ -72,7 +72,8 @@ public enum SummaryBuilder {
                             simulatedRetransmissions: sim.reduce(0) { $0 + $1.retransmissions }),
             failures: failures, refusedMessages: metrics.reduce(0) { $0 + $1.refusedMessages }, interrupted: interrupted || (coordinator?.interrupted ?? false) || metrics.count < t.rounds.count,
             coordinatedSchedule: .init(requested: t.coordinatedSchedule, implemented: true), curve: t.curve, realWire: realWire,
-            privacy: coordinator?.privacy, membership: coordinator?.membership, secureAggregation: coordinator?.secureAggregation)
+            privacy: coordinator?.privacy, membership: coordinator?.membership, secureAggregation: coordinator?.secureAggregation,
+            personalisation: PersonalisationReport.build(topology: t, metrics: metrics, coordinator: coordinator))
     }
 
     /// Conv weights touched by at least one aggregated update over the run, % of all conv weights.

@@ -70,6 +70,12 @@ public enum SummaryTable {
         if let a = s.secureAggregation { rows.append(("secure aggregation", secure(a))) }
         let p = s.personalisedAccuracy
         rows.append(("personalised accuracy", p.count == 0 ? "-" : "mean \(pct(p.mean)), p10 \(pct(p.p10)), worst \(pct(p.worst)) over \(p.count) devices"))
+        if let r = s.personalisation {
+            let before = Distribution(r.devices.values.compactMap(\.before)), peak = r.devices.values.compactMap(\.peakMemoryBytes).max()
+            let over = r.devices.values.filter { ($0.peakMemoryBytes ?? 0) > $0.budgetBytes }.count
+            rows.append(("personalisation", "method \(r.method); private split before the first local steps: mean \(pct(before?.mean)), after the final round: mean \(pct(p.mean)); "
+                + "largest reported step peak \(peak.map { bytes($0) } ?? "-")\(over > 0 ? " (\(over) devices over budget)" : "")"))
+        }
         rows.append(("uplink (updates)", "\(bytes(s.bytes.uplinkUpdates)) = \(String(format: "%.2f", 100 * s.bytes.uplinkRatioToDense)) % of dense FedAvg (\(bytes(s.bytes.denseFedAvgUplink)))"))
         rows.append(("uplink / downlink", "\(bytes(s.bytes.uplink)) / \(bytes(s.bytes.downlink))"))
         for m in s.memory {
@@ -95,13 +101,18 @@ public enum SummaryTable {
     /// One line per sweep cell.
     public static func comparison(_ c: SweepComparison) -> String {
         func fig(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
+        let gains = c.cells.contains { $0.gainOverLocal != nil }
+        func pts(_ x: Double?) -> String { x.map { String(format: "%+.1f", 100 * $0) } ?? "-" }
         let header = ["cell", "ε", "global acc", "pers. mean", "pers. p10", "MIA AUC g/p", "uplink/dense"]
+            + (gains ? ["gain vs local mean/p10 (pts)", "gaining"] : [])
         var rows = [header]
         for x in c.cells {
             rows.append([x.label, x.epsilon.map { String(format: "%.3g", $0) } ?? (x.privacyMode == "off" ? "-" : "∞"), pct(x.globalAccuracy),
                          pct(x.personalisedMean), pct(x.personalisedP10),
                          "\(fig(x.membership["global_auc"]))/\(fig(x.membership["personal_auc"]))",
-                         String(format: "%.2f %%", 100 * x.uplinkRatioToDense)])
+                         String(format: "%.2f %%", 100 * x.uplinkRatioToDense)]
+                + (gains ? [x.gainOverLocal.map { "\(pts($0.mean))/\(pts($0.p10))" } ?? "-",
+                            x.gainOverLocal.map { String(format: "%.0f %%", 100 * $0.shareGaining) } ?? "-"] : []))
         }
         let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         return rows.map { row in

@@ -58,6 +58,17 @@ public struct SweepComparison: Codable, Equatable, Sendable {
         public var interrupted: Bool
         /// Real seconds the cell took.
         public var realSeconds: Double
+        /// The personalisation method (nil in comparisons written before the methods existed).
+        public var method: String? = nil
+        /// Device → accuracy of its own model after the final round.
+        public var personalFinal: [String: Double]? = nil
+        /// The largest peak SRAM any device's steps reported, bytes.
+        public var peakMemoryMax: Int? = nil
+        /// The smallest budget of the cell's devices, bytes.
+        public var budgetMin: Int? = nil
+        /// Per device, accuracy minus that of the same device in the cell that differs only in
+        /// running `local` (nil without such a cell, and for the local cell itself).
+        public var gainOverLocal: GainOverLocal? = nil
     }
 
     /// Swept keys that move ε rather than naming a line: the noise, the sampling rate and the rounds.
@@ -81,7 +92,19 @@ public struct SweepComparison: Codable, Equatable, Sendable {
                         membership: s.membership?.figures.mapValues(\.mean) ?? [:],
                         uplinkUpdateBytes: s.bytes.uplinkUpdates, uplinkRatioToDense: s.bytes.uplinkRatioToDense,
                         meanUpdateBytes: s.bytes.meanUpdate, roundsCompleted: s.rounds.completed, roundsPlanned: s.rounds.planned,
-                        interrupted: s.interrupted, realSeconds: s.wallTime.realSeconds)
+                        interrupted: s.interrupted, realSeconds: s.wallTime.realSeconds,
+                        method: s.personalisation?.method, personalFinal: s.personalisedAccuracy.perDevice,
+                        peakMemoryMax: s.personalisation?.devices.values.compactMap(\.peakMemoryBytes).max(),
+                        budgetMin: s.personalisation?.devices.values.map(\.budgetBytes).min())
+        }
+        // Each method's gain over the local cell with the same other settings.
+        let methodKey = "personalisation.method"
+        func others(_ c: Cell) -> [SweepSetting] { c.settings.filter { $0.path != methodKey } }
+        for i in cells.indices where cells[i].method != PersonalisationMethod.local.rawValue {
+            guard let mine = cells[i].personalFinal,
+                  let local = cells.first(where: { $0.method == PersonalisationMethod.local.rawValue && others($0) == others(cells[i]) })?.personalFinal
+            else { continue }
+            cells[i].gainOverLocal = GainOverLocal(method: mine, local: local)
         }
     }
 

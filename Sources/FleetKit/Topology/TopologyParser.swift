@@ -211,7 +211,10 @@ public enum TopologyParser {
         if let p = try top.object("personalisation") {
             try p.onlyKeys(["method", "personal", "testFraction", "finetuneSteps", "headSteps", "lambda"])
             personalisation.method = PersonalisationMethod(rawValue: try p.choice("method", PersonalisationMethod.allCases.map(\.rawValue), default: "fedper"))!
-            personalisation.personal = PersonalParameters(rawValue: try p.choice("personal", PersonalParameters.allCases.map(\.rawValue), default: "none"))!
+            // FedPer named as the method keeps its head personal unless `personal` says otherwise;
+            // without a method, nothing is personal (plain FedAvg), as before the methods existed.
+            let fedperDefault = p.value("method") != nil && personalisation.method == .fedper ? "head" : "none"
+            personalisation.personal = PersonalParameters(rawValue: try p.choice("personal", PersonalParameters.allCases.map(\.rawValue), default: fedperDefault))!
             if personalisation.personal != .none, personalisation.method != .fedper {
                 throw p.error("personal", "is FedPer's setting; method \(personalisation.method.rawValue) decides what is personal itself (fedrep: the head, local: everything, finetune and ditto: a separate copy). Remove `personal`, or set method: fedper")
             }
