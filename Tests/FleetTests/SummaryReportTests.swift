@@ -167,6 +167,43 @@ final class SummaryReportTests: XCTestCase {
         XCTAssertTrue(ComparisonReport.html(plain).contains("cell (no cell spent a finite ε)"))
     }
 
+    func testAMethodSweepComparesEachDeviceWithItsLocalSelfInTheSameAlpha() throws {
+        let (_, _, _, s) = try load()
+        let text = try String(contentsOf: fixtures.appendingPathComponent("tiny.yaml"), encoding: .utf8)
+            + "sweep:\n  partition.alpha: [0.1, 1.0]\n  personalisation.method: [local, fedper, ditto]\n"
+        let t = try TopologyParser.parse(text.replacingOccurrences(of: "partition: {kind: iid}", with: "partition: {kind: dirichlet, alpha: 0.5}")
+            .replacingOccurrences(of: "personalisation: {personal: head}", with: "personalisation: {method: fedper}"), file: "tiny.yaml")
+        XCTAssertEqual(t.cells.count, 6)
+        var summaries: [(label: String, summary: FleetSummary)] = []
+        for cell in t.cells {
+            var x = s
+            let alpha = Double(cell.settings[0].value)!, method = cell.settings[1].value
+            // local: 0.5 (α 0.1) or 0.6 (α 1.0) on every device; fedper +0.1 on dev-0, −0.1 on dev-1; ditto +0.2 on both.
+            let base = alpha < 0.5 ? 0.5 : 0.6
+            let delta: [String: Double] = method == "local" ? ["dev-0": 0, "dev-1": 0] : method == "fedper" ? ["dev-0": 0.1, "dev-1": -0.1] : ["dev-0": 0.2, "dev-1": 0.2]
+            x.personalisedAccuracy.perDevice = delta.mapValues { base + $0 }
+            x.personalisation = PersonalisationReport(method: method, devices: [:])
+            summaries.append((cell.label, x))
+        }
+        let c = SweepComparison(topology: t, summaries: summaries)
+        func cell(_ alpha: String, _ method: String) -> SweepComparison.Cell { c.cells.first { $0.label == "alpha-\(alpha)_method-\(method)" }! }
+        for alpha in ["0.1", "1.0"] {
+            XCTAssertNil(cell(alpha, "local").gainOverLocal)
+            let fedper = try XCTUnwrap(cell(alpha, "fedper").gainOverLocal)
+            XCTAssertEqual(fedper.perDevice["dev-0"]!, 0.1, accuracy: 1e-12, "the local cell of the same α")
+            XCTAssertEqual(fedper.perDevice["dev-1"]!, -0.1, accuracy: 1e-12)
+            XCTAssertEqual(fedper.mean, 0, accuracy: 1e-12)
+            XCTAssertEqual(fedper.shareGaining, 0.5)
+            let ditto = try XCTUnwrap(cell(alpha, "ditto").gainOverLocal)
+            XCTAssertEqual(ditto.mean, 0.2, accuracy: 1e-12)
+            XCTAssertEqual(ditto.shareGaining, 1)
+        }
+        let page = ComparisonReport.html(c)
+        XCTAssertTrue(page.contains("Gain over local-only training, per device"))
+        XCTAssertEqual(page.components(separatedBy: "<circle").count - 1 >= 8, true, "one dot per device per non-local cell")
+        XCTAssertTrue(SummaryTable.comparison(c).contains("gain vs local"))
+    }
+
     func testTableAndProgressText() throws {
         let (_, metrics, _, s) = try load()
         let table = SummaryTable.render(s)

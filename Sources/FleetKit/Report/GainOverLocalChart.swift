@@ -13,12 +13,23 @@ enum GainOverLocalChart {
         var p = Plot()
         p.x0 = -0.6; p.x1 = Double(cells.count) - 0.4
         let gains = cells.flatMap { $0.gainOverLocal!.perDevice.values.map { 100 * $0 } }
-        let lo = min(-5, (gains.min() ?? 0) - 2), hi = max(5, (gains.max() ?? 0) + 2)
+        let lo = min(-5, (gains.min() ?? 0) - 2), hi = max(5, (gains.max() ?? 0) + 4)  // room for the group labels
         p.y0 = lo; p.y1 = hi
         var svg = p.open("gain over local per device")
-        let ticks = cells.enumerated().map { (Double($0), group($1, in: c) + " · " + ($1.method ?? "?")) }
+        let ticks = cells.enumerated().map { (Double($0), $1.method ?? "?") }
         svg += p.axes(xTicks: ticks, yTicks: Plot.ticks(lo, hi, count: 6).map { ($0, String(format: "%+.0f", $0)) },
-                      xLabel: "cell (other settings · method)", yLabel: "gain over local (points)")
+                      xLabel: "method, grouped by the other settings", yLabel: "gain over local (points)")
+        // The groups (e.g. one per α): a label over their cells, a separator between them.
+        var start = 0
+        for i in 1...cells.count where i == cells.count || group(cells[i], in: c) != group(cells[start], in: c) {
+            let mid = p.px(Double(start + i - 1) / 2)
+            svg += "<text x=\"\(num(mid))\" y=\"\(num(p.top + 14))\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"600\">\(esc(group(cells[start], in: c)))</text>"
+            if i < cells.count {
+                let x = p.px(Double(i) - 0.5)
+                svg += "<line x1=\"\(num(x))\" y1=\"\(num(p.top))\" x2=\"\(num(x))\" y2=\"\(num(p.top + p.innerH))\" stroke=\"#bbb\"/>"
+            }
+            start = i
+        }
         svg += "<line x1=\"\(num(p.left))\" y1=\"\(num(p.py(0)))\" x2=\"\(num(p.left + p.innerW))\" y2=\"\(num(p.py(0)))\" stroke=\"#555\" stroke-dasharray=\"2 3\"><title>0: no better than training alone</title></line>"
         for (i, cell) in cells.enumerated() {
             let g = cell.gainOverLocal!
