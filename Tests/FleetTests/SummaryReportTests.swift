@@ -83,6 +83,11 @@ final class SummaryReportTests: XCTestCase {
         XCTAssertFalse(html.contains("<link"))
         XCTAssertFalse(html.contains("src="))
         XCTAssertEqual(html.components(separatedBy: "http").count - 1, 5, "only the SVG namespace URIs")
+        // Every device's row: its personalised accuracy after the final round and its budget.
+        let r = try XCTUnwrap(s.personalisation)
+        XCTAssertEqual(Set(r.devices.keys), Set(s.personalisedAccuracy.perDevice.keys))
+        XCTAssertTrue(html.contains("Every device (personalisation.method: \(r.method))"))
+        XCTAssertEqual(html.components(separatedBy: "<tr>").count - 1, r.devices.count + 1)
     }
 
     func testSimulatedClockChargesComputeTransferAndLosses() throws {

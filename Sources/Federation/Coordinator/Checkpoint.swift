@@ -48,6 +48,10 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var privacyRounds: Int? = nil
     /// The secure rounds' tally so far (secure aggregation).
     public var secureAggregation: SecureAggregationSummary? = nil
+    /// Device → private-split accuracy before its first local training (nil in older checkpoints).
+    public var personalInitial: [String: Double]? = nil
+    /// Device → the largest peak SRAM bytes its tasks reported (nil in older checkpoints).
+    public var peakMemory: [String: Int]? = nil
 }
 
 /// What a checkpoint holds.

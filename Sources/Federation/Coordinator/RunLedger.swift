@@ -44,6 +44,8 @@ public struct RunLedger: Sendable {
         heldBackCoordinates = s.heldBackCoordinates ?? 0
         everTouched = Dictionary(uniqueKeysWithValues: s.everTouched.compactMap { k, v in Int(k).map { ($0, Set(v)) } })
         personalFinal = s.personalFinal
+        personalInitial = s.personalInitial ?? [:]
+        peakMemory = s.peakMemory ?? [:]
     }
 
     /// Counts `bytes` sent (of a MODEL when `model`).
@@ -159,7 +161,8 @@ public struct RunLedger: Sendable {
             updateCount: updateCount, totalDown: totalDown, totalUp: totalUp, initialAccuracy: initial.accuracy,
             initialLoss: initial.loss, lastAccuracy: last.accuracy, lastLoss: last.loss,
             everTouched: Dictionary(uniqueKeysWithValues: everTouched.map { ("\($0.key)", $0.value.sorted()) }),
-            personalFinal: personalFinal, refusedRounds: refusedRounds, heldBackCoordinates: heldBackCoordinates)
+            personalFinal: personalFinal, refusedRounds: refusedRounds, heldBackCoordinates: heldBackCoordinates,
+            personalInitial: personalInitial, peakMemory: peakMemory)
     }
 
     /// The run summary.

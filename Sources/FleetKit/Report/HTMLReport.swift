@@ -39,10 +39,17 @@ public enum HTMLReport {
         ] + (s.privacy == nil ? [] : [
             ("Privacy spent per round", "ε of device-level differential privacy after each round, from the Rényi-DP accountant of the sampled Gaussian mechanism (\(s.privacy!.mode) mode).", ReportCharts.epsilon(s, metrics)),
         ])
-        let body = sections.map { HTMLPage.section($0.0, note: $0.1, $0.2) }.joined(separator: "\n")
+        var body = sections.map { HTMLPage.section($0.0, note: $0.1, $0.2) }.joined(separator: "\n")
+        if let r = s.personalisation {
+            body += "\n" + HTMLPage.section("Every device (personalisation.method: \(r.method))",
+                                             note: "Accuracy on the device's private test split before its first local steps and with its own model after the final round; the UPDATE bytes it sent; its largest step peak against its budget.",
+                                             deviceTable(r))
+        }
         return HTMLPage.document(title: "SparseFleet report: \(s.topology)", maxWidth: 1000, extraStyle: """
             .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; }
             .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 10px; } .k { font-size: 12px; color: #666; } .v { font-size: 14px; font-weight: 600; }
+            table { border-collapse: collapse; font-size: 12px; } td, th { border-bottom: 1px solid #ddd; padding: 3px 7px; text-align: right; }
+            td:first-child, th:first-child { text-align: left; }
             .warn { background: #fff4e5; border: 1px solid #f0c080; padding: 8px 10px; border-radius: 6px; font-size: 13px; }
             """, body: """
             <h1>SparseFleet run: \(esc(s.topology))</h1>
@@ -52,5 +59,19 @@ public enum HTMLReport {
             <div class="cards">\(cards)</div>
             \(body)
             """)
+    }
+
+    /// One row per device of a run's personalisation report.
+    static func deviceTable(_ r: PersonalisationReport) -> String {
+        let header = ["device", "before", "after", "after − before", "UPDATE bytes sent", "peak / budget"]
+        var rows = "<tr>" + header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        for (id, d) in r.devices.sorted(by: { $0.key < $1.key }) {
+            var change = "–"
+            if let b = d.before, let a = d.after { change = String(format: "%+.1f pts", 100 * (a - b)) }
+            let cells = [id, SummaryTable.pct(d.before), SummaryTable.pct(d.after), change, byteLabel(Double(d.bytesSent)),
+                         "\(d.peakMemoryBytes.map { byteLabel(Double($0)) } ?? "–") / \(byteLabel(Double(d.budgetBytes)))"]
+            rows += "<tr>" + cells.map { "<td>\(esc($0))</td>" }.joined() + "</tr>"
+        }
+        return "<table>\(rows)</table>"
     }
 }
