@@ -91,16 +91,18 @@ final class PersonalisationMethodTests: XCTestCase {
                 var metrics = PBMetrics()
                 metrics.deviceID = t.deviceID; metrics.round = t.round; metrics.modelVersion = t.modelVersion
                 metrics.values = [MetricKey.localDone: 1, MetricKey.personalAfter: 0.5]
+                var tooMany = metrics
+                tooMany.values[MetricKey.trainSteps] = 1_000  // the TASK asked for 6
                 let update = UpdateMessage(deviceID: t.deviceID, round: t.round, baseModelVersion: t.modelVersion, sampleCount: 10,
                                            metrics: PBTrainingMetrics(), delta: SparseDelta([]))
-                return method == .local ? [.update(update)] : [.metrics(metrics)]
+                return method == .local ? [.metrics(tooMany), .update(update)] : [.metrics(metrics)]
             }
             let served = peer.serveInBackground(answer: lie)
             let summary = try fleet.wait()
             _ = served.wait(timeout: .now() + 10)
             XCTAssertEqual(summary.rounds, 1)
             let m = try XCTUnwrap(fleet.metrics().first)
-            XCTAssertGreaterThanOrEqual(m.refusedMessages, 1, "\(method): the lie must be refused")
+            XCTAssertGreaterThanOrEqual(m.refusedMessages, method == .local ? 2 : 1, "\(method): every lie must be refused")
             XCTAssertFalse(m.reporting.contains("dev-2"), "\(method): a refused report must not count")
             XCTAssertEqual(Set(m.reporting), everyDevice.subtracting(["dev-2"]), "\(method): the honest devices' work must stand")
         }

@@ -254,17 +254,25 @@ extension CoordinatorService {
             return refuse(identity, .invalid(field: "METRICS 'local_done'", reason: "personalisation.method is \(config.personalisation.method.rawValue): a device reports its task with an UPDATE"),
                           kind: .metrics, deviceID: m.deviceID, round: m.round)
         }
+        // A local device's training figures, held to the bounds an UPDATE's are (steps within the TASK's).
+        var localTraining: PBTrainingMetrics?
+        if local, m.values[MetricKey.localDone] != nil {
+            var t = PBTrainingMetrics()
+            t.steps = UInt32(m.values[MetricKey.trainSteps] ?? 0)
+            t.lossLast = m.values[MetricKey.trainLoss] ?? 0
+            t.peakMemoryBytes = UInt64(m.values[MetricKey.peakMemory] ?? 0)
+            if let problem = admission.trainingProblem(t, device: m.deviceID) {
+                return refuse(identity, problem, kind: .metrics, deviceID: m.deviceID, round: m.round)
+            }
+            localTraining = t
+        }
         for (k, v) in m.values where MetricKey.membershipKeys.contains(k) { ledger.recordMembership(m.deviceID, key: k, value: v) }
         if let v = m.values[MetricKey.personalFinal] { ledger.recordFinal(m.deviceID, accuracy: v) }
         guard var r = open, m.round == r.round else { return }
         if let v = m.values[MetricKey.personalBefore] { r.before[m.deviceID] = v; ledger.recordBefore(m.deviceID, accuracy: v) }
         if let v = m.values[MetricKey.personalAfter] { r.after[m.deviceID] = v }
         if let v = m.values[MetricKey.updateClipped] { r.clipped[m.deviceID] = v == 1 }
-        if local, m.values[MetricKey.localDone] != nil, r.pending.contains(m.deviceID) {  // its task is done; no UPDATE follows
-            var t = PBTrainingMetrics()
-            t.steps = UInt32(m.values[MetricKey.trainSteps] ?? 0)
-            t.lossLast = m.values[MetricKey.trainLoss] ?? 0
-            t.peakMemoryBytes = UInt64(m.values[MetricKey.peakMemory] ?? 0)
+        if let t = localTraining, r.pending.contains(m.deviceID) {  // its task is done; no UPDATE follows
             r.training[m.deviceID] = t
             r.localDone.insert(m.deviceID)
             r.pending.remove(m.deviceID)
