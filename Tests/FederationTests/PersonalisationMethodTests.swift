@@ -122,6 +122,21 @@ final class PersonalisationMethodTests: XCTestCase {
         }
     }
 
+    func testMethodsThatCannotWorkAreRefusedWithTheFix() {
+        var fedrep = config(.fedrep)
+        fedrep.deviceDefaults.policy = .head
+        XCTAssertThrowsError(try fedrep.validate()) { XCTAssertTrue("\($0)".contains("no body to share"), "\($0)") }
+        var local = config(.local)
+        local.privacy.mode = .central
+        XCTAssertThrowsError(try local.validate()) { XCTAssertTrue("\($0)".contains("nothing to protect"), "\($0)") }
+        var attacked = config(.ditto)
+        attacked.attacks.membership = true
+        XCTAssertThrowsError(try attacked.validate()) { XCTAssertTrue("\($0)".contains("not replayed yet"), "\($0)") }
+        var personal = config(.finetune)
+        personal.personalisation.personal = .head
+        XCTAssertThrowsError(try personal.validate()) { XCTAssertTrue("\($0)".contains("FedPer's setting"), "\($0)") }
+    }
+
     func testFinetuneLeavesTheGlobalModelUnchanged() throws {
         var tuned = config(.finetune)
         tuned.personalisation.finetuneSteps = 10

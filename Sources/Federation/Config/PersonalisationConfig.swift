@@ -101,6 +101,9 @@ public struct PersonalisationConfig: Codable, Equatable, Sendable {
         guard (0...Self.maxSteps).contains(finetuneSteps) else { throw bad("finetuneSteps", "must be in 0...\(Self.maxSteps) (local steps on the final global model)") }
         guard (1...Self.maxSteps).contains(headSteps) else { throw bad("headSteps", "must be in 1...\(Self.maxSteps) (FedRep's head steps per task)") }
         guard lambda.isFinite, lambda >= 0 else { throw bad("lambda", "must be a finite number ≥ 0 (Ditto's pull towards the global model; 0 trains the personal model alone)") }
+        if method == .fedrep, let d = config.resolvedDevices.first(where: { $0.policy == .head }) {
+            throw bad("method", "fedrep trains the personal head, then the shared body; device '\(d.id)' runs policy head, which has no body to share. Give it a policy that trains more (bias, static, dgsu, random), or choose fedper with personal: head")
+        }
         if method == .local {
             if config.privacy.enabled {
                 throw bad("method", "local sends no updates, so differential privacy has nothing to protect; set privacy.enabled: false, or choose a federated method")
