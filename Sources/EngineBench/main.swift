@@ -35,13 +35,16 @@ func benchmarkPlan(_ arch: Architecture, ratio: Double) -> UpdatePlan {
 }
 
 if CommandLine.arguments.dropFirst().first == "int8" {
+    Arguments.check(Array(CommandLine.arguments.dropFirst(2)), command: "int8")
     try Int8Check.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
 if CommandLine.arguments.dropFirst().first == "results" {
+    Arguments.check(Array(CommandLine.arguments.dropFirst(2)), command: "results")
     try ResultsTable.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
+Arguments.check(Array(CommandLine.arguments.dropFirst()), command: "")
 
 let quick = CommandLine.arguments.contains("--quick")
 let runs = quick ? 5 : 30
