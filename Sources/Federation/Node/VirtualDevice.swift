@@ -305,7 +305,7 @@ public final class VirtualDevice: @unchecked Sendable {
         var stats: LocalStats
         if fedrep {  // FedRep: the personal head first with the body frozen, then the body with the head frozen
             (_, stats) = try FedRepTask.train(s, headSteps: personalisation.headSteps, bodySteps: steps, schedule: settings.localSchedule,
-                                                       config: cfg, source: source, trainer: trainer)
+                                              config: cfg, source: source, trainer: trainer)
         } else {
             stats = try s.train(steps: steps, from: 0, of: steps, schedule: settings.localSchedule, config: cfg, source: source, trainer: trainer)
         }
