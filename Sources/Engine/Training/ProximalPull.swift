@@ -12,8 +12,7 @@ extension DeviceSession {
     public func pull(towards reference: Network, lambda: Float, rates: LearningRates, weightUnits: Set<Int>, biasUnits: Set<Int>,
                      classifier: Bool, seed: UInt64) {
         let cw = rates.weights * lambda, cb = rates.bias * lambda, ch = rates.head * lambda
-        func mix(_ v: Float, _ w: Float, _ c: Float) -> Float { (v + c * w) / (1 + c) }
-        guard var state = int8State, state.view == network else {
+        guard let state = int8State, state.view == network else {
             // Real-valued (or not yet quantised: the next int8 step quantises the pulled values).
             var net = network
             for u in weightUnits { Self.mix(&net.units[u].weight, reference.units[u].weight, cw) }
@@ -25,58 +24,59 @@ extension DeviceSession {
             network = net
             return
         }
-        var rng = SplitMix64(seed: seed)
-        func stochastic(_ x: Float) -> Int8 {
-            let u = Float(rng.next() >> 40) / Float(1 << 24)
-            return Int8(max(-127, min(127, (x + u).rounded(.down))))
-        }
+        // Counter-based rounding keyed by (tensor, index), so the draws do not depend on the order
+        // the units are visited in (a Set's order changes from process to process).
+        let rounding = QASRounding(seed: seed)
         var q = state.model
         for u in weightUnits {
-            let per = q.units[u].perChannel, ref = reference.units[u].weight
-            if var master = q.masters[u] {  // fp32 masters: pull them, round the int8 weights from them
-                Self.mix(&master, ref, cw)
-                for i in master.indices { q.units[u].weight[i] = Int8(max(-127, min(127, (master[i] / q.units[u].weightScales[i / per]).rounded()))) }
-                q.masters[u] = master
-            } else {
-                for i in q.units[u].weight.indices {
-                    let s = q.units[u].weightScales[i / per]
-                    q.units[u].weight[i] = stochastic(mix(s * Float(q.units[u].weight[i]), ref[i], cw) / s)
-                }
-            }
+            Self.pullInt8(&q.units[u].weight, master: &q.masters[u], scales: q.units[u].weightScales, per: q.units[u].perChannel,
+                          towards: reference.units[u].weight, c: cw, rounding: rounding, tensor: 2 * u)
         }
         for u in biasUnits {
-            let ref = reference.units[u].bias, inScale = q.units[u].input.scale
-            for o in q.units[u].bias.indices {
-                let scale = q.units[u].weightScales[o] * inScale
-                let p = mix(scale * Float(q.units[u].bias[o]), ref[o], cb) / scale
-                if p.isFinite { q.units[u].bias[o] = Int32(clamping: Int64(max(-9e18, min(9e18, p.rounded())))) }
-            }
+            let inScale = q.units[u].input.scale, scales = q.units[u].weightScales
+            Self.pullInt32(&q.units[u].bias, scale: { scales[$0] * inScale }, towards: reference.units[u].bias, c: cb)
         }
         for u in weightUnits.union(biasUnits) { q.units[u].refreshOffsets() }
         if classifier {
-            let features = q.arch.features, pooledScale = q.pooled.scale
-            if var master = q.masters[q.classifierIndex] {
-                Self.mix(&master, reference.classifierWeight, ch)
-                for i in master.indices { q.classifierWeight[i] = Int8(max(-127, min(127, (master[i] / q.classifierScales[i / features]).rounded()))) }
-                q.masters[q.classifierIndex] = master
-            } else {
-                for i in q.classifierWeight.indices {
-                    let s = q.classifierScales[i / features]
-                    q.classifierWeight[i] = stochastic(mix(s * Float(q.classifierWeight[i]), reference.classifierWeight[i], ch) / s)
-                }
-            }
-            for o in q.classifierBias.indices {
-                let scale = q.classifierScales[o] * pooledScale
-                let p = mix(scale * Float(q.classifierBias[o]), reference.classifierBias[o], ch) / scale
-                if p.isFinite { q.classifierBias[o] = Int32(clamping: Int64(max(-9e18, min(9e18, p.rounded())))) }
-            }
+            let pooledScale = q.pooled.scale, scales = q.classifierScales
+            Self.pullInt8(&q.classifierWeight, master: &q.masters[q.classifierIndex], scales: scales, per: q.arch.features,
+                          towards: reference.classifierWeight, c: ch, rounding: rounding, tensor: 2 * q.classifierIndex)
+            Self.pullInt32(&q.classifierBias, scale: { scales[$0] * pooledScale }, towards: reference.classifierBias, c: ch)
         }
         let view = q.dequantized(over: network, units: weightUnits.union(biasUnits), classifier: classifier)
         settingView = true
         network = view
         settingView = false
-        state = (q, view)
-        int8State = state
+        int8State = (q, view)
+    }
+
+    /// Pulls int8 weights `w` (real value scales[i / per]·w[i]) towards `ref`. With fp32 `master`
+    /// the master is pulled and `w` rounded from it to nearest; otherwise the pulled value is
+    /// rounded stochastically (`rounding`, stream `tensor`), as the QAS update rounds.
+    static func pullInt8(_ w: inout [Int8], master: inout [Float]?, scales: [Float], per: Int, towards ref: [Float], c: Float,
+                         rounding: QASRounding, tensor: Int) {
+        if var m = master {
+            mix(&m, ref, c)
+            for i in m.indices { w[i] = Int8(max(-127, min(127, (m[i] / scales[i / per]).rounded()))) }
+            master = m
+            return
+        }
+        let d = 1 / (1 + c)
+        for i in w.indices {
+            let s = scales[i / per]
+            let pulled = (s * Float(w[i]) + c * ref[i]) * d / s
+            w[i] = Int8(max(-127, min(127, rounding.round(Double(pulled), tensor: tensor, index: i))))
+        }
+    }
+
+    /// Pulls int32 biases `b` (real value scale(o)·b[o]) towards `ref`, rounded to nearest.
+    static func pullInt32(_ b: inout [Int32], scale: (Int) -> Float, towards ref: [Float], c: Float) {
+        let d = 1 / (1 + c)
+        for o in b.indices {
+            let s = scale(o)
+            let pulled = (s * Float(b[o]) + c * ref[o]) * d / s
+            if pulled.isFinite { b[o] = Int32(clamping: Int64(max(-9e18, min(9e18, pulled.rounded())))) }
+        }
     }
 
     /// a ← (a + c·b) / (1 + c), element-wise.

@@ -33,7 +33,7 @@ final class DittoPersonalModel {
         return net
     }
 
-    /// Takes up a saved v; throws when it holds other tensors than this layout's copy.
+    /// Takes up a saved v; false (nothing taken) when it holds other tensors than this layout's copy.
     func restore(_ saved: [Int: [Float]]) -> Bool {
         guard Set(saved.keys).isSubset(of: tensors) else { return false }
         values = saved
