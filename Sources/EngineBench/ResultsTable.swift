@@ -78,8 +78,11 @@ enum ResultsTable {
                 c.seed = UInt64(seed)
                 c.memory.precision = precision
                 setup.apply(to: &c)
-                if precision == .fp32 && policy != .dense && setup.explicit == nil && int8Layouts[policy] == nil && int8Layouts[.dgsu] == nil && policy != .head {
-                    int8Layouts[policy] = try setup.int8Layout(c)
+                if precision == .fp32 && policy != .dense && setup.explicit == nil && int8Layouts[policy] == nil && int8Layouts[.dgsu] == nil {
+                    // head and bias train the classifier or the biases of the weight policies' layout
+                    var reference = c
+                    if policy == .head || policy == .bias { reference.policy = .dgsu }
+                    int8Layouts[reference.policy] = try setup.int8Layout(reference)
                 }
                 if precision == .fp32 && policy != .dense && setup.explicit != nil {
                     c.budget = Int.max / 2  // an fp32 device does not fit 256 KB; its peak is reported

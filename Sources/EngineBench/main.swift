@@ -34,15 +34,25 @@ func benchmarkPlan(_ arch: Architecture, ratio: Double) -> UpdatePlan {
     return UpdatePlan(biasUnits: bias, weightChannels: weights, trainClassifier: true)
 }
 
+/// Runs a subcommand; an error (a layout that does not fit, a bad option value) ends it with its
+/// message and status 1, not a crash report.
+func exitOnError(_ body: () throws -> Void) -> Never {
+    do {
+        try body()
+        exit(0)
+    } catch {
+        FileHandle.standardError.write("engine-bench: \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+}
+
 if CommandLine.arguments.dropFirst().first == "int8" {
     Arguments.check(Array(CommandLine.arguments.dropFirst(2)), command: "int8")
-    try Int8Check.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
-    exit(0)
+    exitOnError { try Int8Check.run(arguments: Array(CommandLine.arguments.dropFirst(2))) }
 }
 if CommandLine.arguments.dropFirst().first == "results" {
     Arguments.check(Array(CommandLine.arguments.dropFirst(2)), command: "results")
-    try ResultsTable.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
-    exit(0)
+    exitOnError { try ResultsTable.run(arguments: Array(CommandLine.arguments.dropFirst(2))) }
 }
 Arguments.check(Array(CommandLine.arguments.dropFirst()), command: "")
 
