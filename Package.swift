@@ -56,7 +56,10 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Engine", dependencies: ["COpenBLAS", "CZlib"],
+        // The int8 GEMM on AVX-512 VNNI, chosen at run time (Int8Kernels.gemmKernel); optimised in
+        // debug builds too, like Engine.
+        .target(name: "CInt8Gemm", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Engine", dependencies: ["COpenBLAS", "CZlib", "CInt8Gemm"],
                 swiftSettings: commonSettings + fastMath + optimisedInDebug),
         .target(name: "Wire", dependencies: [
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

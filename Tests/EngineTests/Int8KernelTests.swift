@@ -76,6 +76,27 @@ final class Int8KernelTests: XCTestCase {
         XCTAssertEqual(Int64(c[0]), Int64(k) * 127 * 128)
     }
 
+    /// The VNNI GEMM equals the portable loop bitwise: depths on and off the 64-byte chunk, column
+    /// counts on and off the 4-column block, the extremes of both operands, one row, one column.
+    func testVNNIGemmEqualsThePortableLoop() throws {
+        guard Int8Kernels.cpuHasVNNI else { throw XCTSkip("this CPU has no AVX-512 VNNI") }
+        var rng = SplitMix64(seed: 5)
+        let ws = Int8Workspace()
+        for (m, n, k) in [(1, 1, 1), (3, 5, 63), (7, 4, 64), (5, 9, 65), (12, 16, 192), (4, 3, 1152), (2, 7, 4099), (11, 33, 27), (5, 16, 3), (9, 47, 130), (4, 1024, 16), (6, 17, 4099), (5, 70, 27), (4, 64, 4), (7, 100, 130), (3, 129, 1)] {
+            for extreme in [false, true] {
+                let a = extreme ? [Int8](repeating: -128, count: m * k) : randomInt8(m * k, &rng)
+                let b = extreme ? [Int8](repeating: -128, count: k * n) : randomInt8(k * n, &rng)
+                var fast = [Int32](repeating: 7, count: m * n), slow = [Int32](repeating: -7, count: m * n)
+                a.withUnsafeBufferPointer { ab in b.withUnsafeBufferPointer { bb in
+                    fast.withUnsafeMutableBufferPointer { Int8Kernels.gemmVNNI(m: m, n: n, k: k, a: ab.baseAddress!, b: bb.baseAddress!, c: $0.baseAddress!, ws: ws) }
+                    slow.withUnsafeMutableBufferPointer { Int8Kernels.gemmPortable(m: m, n: n, k: k, a: ab.baseAddress!, b: bb.baseAddress!, c: $0.baseAddress!, ws: ws) }
+                } }
+                XCTAssertEqual(fast, slow, "m \(m) n \(n) k \(k) extreme \(extreme)")
+                if extreme { XCTAssertEqual(Int64(slow[0]), Int64(k) * 128 * 128) }
+            }
+        }
+    }
+
     /// round(x·M) with ties away from zero, in exact rational arithmetic on the multiplier's own
     /// mantissa and shift.
     func exactRound(_ x: Int32, _ m: FixedPointMultiplier) -> Int64 {

@@ -2,6 +2,8 @@
 // requantised per output channel with a `FixedPointMultiplier`, as CMSIS-NN / TFLite Micro run
 // them. Layout as the fp32 engine: feature maps [C][N][H][W], weights [Cout][Cin/groups][K][K].
 // Activations are per tensor with a zero point z (real = s·(q − z)), so padding stores z.
+import CInt8Gemm
+import Foundation
 
 /// Scratch buffers of the integer kernels.
 public final class Int8Workspace {
@@ -13,6 +15,8 @@ public final class Int8Workspace {
     public let padded = TypedScratch<Int32>()
     /// im2col matrices.
     public let col = TypedScratch<Int8>()
+    /// The VNNI GEMM's transposed, offset operand.
+    let vnni = TypedScratch<UInt8>()
 
     /// Empty buffers.
     public init() {}
@@ -20,11 +24,40 @@ public final class Int8Workspace {
 
 /// The integer kernels.
 public enum Int8Kernels {
-    /// `c[i][j] = Σ_l a[i][l]·b[l][j]` over int8, exact in int32 (|k| < 2^17 cannot overflow).
-    /// B is transposed once so that every output is a contiguous int8 dot product; four columns
-    /// share each load of A's row.
+    /// Which GEMM runs: `vnni` (AVX-512 VNNI, `CInt8Gemm`) where the CPU has it, else `portable`
+    /// (the Swift loop). `SPARSEFLEET_INT8_GEMM=portable` forces the Swift loop. Both are exact, so
+    /// results are bitwise the same either way.
+    public static let gemmKernel: String = {
+        if let raw = getenv("SPARSEFLEET_INT8_GEMM"), String(cString: raw) == "portable" { return "portable" }
+        return cpuHasVNNI ? "vnni" : "portable"
+    }()
+    /// Whether this CPU and OS run AVX-512 VNNI.
+    public static let cpuHasVNNI = sf_int8_gemm_vnni_available() != 0
+    private static let useVNNI = gemmKernel == "vnni"
+
+    /// `c[i][j] = Σ_l a[i][l]·b[l][j]` over int8, exact in int32 (|k| < 2^16 cannot overflow).
     public static func gemm(m: Int, n: Int, k: Int, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
                             c: UnsafeMutablePointer<Int32>, ws: Int8Workspace) {
+        if useVNNI && k < 1 << 16 {
+            gemmVNNI(m: m, n: n, k: k, a: a, b: b, c: c, ws: ws)
+        } else {
+            gemmPortable(m: m, n: n, k: k, a: a, b: b, c: c, ws: ws)
+        }
+    }
+
+    /// `gemm` on AVX-512 VNNI; call only where `gemmKernel == "vnni"` or the CPU is known to have it.
+    public static func gemmVNNI(m: Int, n: Int, k: Int, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
+                                c: UnsafeMutablePointer<Int32>, ws: Int8Workspace) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else { c.update(repeating: 0, count: m * n); return }
+        let scratch = ws.vnni.get(sf_int8_gemm_scratch_bytes(m, n, k))
+        sf_int8_gemm_vnni(m, n, k, a, b, c, scratch)
+    }
+
+    /// `gemm` as a portable Swift loop: B is transposed once so that every output is a contiguous
+    /// int8 dot product; four columns share each load of A's row. The reference for `gemmVNNI`.
+    public static func gemmPortable(m: Int, n: Int, k: Int, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
+                                    c: UnsafeMutablePointer<Int32>, ws: Int8Workspace) {
         let bt = ws.bytes.get(n * k)
         for l in 0..<k { for j in 0..<n { bt[j * k + l] = b[l * n + j] } }
         let n4 = n & ~3

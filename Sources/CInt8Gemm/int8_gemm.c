@@ -1,0 +1,154 @@
+// AVX-512 VNNI int8 GEMM. vpdpbusd multiplies unsigned by signed bytes, four at a time, into
+// int32 lanes. B is transposed once into `scratch` as u = b + 128 (b XOR 0x80), each column padded
+// with zeros to a multiple of 64 bytes, so Σ u·a = Σ b·a + 128·Σ a, and the row sum Σ a comes
+// from the same instruction against a vector of ones. The products wrap modulo 2^32 like the Swift
+// loop's &+, so the result is exact whenever the true sum fits in int32.
+#include "CInt8Gemm.h"
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define SF_X86 1
+#endif
+
+/// Columns from which the packed kernel (16 columns per vector) beats the dot-product kernel.
+#define SF_WIDE 64
+
+long sf_int8_gemm_scratch_bytes(long m, long n, long k) {
+    long kp = (k + 63) & ~63L;
+    long dots = n * kp;
+    long k4 = (k + 3) / 4, n16 = (n + 15) & ~15L;
+    long packed = k4 * 4 * n16 + m * k4 * 4;
+    return (n >= SF_WIDE ? packed : dots) + 64;
+}
+
+#ifdef SF_X86
+int sf_int8_gemm_vnni_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+}
+
+#define SF_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+SF_TARGET static inline __m512i load_tail(const int8_t *p, long left) {
+    if (left >= 64) return _mm512_loadu_si512((const void *)p);
+    __mmask64 mask = left <= 0 ? 0 : (~0ULL >> (64 - left));
+    return _mm512_maskz_loadu_epi8(mask, p);
+}
+
+// Wide products (n ≥ 64, the early layers' many pixels): B packed as [k/4][n16][4] bytes
+// (u = b + 128), A's rows padded to whole 4-byte groups; each vpdpbusd multiplies 16 columns by one
+// broadcast group of 4 of A's bytes. Four rows × 32 columns of accumulators per block.
+SF_TARGET static void gemm_wide(long m, long n, long k, const int8_t *a, const int8_t *b, int32_t *c, uint8_t *scratch) {
+    const long k4 = (k + 3) / 4, n16 = (n + 15) & ~15L;
+    uint8_t *pb = scratch;
+    int32_t *pa = (int32_t *)(void *)(scratch + ((k4 * 4 * n16 + 63) & ~63L));
+    for (long g = 0; g < k4; g++) {
+        uint8_t *dst = pb + g * n16 * 4;
+        for (long t = 0; t < 4; t++) {
+            long l = 4 * g + t;
+            if (l < k) {
+                const int8_t *src = b + l * n;
+                for (long j = 0; j < n; j++) dst[j * 4 + t] = (uint8_t)src[j] ^ 0x80u;
+            } else {
+                for (long j = 0; j < n; j++) dst[j * 4 + t] = 0;
+            }
+            for (long j = n; j < n16; j++) dst[j * 4 + t] = 0;
+        }
+    }
+    if (k % 4 == 0) {
+        memcpy(pa, a, (size_t)(m * k));  // already whole groups
+    } else {
+        for (long i = 0; i < m; i++) {
+            int8_t row[4];
+            for (long g = 0; g < k4; g++) {
+                for (long t = 0; t < 4; t++) row[t] = 4 * g + t < k ? a[i * k + 4 * g + t] : 0;
+                memcpy(pa + i * k4 + g, row, 4);
+            }
+        }
+    }
+    const __m512i ones = _mm512_set1_epi8(1);
+    const __mmask16 tail = (__mmask16)((1u << (n - (n16 - 16))) - 1u);
+    for (long i0 = 0; i0 < m; i0 += 4) {
+        const long rows = m - i0 < 4 ? m - i0 : 4;
+        int32_t correction[4] = {0, 0, 0, 0};
+        for (long r = 0; r < rows; r++) {
+            const int8_t *row = a + (i0 + r) * k;
+            __m512i rs = _mm512_setzero_si512();
+            for (long l = 0; l < k; l += 64) rs = _mm512_dpbusd_epi32(rs, ones, load_tail(row + l, k - l));
+            correction[r] = 128 * _mm512_reduce_add_epi32(rs);
+        }
+        for (long j = 0; j < n16; j += 16) {
+            __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+            const uint8_t *col = pb + j * 4;
+            if (rows == 4) {
+                const int32_t *a0 = pa + i0 * k4, *a1 = a0 + k4, *a2 = a1 + k4, *a3 = a2 + k4;
+                for (long g = 0; g < k4; g++) {
+                    __m512i v = _mm512_loadu_si512((const void *)(col + g * n16 * 4));
+                    acc[0] = _mm512_dpbusd_epi32(acc[0], v, _mm512_set1_epi32(a0[g]));
+                    acc[1] = _mm512_dpbusd_epi32(acc[1], v, _mm512_set1_epi32(a1[g]));
+                    acc[2] = _mm512_dpbusd_epi32(acc[2], v, _mm512_set1_epi32(a2[g]));
+                    acc[3] = _mm512_dpbusd_epi32(acc[3], v, _mm512_set1_epi32(a3[g]));
+                }
+            } else {
+                for (long g = 0; g < k4; g++) {
+                    __m512i v = _mm512_loadu_si512((const void *)(col + g * n16 * 4));
+                    for (long r = 0; r < rows; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], v, _mm512_set1_epi32(pa[(i0 + r) * k4 + g]));
+                }
+            }
+            const __mmask16 mask = j + 16 <= n ? (__mmask16)0xFFFF : tail;
+            for (long r = 0; r < rows; r++) {
+                __m512i out = _mm512_sub_epi32(acc[r], _mm512_set1_epi32(correction[r]));
+                _mm512_mask_storeu_epi32((void *)(c + (i0 + r) * n + j), mask, out);
+            }
+        }
+    }
+}
+
+SF_TARGET void sf_int8_gemm_vnni(long m, long n, long k, const int8_t *a, const int8_t *b, int32_t *c, uint8_t *scratch) {
+    if (n >= SF_WIDE) { gemm_wide(m, n, k, a, b, c, scratch); return; }
+    const long kp = (k + 63) & ~63L;
+    uint8_t *bt = scratch;
+    for (long j = 0; j < n; j++) {
+        uint8_t *col = bt + j * kp;
+        for (long l = 0; l < k; l++) col[l] = (uint8_t)b[l * n + j] ^ 0x80u;
+        memset(col + k, 0, (size_t)(kp - k));
+    }
+    const __m512i ones = _mm512_set1_epi8(1);
+    const long n4 = n & ~3L;
+    for (long i = 0; i < m; i++) {
+        const int8_t *row = a + i * k;
+        __m512i rs = _mm512_setzero_si512();
+        for (long l = 0; l < kp; l += 64) rs = _mm512_dpbusd_epi32(rs, ones, load_tail(row + l, k - l));
+        const int32_t correction = 128 * _mm512_reduce_add_epi32(rs);
+        int32_t *out = c + i * n;
+        long j = 0;
+        for (; j < n4; j += 4) {
+            const uint8_t *c0 = bt + j * kp, *c1 = c0 + kp, *c2 = c1 + kp, *c3 = c2 + kp;
+            __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+            for (long l = 0; l < kp; l += 64) {
+                __m512i w = load_tail(row + l, k - l);
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512((const void *)(c0 + l)), w);
+                s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512((const void *)(c1 + l)), w);
+                s2 = _mm512_dpbusd_epi32(s2, _mm512_loadu_si512((const void *)(c2 + l)), w);
+                s3 = _mm512_dpbusd_epi32(s3, _mm512_loadu_si512((const void *)(c3 + l)), w);
+            }
+            out[j] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(s0) - (uint32_t)correction);
+            out[j + 1] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(s1) - (uint32_t)correction);
+            out[j + 2] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(s2) - (uint32_t)correction);
+            out[j + 3] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(s3) - (uint32_t)correction);
+        }
+        for (; j < n; j++) {
+            const uint8_t *c0 = bt + j * kp;
+            __m512i s0 = _mm512_setzero_si512();
+            for (long l = 0; l < kp; l += 64) s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512((const void *)(c0 + l)), load_tail(row + l, k - l));
+            out[j] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(s0) - (uint32_t)correction);
+        }
+    }
+}
+#else
+int sf_int8_gemm_vnni_available(void) { return 0; }
+void sf_int8_gemm_vnni(long m, long n, long k, const int8_t *a, const int8_t *b, int32_t *c, uint8_t *scratch) {
+    (void)m; (void)n; (void)k; (void)a; (void)b; (void)c; (void)scratch;
+}
+#endif
