@@ -10,16 +10,22 @@ public enum TensorSlicing {
             "gather '\(spec.name)': \(dense.count) values for shape \(spec.shape)")
         guard case let .subset(c) = channels else { return dense }
         let (outer, C, inner) = (spec.outer, spec.channelCount, spec.inner)
-        var out = [Float]()
-        out.reserveCapacity(outer * c.count * inner)
-        for o in 0..<outer {
-            for ch in c {
-                precondition(ch >= 0 && ch < C, "gather '\(spec.name)': channel \(ch) outside 0..<\(C)")
-                let base = (o * C + ch) * inner
-                out.append(contentsOf: dense[base..<base + inner])
+        for ch in c { precondition(ch >= 0 && ch < C, "gather '\(spec.name)': channel \(ch) outside 0..<\(C)") }
+        let k = c.count
+        // Pointwise weights have inner = 1: copy element by element, not a slice per channel.
+        return [Float](unsafeUninitializedCapacity: outer * k * inner) { out, filled in
+            dense.withUnsafeBufferPointer { d in
+                var i = 0
+                for o in 0..<outer {
+                    for ch in c {
+                        let base = (o * C + ch) * inner
+                        for e in 0..<inner { out[i + e] = d[base + e] }
+                        i += inner
+                    }
+                }
             }
+            filled = outer * k * inner
         }
-        return out
     }
 
     /// Writes `slice` ([outer, k, inner]) into the `channels` of `dense`, replacing what was there.
