@@ -56,10 +56,11 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // The int8 GEMM on AVX-512 VNNI, chosen at run time (Int8Kernels.gemmKernel); optimised in
-        // debug builds too, like Engine.
-        .target(name: "CInt8Gemm", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "Engine", dependencies: ["COpenBLAS", "CZlib", "CInt8Gemm"],
+        // The engine's AVX-512 kernels (the int8 GEMM on VNNI, requantisation, depthwise, the QAS
+        // update, small-column fp32 GEMMs), chosen at run time (`Kernels`); optimised in debug builds
+        // too, like Engine. No floating-point contraction: the QAS kernel must round as Swift does.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
+        .target(name: "Engine", dependencies: ["COpenBLAS", "CZlib", "CKernels"],
                 swiftSettings: commonSettings + fastMath + optimisedInDebug),
         .target(name: "Wire", dependencies: [
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

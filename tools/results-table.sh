@@ -63,16 +63,17 @@ lane_converged_int8() {
     row int8-converged --seeds 5 --policies static,dgsu,random --precisions int8 --rates 0.01,0.003,0.0003 --schedule-grid cosine --epochs 5 --label "5 epochs"
 }
 # The rest of the table at 5 epochs (2026-12-06), at the same shared rates: head and bias on both
-# devices, then dense (batch 8, 96 ms a step: 3 seeds, 25 min each; its rate 0.03 is its one-epoch
-# held-out choice, the schedule is chosen on the held-out slice again).
+# devices, then dense (batch 8: its rate 0.03 is its one-epoch held-out choice, the schedule is
+# chosen on the held-out slice again).
 lane_converged_rest() {
     row fp32-converged-head-bias --seeds 5 --policies head,bias --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 5 --label "5 epochs"
     row int8-converged-head-bias --seeds 5 --policies head,bias --precisions int8 --rates 0.01,0.003,0.0003 --schedule-grid cosine --epochs 5 --label "5 epochs"
-    row fp32-converged-dense --seeds 3 --policies dense --precisions fp32 --rates 0.03,0.03,0.03 --schedule-grid constant,cosine --epochs 5 --label "5 epochs"
+    row fp32-converged-dense --seeds 5 --policies dense --precisions fp32 --rates 0.03,0.03,0.03 --schedule-grid constant,cosine --epochs 5 --label "5 epochs"
 }
-# The explicit layout at 5 epochs, fp32 device, shared rates, 3 seeds (about 12 min a seed and policy).
+# The explicit layout at 5 epochs, both devices, each at its device's shared rates, 5 seeds.
 lane_converged_explicit() {
-    row fp32-explicit-converged --seeds 3 --policies static,dgsu,random --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 5 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout, 5 epochs"
+    row int8-explicit-converged --seeds 5 --policies static,dgsu,random --precisions int8 --rates 0.01,0.003,0.0003 --schedule-grid cosine --epochs 5 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout, 5 epochs"
+    row fp32-explicit-converged --seeds 5 --policies static,dgsu,random --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 5 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout, 5 epochs"
 }
 case $lanes in
     int8) lane_int8 ;;

@@ -1,6 +1,8 @@
 // Convolution: forward and backward side by side, via im2col + GEMM (1×1: plain GEMM).
 // Layout: x [Cin][N][H][W], y [Cout][N][OH][OW], weight [Cout][Cin/groups][KH][KW], bias [Cout].
-// Depthwise convs go to `Depthwise`; everything else is GEMM.
+// Depthwise convs go to `Depthwise`; everything else is GEMM: OpenBLAS, or for 1×1 convs with few
+// columns (the late layers) the unpacked AVX-512 kernels of `CKernels` (`Kernels.smallColumns`).
+import CKernels
 
 /// A general 2-D convolution over the CNHW layout.
 public enum Conv2D {
@@ -14,8 +16,12 @@ public enum Conv2D {
         }
         let p = g.batch * g.outPlane
         if g.isPointwiseGEMM {
-            BLAS.sgemm(m: g.outChannels, n: p, k: g.inChannels, a: weight, lda: g.inChannels,
-                       b: x, ldb: p, c: y, ldc: p)
+            if Kernels.avx512 && p <= Kernels.smallColumns {
+                sf_sgemm_nn(g.outChannels, g.inChannels, p, weight, x, y)
+            } else {
+                BLAS.sgemm(m: g.outChannels, n: p, k: g.inChannels, a: weight, lda: g.inChannels,
+                           b: x, ldb: p, c: y, ldc: p)
+            }
         } else {
             let rows = g.inPerGroup * g.taps
             let col = ws.col.floats(rows * p)
@@ -49,8 +55,12 @@ public enum Conv2D {
         }
         let p = g.batch * g.outPlane
         if g.isPointwiseGEMM {
-            BLAS.sgemm(transA: true, m: g.inChannels, n: p, k: g.outChannels, a: weight, lda: g.inChannels,
-                       b: dy, ldb: p, c: dx, ldc: p)
+            if Kernels.avx512 && p <= Kernels.smallColumns {
+                sf_sgemm_tn(g.outChannels, g.inChannels, p, weight, dy, dx)
+            } else {
+                BLAS.sgemm(transA: true, m: g.inChannels, n: p, k: g.outChannels, a: weight, lda: g.inChannels,
+                           b: dy, ldb: p, c: dx, ldc: p)
+            }
             return
         }
         let rows = g.inPerGroup * g.taps

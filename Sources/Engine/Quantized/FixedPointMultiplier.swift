@@ -53,5 +53,13 @@ public struct FixedPointMultiplier: Equatable, Sendable, Codable {
         return x >= 0 ? (x + half) >> Int32(e) : -((-x + half) >> Int32(e))
     }
 
+    /// Byte offsets of `multiplier` (int32) and `shift` (int64) in the struct, for the C
+    /// requantisation kernel that reads an array of multipliers in place.
+    static let mantissaOffset: Int = MemoryLayout<FixedPointMultiplier>.offset(of: \FixedPointMultiplier.multiplier)!
+    static let shiftOffset: Int = {
+        precondition(MemoryLayout<Int>.size == 8, "FixedPointMultiplier: the C requantisation reads the shift as int64")
+        return MemoryLayout<FixedPointMultiplier>.offset(of: \FixedPointMultiplier.shift)!
+    }()
+
     private func pow2(_ e: Int) -> Double { e >= 0 ? Double(1 << e) : 1 / Double(1 << -e) }
 }

@@ -2,7 +2,7 @@
 // requantised per output channel with a `FixedPointMultiplier`, as CMSIS-NN / TFLite Micro run
 // them. Layout as the fp32 engine: feature maps [C][N][H][W], weights [Cout][Cin/groups][K][K].
 // Activations are per tensor with a zero point z (real = s·(q − z)), so padding stores z.
-import CInt8Gemm
+import CKernels
 import Foundation
 
 /// Scratch buffers of the integer kernels.
@@ -24,11 +24,12 @@ public final class Int8Workspace {
 
 /// The integer kernels.
 public enum Int8Kernels {
-    /// Which GEMM runs: `vnni` (AVX-512 VNNI, `CInt8Gemm`) where the CPU has it, else `portable`
-    /// (the Swift loop). `SPARSEFLEET_INT8_GEMM=portable` forces the Swift loop. Both are exact, so
-    /// results are bitwise the same either way.
+    /// Which GEMM runs: `vnni` (AVX-512 VNNI, `CKernels`) where the CPU has it, else `portable`
+    /// (the Swift loop). `SPARSEFLEET_INT8_GEMM=portable` (or `SPARSEFLEET_KERNELS=portable`) forces
+    /// the Swift loop. Both are exact, so results are bitwise the same either way.
     public static let gemmKernel: String = {
         if let raw = getenv("SPARSEFLEET_INT8_GEMM"), String(cString: raw) == "portable" { return "portable" }
+        if let raw = getenv("SPARSEFLEET_KERNELS"), String(cString: raw) == "portable" { return "portable" }
         return cpuHasVNNI ? "vnni" : "portable"
     }()
     /// Whether this CPU and OS run AVX-512 VNNI.
@@ -139,10 +140,31 @@ public enum Int8Kernels {
     /// Output widths below this use the batch-lane path (the late layers: 2×2, 4×4 planes).
     static let narrowWidth = 8
 
-    /// Depthwise accumulators: each channel's padded planes (padding holds `pad`), one tap at a
-    /// time; narrow planes put the batch in the vector lanes instead.
+    /// Depthwise accumulators (padding holds `pad`): `depthwiseAVX512` where `Kernels.avx512`,
+    /// else `depthwisePortable`; exact either way.
     public static func depthwiseAccumulate(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
                                            g: ConvGeometry, pad padValue: Int8 = 0, ws: Int8Workspace) {
+        if Kernels.avx512 {
+            depthwiseAVX512(acc: acc, x: x, weight: weight, g: g, pad: padValue, ws: ws)
+        } else {
+            depthwisePortable(acc: acc, x: x, weight: weight, g: g, pad: padValue, ws: ws)
+        }
+    }
+
+    /// `depthwiseAccumulate` on AVX-512 (`CKernels`: 16 channels per vector); call only where
+    /// `Kernels.cpuHasAVX512`. Exact, so bitwise equal to `depthwisePortable`.
+    public static func depthwiseAVX512(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
+                                       g: ConvGeometry, pad padValue: Int8 = 0, ws: Int8Workspace) {
+        let bytes = sf_int8_depthwise_scratch_bytes(g.kernelH, g.kernelW, g.strideH, g.strideW, g.outHeight, g.outWidth)
+        let scratch = ws.padded.get((bytes + 3) / 4)
+        sf_int8_depthwise(acc, x, weight, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+                          g.padding.top, g.padding.left, g.outHeight, g.outWidth, padValue, scratch)
+    }
+
+    /// `depthwiseAccumulate` as portable Swift loops, the reference for `depthwiseAVX512`: each
+    /// channel's padded planes one tap at a time; narrow planes put the batch in the lanes instead.
+    public static func depthwisePortable(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
+                                         g: ConvGeometry, pad padValue: Int8 = 0, ws: Int8Workspace) {
         if g.outWidth < narrowWidth && g.batch > 1 {
             depthwiseNarrow(acc: acc, x: x, weight: weight, g: g, pad: padValue, ws: ws)
             return
@@ -217,6 +239,27 @@ public enum Int8Kernels {
     /// `y[c][i] = clamp(M[c]·(acc[c][i] + offset[c]) + zero, low, high)`.
     public static func requantise(y: UnsafeMutablePointer<Int8>, acc: UnsafePointer<Int32>, offset: UnsafePointer<Int32>?,
                                   multipliers: [FixedPointMultiplier], zero: Int32 = 0, low: Int32, high: Int32, channels: Int, plane: Int) {
+        if Kernels.avx512 {
+            requantiseAVX512(y: y, acc: acc, offset: offset, multipliers: multipliers, zero: zero, low: low, high: high, channels: channels, plane: plane)
+        } else {
+            requantisePortable(y: y, acc: acc, offset: offset, multipliers: multipliers, zero: zero, low: low, high: high, channels: channels, plane: plane)
+        }
+    }
+
+    /// `requantise` on AVX-512 (`CKernels`, 16 values per vector); call only where
+    /// `Kernels.cpuHasAVX512`. Integer arithmetic, bitwise equal to `requantisePortable`.
+    public static func requantiseAVX512(y: UnsafeMutablePointer<Int8>, acc: UnsafePointer<Int32>, offset: UnsafePointer<Int32>?,
+                                        multipliers: [FixedPointMultiplier], zero: Int32 = 0, low: Int32, high: Int32, channels: Int, plane: Int) {
+        precondition(multipliers.count >= channels, "Int8Kernels.requantise: \(multipliers.count) multipliers for \(channels) channels")
+        multipliers.withUnsafeBufferPointer { m in
+            sf_int8_requantise(y, acc, offset, UnsafeRawPointer(m.baseAddress!), MemoryLayout<FixedPointMultiplier>.stride,
+                               FixedPointMultiplier.mantissaOffset, FixedPointMultiplier.shiftOffset, zero, low, high, channels, plane, 1)
+        }
+    }
+
+    /// `requantise` as a portable Swift loop: the reference for `requantiseAVX512`.
+    public static func requantisePortable(y: UnsafeMutablePointer<Int8>, acc: UnsafePointer<Int32>, offset: UnsafePointer<Int32>?,
+                                          multipliers: [FixedPointMultiplier], zero: Int32 = 0, low: Int32, high: Int32, channels: Int, plane: Int) {
         for c in 0..<channels {
             let m = multipliers[c], b = offset?[c] ?? 0
             for i in 0..<plane {

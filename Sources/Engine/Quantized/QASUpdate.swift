@@ -10,6 +10,8 @@
 // the expected update is exactly −η·G̃. With fp32 master weights (`memory.masterWeights: on`) the
 // update goes to the master copy and the int8 tensor is its nearest rounding.
 
+import CKernels
+
 /// How the int8 update rounds.
 public struct QASRounding: Sendable {
     /// Seed of this step's stochastic rounding; nil rounds to nearest.
@@ -45,10 +47,30 @@ public enum QASUpdate {
     /// W̄ ← round(W̄ − η·(s_W·G)/s_W²), clamped to ±127. With `master` (real weights, same layout as
     /// `w`), the update goes there and W̄ is its nearest int8. Row by row, so that no element costs
     /// an integer division (they made this loop a quarter of an int8 step).
+    /// `vectorised` runs the stochastic update in `CKernels` (AVX-512, bitwise equal to this loop;
+    /// `QASUpdateKernelTests`).
     @inline(__always)
     static func weights(_ w: inout [Int8], scales: [Float], perRow: Int, rows: [Int]?, offsets: [Int], gradient g: UnsafePointer<Float>,
-                        learningRate lr: Float, rounding: QASRounding, tensor: Int, master: inout [Float]?) {
+                        learningRate lr: Float, rounding: QASRounding, tensor: Int, master: inout [Float]?,
+                        vectorised: Bool = Kernels.avx512) {
         let rowCount = rows?.count ?? scales.count
+        if vectorised, master == nil, let seed = rounding.seed {
+            w.withUnsafeMutableBufferPointer { wp in
+                offsets.withUnsafeBufferPointer { offs in
+                    scales.withUnsafeBufferPointer { sc in
+                        if let rows {
+                            rows.withUnsafeBufferPointer {
+                                sf_qas_update_weights(wp.baseAddress!, sc.baseAddress!, perRow, $0.baseAddress!, rowCount, offs.baseAddress!, offs.count,
+                                                      g, lr, 1, seed, tensor, 1)
+                            }
+                        } else {
+                            sf_qas_update_weights(wp.baseAddress!, sc.baseAddress!, perRow, nil, rowCount, offs.baseAddress!, offs.count, g, lr, 1, seed, tensor, 1)
+                        }
+                    }
+                }
+            }
+            return
+        }
         let lrD = Double(lr)
         w.withUnsafeMutableBufferPointer { wp in
             offsets.withUnsafeBufferPointer { offs in

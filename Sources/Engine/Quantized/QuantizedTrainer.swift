@@ -10,6 +10,7 @@
 // would not fit is refused before anything changes. The simulator widens int8 operands to fp32
 // in scratch buffers outside the slab to run backward on BLAS; a device reads them as int8 with
 // their scale in the same loops, so those are not device memory.
+import CKernels
 
 /// Runs int8 training steps in a device slab. One trainer per thread.
 public final class QuantizedTrainer {
@@ -137,7 +138,7 @@ public final class QuantizedTrainer {
                 var dx: UnsafeMutablePointer<Float>?
                 if u > first {  // with the weights as they were in forward
                     dx = slab.floats(.inputGradient(unit: u), g.inputCount)
-                    Conv2D.backwardInput(dx: dx!, dy: dy, weight: widen(net.units[u]), g: g, ws: ws)
+                    inputGradient(dx: dx!, dy: dy, unit: net.units[u], g: g)
                 }
                 if plan.biasUnits.contains(u) {
                     let db = slab.floats(.biasGradient(unit: u), g.outChannels)
@@ -175,6 +176,19 @@ public final class QuantizedTrainer {
             }
         }
         return StepResult(loss: loss, correct: correct, feedback: feedback, peak: slab.touchedEnd)
+    }
+
+    /// `dx = Wᵀ·dy` for the unit's real weights s_W·W̄: a 1×1 conv reads its int8 weights
+    /// directly on AVX-512 (`sf_sgemm_tn_i8`, widened in registers), anything else widens them into
+    /// a scratch buffer for `Conv2D.backwardInput`.
+    private func inputGradient(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, unit q: QuantizedUnit, g: ConvGeometry) {
+        guard Kernels.avx512, g.isPointwiseGEMM else {
+            Conv2D.backwardInput(dx: dx, dy: dy, weight: widen(q), g: g, ws: ws)
+            return
+        }
+        q.weight.withUnsafeBufferPointer { w in
+            q.weightScales.withUnsafeBufferPointer { sf_sgemm_tn_i8(g.outChannels, g.inChannels, g.batch * g.outPlane, w.baseAddress!, $0.baseAddress!, dy, dx) }
+        }
     }
 
     /// The unit's real weights s_W·W̄ in a scratch buffer (for BLAS; see the file comment).

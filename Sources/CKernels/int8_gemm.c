@@ -3,7 +3,7 @@
 // with zeros to a multiple of 64 bytes, so Σ u·a = Σ b·a + 128·Σ a, and the row sum Σ a comes
 // from the same instruction against a vector of ones. The products wrap modulo 2^32 like the Swift
 // loop's &+, so the result is exact whenever the true sum fits in int32.
-#include "CInt8Gemm.h"
+#include "CKernels.h"
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))

@@ -1,0 +1,53 @@
+// The engine's AVX-512 kernels, chosen at run time where the CPU has the instructions; the Swift
+// loops (and OpenBLAS) stay the portable path and the reference each kernel is tested against.
+#ifndef SPARSEFLEET_CKERNELS_H
+#define SPARSEFLEET_CKERNELS_H
+#include <stdint.h>
+
+// ---- the int8 GEMM on AVX-512 VNNI (int8_gemm.c) ------------------------------------------------
+
+/// 1 when this CPU and OS run the AVX-512 VNNI kernel, else 0.
+int sf_int8_gemm_vnni_available(void);
+
+/// Bytes of scratch `sf_int8_gemm_vnni` needs for an m×k by k×n product.
+long sf_int8_gemm_scratch_bytes(long m, long n, long k);
+
+/// c[i·n + j] = Σ_l a[i·k + l] · b[l·n + j], exact in int32 (|k| < 2^16). `scratch` holds
+/// `sf_int8_gemm_scratch_bytes(m, n, k)` bytes. Call only when `sf_int8_gemm_vnni_available()`.
+void sf_int8_gemm_vnni(long m, long n, long k, const int8_t *a, const int8_t *b, int32_t *c, uint8_t *scratch);
+
+// ---- AVX-512 (F, BW, DQ, VL) kernels -----------------------------------------------------------
+
+/// 1 when this CPU and OS run the AVX-512 F/BW/DQ/VL kernels below, else 0.
+int sf_avx512_available(void);
+
+/// y[c][i] = clamp(apply(acc[c][i] + offset[c]) + zero, low, high) with channel c's fixed-point
+/// multiplier (FixedPointMultiplier.apply): an int32 mantissa and an int64 shift at the given byte
+/// offsets of the c-th `stride`-byte record of `multipliers`; `offset` may be NULL. `vectorised` 0
+/// runs the scalar formula only (any CPU).
+void sf_int8_requantise(int8_t *y, const int32_t *acc, const int32_t *offset, const void *multipliers, long stride, long mantissaOffset,
+                        long shiftOffset, int32_t zero, int32_t low, int32_t high, long channels, long plane, int vectorised);
+
+/// Bytes of scratch `sf_int8_depthwise` needs.
+long sf_int8_depthwise_scratch_bytes(long kh, long kw, long sh, long sw, long oh, long ow);
+
+/// Depthwise int32 accumulators acc[c][b][oh][ow] = Σ_taps weight[c][tap] · x_padded, x [C][N][H][W],
+/// padding (top pt, left pl, and whatever the output size needs below and right) holding `pad`.
+void sf_int8_depthwise(int32_t *acc, const int8_t *x, const int8_t *weight, long channels, long batch, long h, long w,
+                       long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow, int8_t pad, int32_t *scratch);
+
+/// QASUpdate.weights without master weights: w[row·perRow + offsets[e]] for each row (rows NULL:
+/// 0..<rowCount) and offset, the gradient `g` in that order. `vectorised` 0 runs the scalar loop.
+void sf_qas_update_weights(int8_t *w, const float *scales, long perRow, const long *rows, long rowCount, const long *offsets, long offsetCount,
+                           const float *g, float lr, int stochastic, uint64_t seed, long tensor, int vectorised);
+
+/// dx[i·n + j] = Σ_o w[o·k + i] · dy[o·n + j] (o < m, i < k, j < n).
+void sf_sgemm_tn(long m, long k, long n, const float *w, const float *dy, float *dx);
+
+/// sf_sgemm_tn with w[o·k + i] = scales[o] · q[o·k + i].
+void sf_sgemm_tn_i8(long m, long k, long n, const int8_t *q, const float *scales, const float *dy, float *dx);
+
+/// y[o·n + j] = Σ_i w[o·k + i] · x[i·n + j] (o < m, i < k, j < n).
+void sf_sgemm_nn(long m, long k, long n, const float *w, const float *x, float *y);
+
+#endif

@@ -1,0 +1,26 @@
+// Which compute kernels this process runs: the AVX-512 kernels of `CKernels` where the CPU has
+// them, else the portable Swift loops and OpenBLAS. Where the arithmetic is exact (the integer
+// kernels, the QAS update) both give the same bits; the small fp32 GEMMs round differently from
+// OpenBLAS (their tests state the tolerance) but are deterministic and column-independent.
+import CKernels
+import Foundation
+
+/// The process-wide kernel choice.
+public enum Kernels {
+    /// Whether the AVX-512 kernels run: the CPU and OS have AVX-512 F/BW/DQ/VL and
+    /// `SPARSEFLEET_KERNELS` is not `portable`.
+    public static let avx512: Bool = {
+        if let raw = getenv("SPARSEFLEET_KERNELS"), String(cString: raw) == "portable" { return false }
+        return cpuHasAVX512
+    }()
+
+    /// Whether this CPU and OS run the AVX-512 kernels (whatever the environment says).
+    public static let cpuHasAVX512 = sf_avx512_available() != 0
+
+    /// `avx512` or `portable`, for logs and benchmarks.
+    public static var name: String { avx512 ? "avx512" : "portable" }
+
+    /// The largest column count (pixels × batch) for which the fp32 GEMMs of the 1×1 convs run
+    /// the unpacked AVX-512 kernels instead of OpenBLAS (measured: engine-bench --gemm-shapes).
+    public static let smallColumns = 64
+}
