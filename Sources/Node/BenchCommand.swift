@@ -76,27 +76,28 @@ struct BenchCommand: ParsableCommand {
         }
         let layout = hosted.first.map { "\($0.layout.biasUnits.count) bias units, \($0.layout.weightChannels.count) weight layers" } ?? ""
         print("devices \(devices), EfficientNet-Lite0 64x64, \(precision.rawValue), DGSU \(ByteSize.format(budget.bytes)) (\(layout)), batch \(batch), \(steps) local steps; RSS with model and data: \(base / 1_048_576) MiB")
-        var total = 0.0, roundSeconds: [Double] = []
+        var total = 0.0, totalCPU = 0.0, roundSeconds: [Double] = []
         for r in 1...rounds {
-            let start = Date()
+            let start = Date(), startCPU = ProcessCPUTime.seconds()
             for d in hosted {
                 var t = PBTask()
                 t.round = UInt64(r); t.deviceID = d.id; t.modelVersion = 1; t.localSteps = UInt32(steps)
                 t.learningRate = 0.05; t.batchSize = UInt32(batch)
                 _ = try d.run(task: t, global: net, version: 1)
             }
-            let s = Date().timeIntervalSince(start)
+            let s = Date().timeIntervalSince(start), cpu = ProcessCPUTime.seconds() - startCPU
             roundSeconds.append(s)
-            if r > 1 { total += s }
+            if r > 1 { total += s; totalCPU += cpu }
             let perDevice = Double(Self.rss() - base) / Double(devices)
-            print(String(format: "round %d: %.2f s, %.1f device-steps/s, RSS %d MiB, %.2f MB per virtual device beyond the shared model and data",
-                         r, s, Double(devices * steps) / s, Self.rss() / 1_048_576, perDevice / 1_000_000))
+            print(String(format: "round %d: %.2f s (CPU %.2f s), %.1f device-steps/s, RSS %d MiB, %.2f MB per virtual device beyond the shared model and data",
+                         r, s, cpu, Double(devices * steps) / s, Self.rss() / 1_048_576, perDevice / 1_000_000))
         }
         let tail = hosted.first.map { TailFlops(arch: arch, layout: $0.layout, batch: batch, height: c.model.resolution, width: c.model.resolution) }
         var peak: Double? = nil, tailPercent: Double? = nil
         let steadyRate: Double? = rounds > 1 ? Double(devices * steps * (rounds - 1)) / total : nil
         if let rate = steadyRate {
-            print(String(format: "steady state (rounds 2-%d): %.2f s per round, %.1f device-steps/s", rounds, total / Double(rounds - 1), rate))
+            print(String(format: "steady state (rounds 2-%d): %.2f s per round, %.1f device-steps/s (%.1f per CPU second: on a shared machine, the figure less disturbed by other processes)",
+                         rounds, total / Double(rounds - 1), rate, Double(devices * steps * (rounds - 1)) / totalCPU))
             if let tail {
                 let p = SgemmPeak.measure()
                 peak = p; tailPercent = 100 * tail.total * rate / 1e9 / p

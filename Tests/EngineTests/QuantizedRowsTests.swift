@@ -46,4 +46,25 @@ final class QuantizedRowsTests: XCTestCase {
         check(halves, rows: 1)
         check(halves.map { -$0 }, rows: 1)
     }
+
+    /// The cache returns an array's quantisation again, and a changed copy's own: a write to a
+    /// cached array copies its storage, so it cannot be mistaken for the cached one.
+    func testTheCacheAnswersOnlyForTheSameStorage() {
+        let cache = QuantizedRowsCache(capacity: 4)
+        var rng = SplitMix64(seed: 9)
+        var w = (0..<64).map { _ in rng.nextFloat(in: -1...1) }
+        var computed = 0
+        func rows(_ a: [Float]) -> ([Int8], [Float]) { cache.rows(a, rows: 4) { computed += 1; return QuantizedNetwork.computeRows($0, rows: 4) } }
+        let first = rows(w)
+        XCTAssertEqual(rows(w).0, first.0)
+        XCTAssertEqual(computed, 1, "the second call is answered from the cache")
+        w[3] = 5  // copy-on-write: the cache still holds the old storage
+        let changed = rows(w)
+        XCTAssertEqual(computed, 2)
+        XCTAssertEqual(changed.0, scalarRows(w, rows: 4).0)
+        XCTAssertNotEqual(changed.0, first.0)
+        for _ in 0..<10 { _ = rows((0..<64).map { _ in rng.nextFloat(in: -1...1) }) }
+        XCTAssertLessThanOrEqual(cache.count, 4, "the cache keeps at most its capacity")
+        XCTAssertEqual(rows(w).0, changed.0)
+    }
 }

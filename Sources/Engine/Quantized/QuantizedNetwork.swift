@@ -111,7 +111,13 @@ public struct QuantizedNetwork: Equatable, Sendable {
     /// from zero, NaN ignored by the maximum and sent to 127). Sixteen lanes at a time, bitwise
     /// equal to that scalar formula (QuantizedRowsTests): every device quantises its tail for every
     /// task, which made the scalar `rounded()` call the top of the fleet profile.
+    /// The result is cached per weight array (`QuantizedRowsCache`).
     static func quantiseRows(_ w: [Float], rows: Int) -> ([Int8], [Float]) {
+        QuantizedRowsCache.shared.rows(w, rows: rows) { computeRows($0, rows: rows) }
+    }
+
+    /// `quantiseRows` computed.
+    static func computeRows(_ w: [Float], rows: Int) -> ([Int8], [Float]) {
         let per = w.count / rows
         var scales = [Float](repeating: 1, count: rows)
         let q = [Int8](unsafeUninitializedCapacity: w.count) { out, done in

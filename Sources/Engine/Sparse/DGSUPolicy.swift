@@ -97,6 +97,11 @@ public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
         return plan
     }
 
+    /// The `weight` measure ranks by the trained channels' new norms. Under `gradient` a trained
+    /// channel is visited and ranks by its gradient from then on, so its weight norm (the order of
+    /// unvisited channels only) is never read again and is not measured.
+    public var wantsWeightNorms: Bool { measure == .weight }
+
     /// Folds the step's per-channel gradient norms into the running importance, and takes up
     /// the trained channels' new weight norms (the ranking of the `weight` measure and the
     /// tie-breaker of unvisited channels follow the current weights).

@@ -68,14 +68,28 @@ public enum ChannelNorms {
             return (0..<spec.outChannels).map { c in w[c * taps..<(c + 1) * taps].reduce(0) { $0 + $1 * $1 }.squareRoot() }
         }
         let cin = spec.inChannels / spec.groups
-        var sq = [Float](repeating: 0, count: cin)
-        for o in 0..<spec.outChannels {
-            for c in 0..<cin {
-                let base = (o * cin + c) * taps
-                for t in 0..<taps { sq[c] += w[base + t] * w[base + t] }
+        // Row by row, each channel's sum over the rows in increasing order (unsafe pointers so
+        // that the 1×1 case vectorises: every device refreshes these for every task).
+        return [Float](unsafeUninitializedCapacity: cin) { sq, done in
+            let s = sq.baseAddress!
+            s.update(repeating: 0, count: cin)
+            w.withUnsafeBufferPointer { wb in
+                let w = wb.baseAddress!
+                for o in 0..<spec.outChannels {
+                    if taps == 1 {
+                        let row = w + o * cin
+                        for c in 0..<cin { s[c] += row[c] * row[c] }
+                    } else {
+                        for c in 0..<cin {
+                            let base = (o * cin + c) * taps
+                            for t in 0..<taps { s[c] += w[base + t] * w[base + t] }
+                        }
+                    }
+                }
             }
+            for c in 0..<cin { s[c] = s[c].squareRoot() }
+            done = cin
         }
-        return sq.map { $0.squareRoot() }
     }
 }
 

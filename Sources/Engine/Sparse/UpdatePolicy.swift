@@ -24,9 +24,15 @@ public protocol UpdatePolicy: Sendable {
     mutating func nextPlan() -> UpdatePlan
     /// Learns from the step that ran `plan` (the last plan this policy returned).
     mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan)
+    /// Whether `observe` reads `channelWeightNorms` (the trainer measures them only then: a
+    /// column norm over every output row of each trained channel, every step).
+    var wantsWeightNorms: Bool { get }
 }
 
 extension UpdatePolicy {
+    /// Default: the trained channels' weight norms are not read.
+    public var wantsWeightNorms: Bool { false }
+
     /// Default: a policy that does not learn from gradients ignores feedback.
     public mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan) {}
 }

@@ -177,11 +177,13 @@ public final class DeviceSession {
         return tally.stats(steps: steps, batch: config.batch)
     }
 
-    /// Hands the policy a step's feedback, with the new weight norms of the channels it trained,
-    /// and records the step's coverage.
+    /// Hands the policy a step's feedback, with the new weight norms of the channels it trained
+    /// when it reads them, and records the step's coverage.
     private func observe(_ result: StepResult, plan: UpdatePlan, weightNorms: (Int, [Int32]) -> [Float]) {
         var feedback = result.feedback
-        for (u, chans) in plan.weightChannels where !chans.isEmpty { feedback.channelWeightNorms[u] = weightNorms(u, chans) }
+        if policy.wantsWeightNorms {
+            for (u, chans) in plan.weightChannels where !chans.isEmpty { feedback.channelWeightNorms[u] = weightNorms(u, chans) }
+        }
         policy.observe(feedback, plan: plan)
         coverage.record(plan, arch: network.arch)
     }

@@ -224,18 +224,26 @@ public final class Trainer {
 
     /// ‖dW[:, i]‖₂ per trained channel i of a [Cout][k][taps] (or depthwise [k][taps]) gradient.
     static func channelNorms(_ dw: UnsafePointer<Float>, channels k: Int, perChannel: Int, taps: Int, depthwise: Bool) -> [Float] {
-        var sq = [Float](repeating: 0, count: k)
-        if depthwise {
-            for i in 0..<k { for t in 0..<taps { sq[i] += dw[i * taps + t] * dw[i * taps + t] } }
-        } else {
-            let cout = perChannel / taps
-            for o in 0..<cout {
-                for i in 0..<k {
-                    let base = (o * k + i) * taps
-                    for t in 0..<taps { sq[i] += dw[base + t] * dw[base + t] }
+        [Float](unsafeUninitializedCapacity: k) { sq, done in
+            let s = sq.baseAddress!
+            s.update(repeating: 0, count: k)
+            if depthwise {
+                for i in 0..<k { for t in 0..<taps { s[i] += dw[i * taps + t] * dw[i * taps + t] } }
+            } else if taps == 1 {  // 1×1: each output row adds its k squares to the k sums (vectorises)
+                for o in 0..<perChannel {
+                    let row = dw + o * k
+                    for i in 0..<k { s[i] += row[i] * row[i] }
+                }
+            } else {
+                for o in 0..<perChannel / taps {
+                    for i in 0..<k {
+                        let base = (o * k + i) * taps
+                        for t in 0..<taps { s[i] += dw[base + t] * dw[base + t] }
+                    }
                 }
             }
+            for i in 0..<k { s[i] = s[i].squareRoot() }
+            done = k
         }
-        return sq.map { $0.squareRoot() }
     }
 }

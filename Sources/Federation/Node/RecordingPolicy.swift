@@ -25,6 +25,9 @@ struct RecordingPolicy: UpdatePolicy {
         return plan
     }
 
+    /// Whether `inner` reads the trained channels' weight norms.
+    var wantsWeightNorms: Bool { inner.wantsWeightNorms }
+
     /// Passes the feedback to `inner`.
     mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan) {
         inner.observe(feedback, plan: plan)

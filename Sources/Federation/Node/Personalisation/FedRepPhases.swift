@@ -21,6 +21,8 @@ struct FedRepBodyPhase: UpdatePolicy {
         return plan
     }
 
+    var wantsWeightNorms: Bool { inner.wantsWeightNorms }
+
     mutating func observe(_ feedback: StepFeedback, plan: UpdatePlan) {
         inner.observe(feedback, plan: plan)
     }
