@@ -8,6 +8,8 @@
 //   sf_sgemm_tn_i8:  the same with w[o][i] = scale[o] · q[o][i]  (the int8 device's weights,
 //                    widened in registers: the fp32 product rounds as QuantizedNetwork.dequantise)
 //   sf_sgemm_nn:     y[o][j] = Σ_i w[o][i] · x[i][j]            (a 1×1 conv's forward)
+//   sf_sgemm_nt_acc: dw[o][j] += Σ_l dy[o][l] · x[j][l]         (a 1×1 conv's weight gradient at its
+//                    chosen input channels; l runs over pixels × batch, often only 4)
 #include "CKernels.h"
 #include "simd_target.h"
 
@@ -148,7 +150,66 @@ SF_AVX512 void sf_sgemm_nn(long m, long k, long n, const float *w, const float *
         }
     }
 }
+/// One block of c += a·bᵀ: RB rows o from o0, CB×16 columns j from j0 (masked past n), bT [p][n16].
+SF_AVX512 SF_INLINE void nt_block(long RB, long CB, long n, long n16, long p, const float *a, const float *bT, float *c, long o0, long j0) {
+    __m512 acc[4][2];
+    __mmask16 masks[2];
+    for (long v = 0; v < CB; v++) {
+        const long left = n - (j0 + 16 * v);
+        masks[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+    }
+    for (long r = 0; r < RB; r++)
+        for (long v = 0; v < CB; v++) acc[r][v] = _mm512_maskz_loadu_ps(masks[v], c + (o0 + r) * n + j0 + 16 * v);
+    for (long l = 0; l < p; l++) {
+        __m512 bv[2];
+        for (long v = 0; v < CB; v++) bv[v] = _mm512_load_ps(bT + l * n16 + j0 + 16 * v);
+        for (long r = 0; r < RB; r++) {
+            const __m512 av = _mm512_set1_ps(a[(o0 + r) * p + l]);
+            for (long v = 0; v < CB; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    for (long r = 0; r < RB; r++)
+        for (long v = 0; v < CB; v++) _mm512_mask_storeu_ps(c + (o0 + r) * n + j0 + 16 * v, masks[v], acc[r][v]);
+}
+
+#define NT_CASE(RB, CB) nt_block(RB, CB, n, n16, p, a, bT, c, o0, j0)
+
+long sf_sgemm_nt_scratch_bytes(long n, long p) { return (((n + 15) & ~15L) * p) * (long)sizeof(float) + 64; }
+
+SF_AVX512 void sf_sgemm_nt_acc(long m, long n, long p, const float *a, const float *b, float *c, float *scratch) {
+    const long n16 = (n + 15) & ~15L;
+    float *bT = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    for (long l = 0; l < p; l++) {
+        for (long j = 0; j < n; j++) bT[l * n16 + j] = b[j * p + l];
+        for (long j = n; j < n16; j++) bT[l * n16 + j] = 0.0f;
+    }
+    for (long j0 = 0; j0 < n; j0 += 32) {
+        const long cb = n - j0 > 16 ? 2 : 1;
+        for (long o0 = 0; o0 < m; o0 += 4) {
+            const long rb = m - o0 < 4 ? m - o0 : 4;
+            if (cb == 2) {
+                switch (rb) {
+                case 1: NT_CASE(1, 2); break;
+                case 2: NT_CASE(2, 2); break;
+                case 3: NT_CASE(3, 2); break;
+                default: NT_CASE(4, 2); break;
+                }
+            } else {
+                switch (rb) {
+                case 1: NT_CASE(1, 1); break;
+                case 2: NT_CASE(2, 1); break;
+                case 3: NT_CASE(3, 1); break;
+                default: NT_CASE(4, 1); break;
+                }
+            }
+        }
+    }
+}
 #else
+long sf_sgemm_nt_scratch_bytes(long n, long p) { (void)n; (void)p; return 64; }
+void sf_sgemm_nt_acc(long m, long n, long p, const float *a, const float *b, float *c, float *scratch) {
+    (void)m; (void)n; (void)p; (void)a; (void)b; (void)c; (void)scratch;
+}
 void sf_sgemm_tn(long m, long k, long n, const float *w, const float *dy, float *dx) { (void)m; (void)k; (void)n; (void)w; (void)dy; (void)dx; }
 void sf_sgemm_tn_i8(long m, long k, long n, const int8_t *q, const float *scales, const float *dy, float *dx) {
     (void)m; (void)k; (void)n; (void)q; (void)scales; (void)dy; (void)dx;

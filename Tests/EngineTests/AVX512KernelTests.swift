@@ -176,4 +176,53 @@ final class AVX512KernelTests: XCTestCase {
             }
         }
     }
+
+    /// dW += dy·xᵀ at the chosen channels (pixels × batch as the reduction) against OpenBLAS, and
+    /// one output column (input channel) alone against the same among many.
+    func testWeightGradientGemmMatchesBLASAndKeepsColumnsIndependent() {
+        var rng = SplitMix64(seed: 26)
+        for (m, n, p) in [(1, 1, 1), (1152, 144, 4), (192, 24, 4), (320, 40, 32), (17, 33, 7), (5, 3, 64), (40, 17, 16)] {
+            let a = randomFloats(m * p, &rng), b = randomFloats(n * p, &rng), start = randomFloats(m * n, &rng)
+            var want = start, got = start
+            BLAS.sgemm(transB: true, m: m, n: n, k: p, a: a, lda: p, b: b, ldb: p, beta: 1, c: &want, ldc: n)
+            var scratch = [Float](repeating: 0, count: sf_sgemm_nt_scratch_bytes(n, p) / 4 + 1)
+            sf_sgemm_nt_acc(m, n, p, a, b, &got, &scratch)
+            var magnitude = start.map(abs)
+            for o in 0..<m { for j in 0..<n { for l in 0..<p { magnitude[o * n + j] += abs(a[o * p + l] * b[j * p + l]) } } }
+            assertClose(got, want, magnitude: magnitude, "nt \(m)×\(n)×\(p)")
+            for j in Set([0, n / 2, n - 1]) {
+                var alone = (0..<m).map { start[$0 * n + j] }
+                sf_sgemm_nt_acc(m, 1, p, a, Array(b[j * p..<(j + 1) * p]), &alone, &scratch)
+                XCTAssertEqual(alone, (0..<m).map { got[$0 * n + j] }, "column \(j) of \(m)×\(n)×\(p)")
+            }
+        }
+    }
+
+    /// The depthwise input gradient in lane order equals `Depthwise.backwardInput` bitwise on narrow
+    /// planes (the same FMAs in the same order) and to rounding on wide ones.
+    func testDepthwiseInputGradientMatchesTheSwiftKernels() {
+        var rng = SplitMix64(seed: 27)
+        let ws = Workspace()
+        for (c, n, h, k, s) in [(1, 1, 2, 3, 1), (17, 1, 2, 5, 1), (40, 8, 4, 5, 2), (33, 3, 4, 3, 1), (1152, 1, 2, 5, 1), (24, 2, 16, 3, 2), (20, 1, 9, 5, 1)] {
+            let g = ConvGeometry(batch: n, inChannels: c, outChannels: c, height: h, width: h, kernelH: k, kernelW: k, strideH: s, strideW: s,
+                                 padding: PaddingRule.same.padding(height: h, width: h, kernel: k, stride: s), groups: c)
+            let q = randomInt8(g.weightCount, &rng, range: -127...127), scales = (0..<c).map { _ in rng.nextFloat(in: 0.001...0.05) }
+            let real = (0..<g.weightCount).map { scales[$0 / g.taps] * Float(q[$0]) }
+            let dy = randomFloats(g.outputCount, &rng)
+            var want = [Float](repeating: .nan, count: g.inputCount), got = [Float](repeating: .nan, count: g.inputCount)
+            real.withUnsafeBufferPointer { w in dy.withUnsafeBufferPointer { d in
+                want.withUnsafeMutableBufferPointer { Depthwise.backwardInput(dx: $0.baseAddress!, dy: d.baseAddress!, weight: w.baseAddress!, g: g, ws: ws) }
+            } }
+            var lanes = [Float](repeating: 0, count: (c + 15) / 16 * 16 * g.taps)
+            sf_f32_depthwise_lanes(q, scales, nil, c, g.taps, &lanes)
+            var scratch = [Float](repeating: 0, count: sf_f32_depthwise_scratch_bytes(h, h, k, k, s, s, g.padding.top, g.padding.left, g.outHeight, g.outWidth) / 4 + 1)
+            sf_f32_depthwise_backward_input(&got, dy, lanes, c, n, h, h, k, k, s, s, g.padding.top, g.padding.left, g.outHeight, g.outWidth, &scratch)
+            if g.outWidth < Depthwise.narrowWidth {
+                XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(g)")
+            } else {
+                let magnitude = [Float](repeating: 1, count: want.count)
+                assertClose(got, want, magnitude: magnitude, "\(g)")
+            }
+        }
+    }
 }

@@ -50,11 +50,11 @@ final class QuantizedRowsTests: XCTestCase {
     /// The cache returns an array's quantisation again, and a changed copy's own: a write to a
     /// cached array copies its storage, so it cannot be mistaken for the cached one.
     func testTheCacheAnswersOnlyForTheSameStorage() {
-        let cache = QuantizedRowsCache(capacity: 4)
+        let cache = StorageKeyedCache<Float, ([Int8], [Float])>(capacity: 4)
         var rng = SplitMix64(seed: 9)
         var w = (0..<64).map { _ in rng.nextFloat(in: -1...1) }
         var computed = 0
-        func rows(_ a: [Float]) -> ([Int8], [Float]) { cache.rows(a, rows: 4) { computed += 1; return QuantizedNetwork.computeRows($0, rows: 4) } }
+        func rows(_ a: [Float]) -> ([Int8], [Float]) { cache.value(for: a, tag: 4) { computed += 1; return QuantizedNetwork.computeRows($0, rows: 4) } }
         let first = rows(w)
         XCTAssertEqual(rows(w).0, first.0)
         XCTAssertEqual(computed, 1, "the second call is answered from the cache")

@@ -31,10 +31,27 @@ void sf_int8_requantise(int8_t *y, const int32_t *acc, const int32_t *offset, co
 /// Bytes of scratch `sf_int8_depthwise` needs.
 long sf_int8_depthwise_scratch_bytes(long kh, long kw, long sh, long sw, long oh, long ow);
 
+/// Depthwise weights [C][taps] in the lane order of sf_int8_depthwise: [ceil(C/16)][taps][16] int32,
+/// each the int16 weight in the low half and 0 in the high half (channels past C: 0).
+void sf_int8_depthwise_lanes(const int8_t *weight, long channels, long taps, int32_t *lanes);
+
 /// Depthwise int32 accumulators acc[c][b][oh][ow] = Σ_taps weight[c][tap] · x_padded, x [C][N][H][W],
-/// padding (top pt, left pl, and whatever the output size needs below and right) holding `pad`.
-void sf_int8_depthwise(int32_t *acc, const int8_t *x, const int8_t *weight, long channels, long batch, long h, long w,
+/// padding (top pt, left pl, and whatever the output size needs below and right) holding `pad`;
+/// the weights as sf_int8_depthwise_lanes lays them out.
+void sf_int8_depthwise(int32_t *acc, const int8_t *x, const int32_t *lanes, long channels, long batch, long h, long w,
                        long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow, int8_t pad, int32_t *scratch);
+
+/// fp32 depthwise weights in lane order [ceil(C/16)][taps][16]: scales[c]·q[c][t] when `q` is
+/// given (the int8 device's real weights, rounded as QuantizedNetwork.dequantise), else w[c][t].
+void sf_f32_depthwise_lanes(const int8_t *q, const float *scales, const float *w, long channels, long taps, float *lanes);
+
+/// Bytes of scratch `sf_f32_depthwise_backward_input` needs.
+long sf_f32_depthwise_scratch_bytes(long h, long w, long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow);
+
+/// dx [C][N][H][W] of a depthwise conv from dy [C][N][OH][OW] and lane-order weights (overwrites
+/// dx), bitwise as Depthwise's narrow-plane path accumulates it.
+void sf_f32_depthwise_backward_input(float *dx, const float *dy, const float *lanes, long channels, long batch, long h, long w,
+                                     long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow, float *scratch);
 
 /// QASUpdate.weights without master weights: w[row·perRow + offsets[e]] for each row (rows NULL:
 /// 0..<rowCount) and offset, the gradient `g` in that order. `vectorised` 0 runs the scalar loop.
@@ -49,5 +66,12 @@ void sf_sgemm_tn_i8(long m, long k, long n, const int8_t *q, const float *scales
 
 /// y[o·n + j] = Σ_i w[o·k + i] · x[i·n + j] (o < m, i < k, j < n).
 void sf_sgemm_nn(long m, long k, long n, const float *w, const float *x, float *y);
+
+/// Bytes of scratch `sf_sgemm_nt_acc` needs.
+long sf_sgemm_nt_scratch_bytes(long n, long p);
+
+/// c[o·n + j] += Σ_l a[o·p + l] · b[j·p + l] (o < m, j < n, l < p), one FMA chain per element
+/// starting from c's value.
+void sf_sgemm_nt_acc(long m, long n, long p, const float *a, const float *b, float *c, float *scratch);
 
 #endif

@@ -131,6 +131,10 @@ public enum Conv2D {
             unfoldChannels.withUnsafeBufferPointer { Im2col.unfold(col: col, x: x, channels: $0, g: ug) }
             source = UnsafePointer(col)
         }
+        if Kernels.avx512 && g.isPointwiseGEMM && p <= Kernels.smallColumns {  // few pixels: no packing (CKernels)
+            sf_sgemm_nt_acc(g.outChannels, rows, p, dy, source, dweight, ws.aux.floats(sf_sgemm_nt_scratch_bytes(rows, p) / 4 + 1))
+            return
+        }
         BLAS.sgemm(transB: true, m: g.outChannels, n: rows, k: p, a: dy, lda: p,
                    b: source, ldb: p, beta: 1, c: dweight, ldc: rows)
     }

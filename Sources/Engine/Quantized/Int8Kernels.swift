@@ -17,6 +17,8 @@ public final class Int8Workspace {
     public let col = TypedScratch<Int8>()
     /// The VNNI GEMM's transposed, offset operand.
     let vnni = TypedScratch<UInt8>()
+    /// Depthwise weights in lane order, laid out per call.
+    let lanes = TypedScratch<Int32>()
 
     /// Empty buffers.
     public init() {}
@@ -152,12 +154,21 @@ public enum Int8Kernels {
     }
 
     /// `depthwiseAccumulate` on AVX-512 (`CKernels`: 16 channels per vector); call only where
-    /// `Kernels.cpuHasAVX512`. Exact, so bitwise equal to `depthwisePortable`.
+    /// `Kernels.cpuHasAVX512`. Exact, so bitwise equal to `depthwisePortable`. Lays the weights
+    /// out per call (`QuantizedForward` passes a weight array's cached layout instead).
     public static func depthwiseAVX512(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, weight: UnsafePointer<Int8>,
                                        g: ConvGeometry, pad padValue: Int8 = 0, ws: Int8Workspace) {
+        let lanes = ws.lanes.get((g.outChannels + 15) / 16 * 16 * g.taps)
+        sf_int8_depthwise_lanes(weight, g.outChannels, g.taps, lanes)
+        depthwiseAVX512(acc: acc, x: x, lanes: lanes, g: g, pad: padValue, ws: ws)
+    }
+
+    /// `depthwiseAVX512` with the weights already in lane order (`DepthwiseLanes.int8`).
+    static func depthwiseAVX512(acc: UnsafeMutablePointer<Int32>, x: UnsafePointer<Int8>, lanes: UnsafePointer<Int32>,
+                                g: ConvGeometry, pad padValue: Int8, ws: Int8Workspace) {
         let bytes = sf_int8_depthwise_scratch_bytes(g.kernelH, g.kernelW, g.strideH, g.strideW, g.outHeight, g.outWidth)
         let scratch = ws.padded.get((bytes + 3) / 4)
-        sf_int8_depthwise(acc, x, weight, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+        sf_int8_depthwise(acc, x, lanes, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
                           g.padding.top, g.padding.left, g.outHeight, g.outWidth, padValue, scratch)
     }
 

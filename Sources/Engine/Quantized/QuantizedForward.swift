@@ -15,7 +15,13 @@ public final class QuantizedForward {
     public func apply(unit u: Int, of net: QuantizedNetwork, y: UnsafeMutablePointer<Int8>, x: UnsafePointer<Int8>, g: ConvGeometry) {
         let q = net.units[u]
         let a = acc.get(g.outputCount)
-        q.weight.withUnsafeBufferPointer { Int8Kernels.convAccumulate(acc: a, x: x, weight: $0.baseAddress!, g: g, pad: Int8(q.input.zero), ws: ws) }
+        if g.isDepthwise && Kernels.avx512 {  // the weights' lane layout, cached per weight array
+            DepthwiseLanes.int8(q.weight, channels: g.outChannels, taps: g.taps).withUnsafeBufferPointer {
+                Int8Kernels.depthwiseAVX512(acc: a, x: x, lanes: $0.baseAddress!, g: g, pad: Int8(q.input.zero), ws: ws)
+            }
+        } else {
+            q.weight.withUnsafeBufferPointer { Int8Kernels.convAccumulate(acc: a, x: x, weight: $0.baseAddress!, g: g, pad: Int8(q.input.zero), ws: ws) }
+        }
         q.offset.withUnsafeBufferPointer {
             Int8Kernels.requantise(y: y, acc: a, offset: $0.baseAddress!, multipliers: q.multipliers, zero: q.output.zero, low: q.low, high: q.high,
                                    channels: g.outChannels, plane: g.batch * g.outPlane)

@@ -113,7 +113,7 @@ public struct QuantizedNetwork: Equatable, Sendable {
     /// task, which made the scalar `rounded()` call the top of the fleet profile.
     /// The result is cached per weight array (`QuantizedRowsCache`).
     static func quantiseRows(_ w: [Float], rows: Int) -> ([Int8], [Float]) {
-        QuantizedRowsCache.shared.rows(w, rows: rows) { computeRows($0, rows: rows) }
+        QuantizedRowsCache.shared.value(for: w, tag: rows) { computeRows($0, rows: rows) }
     }
 
     /// `quantiseRows` computed.

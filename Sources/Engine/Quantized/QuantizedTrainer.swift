@@ -178,10 +178,20 @@ public final class QuantizedTrainer {
         return StepResult(loss: loss, correct: correct, feedback: feedback, peak: slab.touchedEnd)
     }
 
-    /// `dx = Wᵀ·dy` for the unit's real weights s_W·W̄: a 1×1 conv reads its int8 weights
-    /// directly on AVX-512 (`sf_sgemm_tn_i8`, widened in registers), anything else widens them into
-    /// a scratch buffer for `Conv2D.backwardInput`.
+    /// `dx = Wᵀ·dy` for the unit's real weights s_W·W̄. On AVX-512 a 1×1 conv reads its int8
+    /// weights directly (`sf_sgemm_tn_i8`, widened in registers) and a depthwise conv its real
+    /// weights in lane order (bitwise as `Depthwise`'s narrow-plane path); anything else widens
+    /// them into a scratch buffer for `Conv2D.backwardInput`.
     private func inputGradient(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, unit q: QuantizedUnit, g: ConvGeometry) {
+        if Kernels.avx512 && g.isDepthwise {  // the real weights in lane order, cached per weight array
+            let scratch = widened.floats(sf_f32_depthwise_scratch_bytes(g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+                                                                        g.padding.top, g.padding.left, g.outHeight, g.outWidth) / 4 + 1)
+            DepthwiseLanes.real(q, channels: g.outChannels, taps: g.taps).withUnsafeBufferPointer {
+                sf_f32_depthwise_backward_input(dx, dy, $0.baseAddress!, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW,
+                                                g.strideH, g.strideW, g.padding.top, g.padding.left, g.outHeight, g.outWidth, scratch)
+            }
+            return
+        }
         guard Kernels.avx512, g.isPointwiseGEMM else {
             Conv2D.backwardInput(dx: dx, dy: dy, weight: widen(q), g: g, ws: ws)
             return
