@@ -16,7 +16,7 @@ final class QASUpdateOrderTests: XCTestCase {
                 continue
             }
             let s = Double(scales[j / perRow])
-            let v = Double(w[j]) - Double(lr) * ((s * Double(g[i])) / (s * s))
+            let v = Double(w[j]) - Double(g[i]) * (Double(lr) / s)
             w[j] = Int8(max(-127, min(127, rounding.round(v, tensor: tensor, index: j))))
         }
     }

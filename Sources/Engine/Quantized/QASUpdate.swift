@@ -44,7 +44,7 @@ public enum QASUpdate {
     /// Updates int8 weights `w` (rows of `perRow` values; row o has scale `scales[o]`) at the
     /// elements `row · perRow + offset` for each of `rows` (nil: every row) and each of `offsets`,
     /// in that order, which is the order of the real-weight gradient `g`:
-    /// W̄ ← round(W̄ − η·(s_W·G)/s_W²), clamped to ±127. With `master` (real weights, same layout as
+    /// W̄ ← round(W̄ − η·(s_W·G)/s_W²) = round(W̄ − G·(η/s_W)), clamped to ±127. With `master` (real weights, same layout as
     /// `w`), the update goes there and W̄ is its nearest int8. Row by row, so that no element costs
     /// an integer division (they made this loop a quarter of an int8 step).
     /// `vectorised` runs the stochastic update in `CKernels` (AVX-512, bitwise equal to this loop;
@@ -91,12 +91,11 @@ public enum QASUpdate {
                 }
                 for r in 0..<rowCount {
                     let row = rows?[r] ?? r, base = row * perRow
-                    let s = Double(scales[row]), ss = s * s
+                    // η·G̃ = η·(s·G)/s² = G·(η/s): one multiply per element (QAS).
+                    let step = lrD / Double(scales[row])
                     for off in offs {
                         let j = base + off
-                        let gBar = s * Double(g[i])  // ∂L/∂W̄
-                        let scaled = gBar / ss  // QAS
-                        let v = Double(wp[j]) - lrD * scaled
+                        let v = Double(wp[j]) - Double(g[i]) * step
                         wp[j] = Int8(max(-127, min(127, rounding.round(v, tensor: tensor, index: j))))
                         i += 1
                     }
@@ -110,8 +109,7 @@ public enum QASUpdate {
                        rounding: QASRounding, tensor: Int) {
         for o in 0..<b.count {
             let s = Double(scales[o]) * Double(inputScale)
-            let scaled = (s * Double(g[o])) / (s * s)
-            let v = Double(b[o]) - Double(lr) * scaled
+            let v = Double(b[o]) - Double(g[o]) * (Double(lr) / s)  // η·(s·G)/s² = G·(η/s)
             b[o] = Int32(max(Double(Int32.min), min(Double(Int32.max), rounding.round(v, tensor: tensor, index: o))))
         }
     }
