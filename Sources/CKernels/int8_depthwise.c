@@ -9,7 +9,7 @@
 
 long sf_int8_depthwise_scratch_bytes(long kh, long kw, long sh, long sw, long oh, long ow) {
     const long hp = (oh - 1) * sh + kh, wp = (ow - 1) * sw + kw;
-    return (hp * wp + oh * ow) * 16 * (long)sizeof(int32_t) + 64;
+    return hp * wp * 16 * (long)sizeof(int32_t) + 64;
 }
 
 void sf_int8_depthwise_lanes(const int8_t *weight, long channels, long taps, int32_t *lanes) {
@@ -26,23 +26,35 @@ SF_AVX512 void sf_int8_depthwise(int32_t *acc, const int8_t *x, const int32_t *l
                                  long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow, int8_t pad, int32_t *scratch) {
     const long hp = (oh - 1) * sh + kh, wp = (ow - 1) * sw + kw, taps = kh * kw, plane = h * w, outPlane = oh * ow;
     int32_t *padded = (int32_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    int32_t *out16 = padded + hp * wp * 16;
+    // The border holds the zero point for every block and sample; only the interior is rewritten.
     const __m512i padv = _mm512_set1_epi32((int32_t)pad);
+    for (long i = 0; i < hp * wp; i++) _mm512_store_si512((void *)(padded + i * 16), padv);
+    // Rows and columns of the input that land inside the padded block.
+    const long rows = h < hp - pt ? h : hp - pt, cols = w < wp - pl ? w : wp - pl;
+    const int gathered = plane % 4 == 0 && rows == h && cols == w;
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i inStride = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)(batch * plane)));
+    const __m512i outStride = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)(batch * outPlane)));
     for (long c0 = 0; c0 < channels; c0 += 16) {
         const long cn = channels - c0 < 16 ? channels - c0 : 16;
+        const __mmask16 live = cn == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cn) - 1u);
         const int32_t *weights = lanes + (c0 / 16) * taps * 16;
         for (long b = 0; b < batch; b++) {
-            for (long i = 0; i < hp * wp; i++) _mm512_store_si512((void *)(padded + i * 16), padv);
-            for (long l = 0; l < cn; l++) {
-                const int8_t *src = x + ((c0 + l) * batch + b) * plane;
-                for (long iy = 0; iy < h; iy++) {
-                    const long py = iy + pt;
-                    if (py >= hp) break;
-                    for (long ix = 0; ix < w; ix++) {
-                        const long px = ix + pl;
-                        if (px >= wp) break;
-                        padded[(py * wp + px) * 16 + l] = (int32_t)src[iy * w + ix];
+            const int8_t *src = x + (c0 * batch + b) * plane;
+            if (gathered) {  // four pixels of 16 channels per gather, sign-extended byte by byte
+                for (long p = 0; p < plane; p += 4) {
+                    const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, inStride, src + p, 1);
+                    for (long t = 0; t < 4; t++) {
+                        const long iy = (p + t) / w, ix = (p + t) % w;
+                        const __m512i px = _mm512_srai_epi32(_mm512_sllv_epi32(v, _mm512_set1_epi32((int32_t)(24 - 8 * t))), 24);
+                        _mm512_store_si512((void *)(padded + ((iy + pt) * wp + ix + pl) * 16), px);
                     }
+                }
+            } else {
+                for (long l = 0; l < cn; l++) {
+                    const int8_t *plane_l = src + l * batch * plane;
+                    for (long iy = 0; iy < rows; iy++)
+                        for (long ix = 0; ix < cols; ix++) padded[((iy + pt) * wp + ix + pl) * 16 + l] = (int32_t)plane_l[iy * w + ix];
                 }
             }
             for (long y = 0; y < oh; y++) {
@@ -56,12 +68,8 @@ SF_AVX512 void sf_int8_depthwise(int32_t *acc, const int8_t *x, const int32_t *l
                                                                       _mm512_loadu_si512((const void *)(wt + kj * 16))));
                         }
                     }
-                    _mm512_store_si512((void *)(out16 + (y * ow + xo) * 16), s);
+                    _mm512_mask_i32scatter_epi32(acc + (c0 * batch + b) * outPlane + y * ow + xo, live, outStride, s, 4);
                 }
-            }
-            for (long l = 0; l < cn; l++) {
-                int32_t *out = acc + ((c0 + l) * batch + b) * outPlane;
-                for (long p = 0; p < outPlane; p++) out[p] = out16[p * 16 + l];
             }
         }
     }
