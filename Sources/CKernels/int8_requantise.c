@@ -78,3 +78,32 @@ void sf_int8_requantise(int8_t *y, const int32_t *acc, const int32_t *offset, co
     }
 }
 
+
+#ifdef SF_X86
+/// Σ of one row of int8, 64 bytes at a time (sign-extended to int16 pairs, summed by vpmaddwd).
+SF_AVX512 static int32_t row_sum(const int8_t *row, long per) {
+    const __m512i ones = _mm512_set1_epi16(1);
+    __m512i acc = _mm512_setzero_si512();
+    for (long i = 0; i < per; i += 32) {
+        const long left = per - i;
+        const __mmask32 mask = left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1u);
+        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, row + i)), ones));
+    }
+    return _mm512_reduce_add_epi32(acc);
+}
+#endif
+
+void sf_int8_offsets(const int8_t *weight, const int32_t *bias, long rows, long per, int32_t zero, int32_t *offset, int vectorised) {
+    for (long o = 0; o < rows; o++) {
+        int32_t s = 0;
+#ifdef SF_X86
+        if (vectorised) {
+            s = row_sum(weight + o * per, per);
+        } else
+#endif
+        {
+            for (long i = 0; i < per; i++) s = (int32_t)((uint32_t)s + (uint32_t)(int32_t)weight[o * per + i]);
+        }
+        offset[o] = (int32_t)((uint32_t)bias[o] - (uint32_t)zero * (uint32_t)s);
+    }
+}

@@ -225,4 +225,21 @@ final class AVX512KernelTests: XCTestCase {
             }
         }
     }
+
+    /// The accumulator offsets b − z·Σ W from vectorised row sums against the Swift formula.
+    func testOffsetsEqualTheScalarFormula() {
+        var rng = SplitMix64(seed: 28)
+        for (rows, per) in [(1, 1), (3, 31), (7, 32), (5, 33), (192, 1152), (1280, 320), (12, 25)] {
+            let w = randomInt8(rows * per, &rng, range: -127...127)
+            let bias = (0..<rows).map { _ in Int32(truncatingIfNeeded: rng.next()) }
+            for zero: Int32 in [-128, -3, 127] {
+                let want = (0..<rows).map { o in bias[o] &- zero &* w[o * per..<(o + 1) * per].reduce(Int32(0)) { $0 &+ Int32($1) } }
+                var fast = [Int32](repeating: 0, count: rows), slow = fast
+                sf_int8_offsets(w, bias, rows, per, zero, &fast, 1)
+                sf_int8_offsets(w, bias, rows, per, zero, &slow, 0)
+                XCTAssertEqual(fast, want, "\(rows)×\(per) zero \(zero)")
+                XCTAssertEqual(slow, want, "\(rows)×\(per) zero \(zero)")
+            }
+        }
+    }
 }

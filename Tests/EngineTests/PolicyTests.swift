@@ -129,14 +129,29 @@ final class PolicyTests: XCTestCase {
         XCTAssertGreaterThan(trained, 0, "some weights moved (else the test is vacuous)")
     }
 
-    func testTopKBestEqualsTheSortedPrefix() {
+    /// DGSU's partial selection against sorting every key: the same k, in the same order, with
+    /// many ties in score and age broken by the channel index.
+    func testTopKLargestEqualsTheSortedPrefix() {
         var rng = SplitMix64(seed: 4)
-        for trial in 0..<200 {
+        for trial in 0..<300 {
             let n = 1 + Int(rng.next() % 300), k = Int(rng.next() % UInt64(n + 2))
-            let values = (0..<n).map { _ in Float(rng.next() % 17) }  // many ties
-            let better: (Int, Int) -> Bool = { values[$0] != values[$1] ? values[$0] > values[$1] : $0 < $1 }
-            XCTAssertEqual(TopK.best(Array(0..<n), k: k, by: better), Array(Array(0..<n).sorted(by: better).prefix(k)), "trial \(trial)")
+            var keys = (0..<n).map { c in
+                RankKey(unvisited: rng.next() % 5 == 0, score: Float(rng.next() % 17) * 0.25, age: Int(rng.next() % 4), channel: c)
+            }
+            let want = Array(keys.sorted(by: >).prefix(k)).map(\.channel)
+            XCTAssertEqual(TopK.largest(&keys, k: k).map(\.channel), want, "trial \(trial)")
         }
+    }
+
+    /// The rank key orders as DGSU's rule reads: unvisited first, then score, then age, then the
+    /// lower channel; −0 ties with +0.
+    func testRankKeyOrder() {
+        XCTAssertGreaterThan(RankKey(unvisited: true, score: 0, age: 0, channel: 9), RankKey(unvisited: false, score: 1e30, age: 99, channel: 0))
+        XCTAssertGreaterThan(RankKey(unvisited: false, score: 2, age: 0, channel: 9), RankKey(unvisited: false, score: 1.5, age: 99, channel: 0))
+        XCTAssertGreaterThan(RankKey(unvisited: false, score: 1, age: 3, channel: 9), RankKey(unvisited: false, score: 1, age: 2, channel: 0))
+        XCTAssertGreaterThan(RankKey(unvisited: false, score: 1, age: 3, channel: 4), RankKey(unvisited: false, score: 1, age: 3, channel: 5))
+        XCTAssertGreaterThan(RankKey(unvisited: false, score: -0.0, age: 1, channel: 5), RankKey(unvisited: false, score: 0, age: 0, channel: 4))
+        XCTAssertLessThan(RankKey(unvisited: false, score: -1, age: 9, channel: 0), RankKey(unvisited: false, score: 0, age: 0, channel: 9))
     }
 
     func testRandomIsSeededAndUniform() {

@@ -28,6 +28,10 @@ int sf_avx512_available(void);
 void sf_int8_requantise(int8_t *y, const int32_t *acc, const int32_t *offset, const void *multipliers, long stride, long mantissaOffset,
                         long shiftOffset, int32_t zero, int32_t low, int32_t high, long channels, long plane, int vectorised);
 
+/// offset[o] = bias[o] − zero·Σ_i weight[o·per + i] in wrapping int32 (the accumulator offset of
+/// an int8 conv whose input has zero point `zero`). `vectorised` 0 runs the scalar loop.
+void sf_int8_offsets(const int8_t *weight, const int32_t *bias, long rows, long per, int32_t zero, int32_t *offset, int vectorised);
+
 /// Bytes of scratch `sf_int8_depthwise` needs.
 long sf_int8_depthwise_scratch_bytes(long kh, long kw, long sh, long sw, long oh, long ow);
 

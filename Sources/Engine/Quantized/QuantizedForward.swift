@@ -99,6 +99,11 @@ public final class QuantizedForward {
 }
 
 extension Evaluator {
+    /// Evaluates the int8 network on the samples `indices` of an int8 cache.
+    public static func evaluate(_ net: QuantizedNetwork, cache: FeatureCache, labels: [UInt8], indices: [Int], size: Int, batch: Int = 64) -> Evaluation {
+        evaluate(classes: net.arch.classes, labels: labels, indices: indices, batch: batch, logits: cache.logits(net, size: size))
+    }
+
     /// Evaluates the int8 network on images (quantised at its input scale).
     public static func evaluate(_ net: QuantizedNetwork, data: ImageDataset, indices: [Int], preprocessing: Preprocessing,
                                 batch: Int = 64, runner: QuantizedForward = QuantizedForward()) -> Evaluation {

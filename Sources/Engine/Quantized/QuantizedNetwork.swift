@@ -1,6 +1,7 @@
 // The int8 device model (MIT tiny-training's deployment): conv and classifier weights per output
 // channel symmetric int8, biases int32 at scale s_W·s_x, activations int8 per tensor
 // (`ActivationScales`), requantised with fixed-point multipliers s_W·s_x / s_y.
+import CKernels
 
 /// One int8 conv unit (BatchNorm folded in, as on the device).
 public struct QuantizedUnit: Equatable, Sendable {
@@ -34,14 +35,16 @@ public struct QuantizedUnit: Equatable, Sendable {
                        bias: QuantizedNetwork.realBiases(bias, scales: weightScales, inputScale: input.scale), bn: nil)
     }
 
-    /// Recomputes `offset` after the weights or biases changed.
+    /// Recomputes `offset` after the weights or biases changed (row sums on AVX-512 where
+    /// `Kernels.avx512`; wrapping int32 either way, so the same values).
     public mutating func refreshOffsets() {
-        let per = perChannel
-        guard input.zero != 0 else { offset = bias; return }
-        offset = (0..<bias.count).map { o in
-            var s: Int32 = 0
-            for i in o * per..<(o + 1) * per { s &+= Int32(weight[i]) }
-            return bias[o] &- input.zero &* s
+        guard input.zero != 0, !weight.isEmpty, !bias.isEmpty else { offset = bias; return }
+        let per = perChannel, rows = bias.count
+        offset = [Int32](unsafeUninitializedCapacity: rows) { out, done in
+            weight.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { sf_int8_offsets(w.baseAddress!, $0.baseAddress!, rows, per, input.zero, out.baseAddress!, Kernels.avx512 ? 1 : 0) }
+            }
+            done = rows
         }
     }
 }

@@ -22,6 +22,30 @@ public enum ImportanceMeasure: String, Sendable, Codable, CaseIterable {
     case weight
 }
 
+/// A channel's rank in DGSU's choice as one comparable key: (unvisited, score, age, −channel)
+/// in that order of precedence, folded into two unsigned words.
+struct RankKey: Comparable {
+    /// Unvisited flag above the score's order-preserving bits.
+    let high: UInt64
+    /// Age above the inverted channel index (a lower index ranks higher).
+    let low: UInt64
+    /// The channel.
+    let channel: Int
+
+    init(unvisited: Bool, score: Float, age: Int, channel: Int) {
+        // A float's bits, flipped so that unsigned order is numeric order (−0 counts as +0;
+        // scores are norms, never NaN).
+        let bits = (score == 0 ? Float(0) : score).bitPattern
+        let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+        high = (unvisited ? 1 << 32 : 0) | UInt64(ordered)
+        low = UInt64(UInt32(clamping: age)) << 32 | UInt64(UInt32.max - UInt32(truncatingIfNeeded: channel))
+        self.channel = channel
+    }
+
+    static func < (a: RankKey, b: RankKey) -> Bool { (a.high, a.low) < (b.high, b.low) }
+    static func == (a: RankKey, b: RankKey) -> Bool { a.high == b.high && a.low == b.low }
+}
+
 /// The dynamic sparse policy.
 public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
     /// `dgsu`.
@@ -65,33 +89,34 @@ public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
     public mutating func nextPlan() -> UpdatePlan {
         var chans: [Int: [Int32]] = [:]
         for (u, k) in layout.weightChannels {
-            let norms = weightNorms[u]!, age = ages[u]!, imp = importance[u]!
+            let norms = weightNorms[u]!, imp = importance[u]!
             let horizon = Float(ageHorizon)
-            // Each channel's rank key: unvisited channels (gradient measure) before every
-            // visited one, by weight norm; visited ones by importance × the age bonus.
-            let unvisited: [Bool] = norms.indices.map { measure == .gradient && imp[$0] == nil }
-            let scores: [Float] = norms.indices.map { c in
-                if unvisited[c] { return norms[c] }
-                let bonus = 1 + Float(min(age[c], ageHorizon)) / horizon
-                switch measure {
-                case .weight: return norms[c] * bonus
-                case .gradient: return imp[c]! * bonus
+            let allowedHere = allowed?[u]
+            // Each channel's rank, as one key ordered like the tuple (unvisited, score, age,
+            // −index): unvisited channels (gradient measure) before every visited one, by weight
+            // norm; visited ones by importance × the age bonus; ties (e.g. every channel past the
+            // age horizon) to the channel waiting longest, then to the lower index.
+            var keys: [RankKey] = []
+            keys.reserveCapacity(norms.count)
+            ages[u]!.withUnsafeBufferPointer { age in
+                for c in norms.indices where allowedHere?.contains(Int32(c)) ?? true {
+                    let unvisited = measure == .gradient && imp[c] == nil
+                    let score: Float
+                    if unvisited {
+                        score = norms[c]
+                    } else {
+                        let bonus = 1 + Float(min(age[c], ageHorizon)) / horizon
+                        score = (measure == .weight ? norms[c] : imp[c]!) * bonus
+                    }
+                    keys.append(RankKey(unvisited: unvisited, score: score, age: age[c], channel: c))
                 }
             }
-            // Ties (e.g. every channel past the age horizon) go to the channel waiting longest,
-            // then to the lower index.
-            func better(_ a: Int, _ b: Int) -> Bool {
-                if unvisited[a] != unvisited[b] { return unvisited[a] }
-                if scores[a] != scores[b] { return scores[a] > scores[b] }
-                if age[a] != age[b] { return age[a] > age[b] }
-                return a < b
-            }
-            let choices = allowed?[u].map { set in norms.indices.filter { set.contains(Int32($0)) } } ?? Array(norms.indices)
-            let picked = TopK.best(choices, k: k, by: better).map { Int32($0) }.sorted()
+            let picked = TopK.largest(&keys, k: k).map { Int32($0.channel) }.sorted()
             chans[u] = picked
-            var next = age.map { $0 + 1 }
-            for c in picked { next[Int(c)] = 0 }
-            ages[u] = next
+            ages[u]!.withUnsafeMutableBufferPointer { age in
+                for c in age.indices { age[c] += 1 }
+                for c in picked { age[Int(c)] = 0 }
+            }
         }
         let plan = UpdatePlan(biasUnits: Set(layout.biasUnits), weightChannels: chans, trainClassifier: layout.trainClassifier)
         return plan

@@ -95,41 +95,26 @@ public enum ChannelNorms {
 
 /// Top-k selection with deterministic tie-breaking (lower index first).
 public enum TopK {
-    /// The `k` best of `candidates` under the strict total order `better` (a before b: a is
-    /// better), in that order: a partial selection with a bounded heap, O(n log k), the same
-    /// result as sorting all of them and keeping the first k.
-    public static func best(_ candidates: [Int], k: Int, by better: (Int, Int) -> Bool) -> [Int] {
+    /// The `k` largest of `keys` (distinct), largest first: a partial selection (quickselect to
+    /// the k-th largest, then a sort of those k), O(n + k log k) on average; `keys` is reordered.
+    static func largest<K: Comparable>(_ keys: inout [K], k: Int) -> ArraySlice<K> {
+        let k = min(k, keys.count)
         guard k > 0 else { return [] }
-        // A heap of the k best so far, the worst of them on top.
-        var heap: [Int] = []
-        heap.reserveCapacity(k)
-        func siftUp(_ i: Int) {
-            var i = i
-            while i > 0 {
-                let p = (i - 1) / 2
-                guard better(heap[p], heap[i]) else { return }
-                heap.swapAt(p, i); i = p
-            }
+        var lo = 0, hi = keys.count - 1
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        while lo < hi {  // invariant: the k largest are at 0..<k once lo ≥ hi
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let p = lo + Int(seed >> 33) % (hi - lo + 1)
+            keys.swapAt(p, hi)
+            let pivot = keys[hi]
+            var store = lo
+            for i in lo..<hi where keys[i] > pivot { keys.swapAt(i, store); store += 1 }
+            keys.swapAt(store, hi)
+            if store == k - 1 || store == k { break }
+            if store < k { lo = store + 1 } else { hi = store - 1 }
         }
-        func siftDown(_ i: Int) {
-            var i = i
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var worst = i
-                if l < heap.count, better(heap[worst], heap[l]) { worst = l }
-                if r < heap.count, better(heap[worst], heap[r]) { worst = r }
-                if worst == i { return }
-                heap.swapAt(i, worst); i = worst
-            }
-        }
-        for c in candidates {
-            if heap.count < k {
-                heap.append(c); siftUp(heap.count - 1)
-            } else if better(c, heap[0]) {
-                heap[0] = c; siftDown(0)
-            }
-        }
-        return heap.sorted(by: better)
+        keys[0..<k].sort(by: >)
+        return keys[0..<k]
     }
 
     /// Indices of the `k` largest values.

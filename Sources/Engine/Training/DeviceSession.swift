@@ -80,9 +80,19 @@ public final class DeviceSession {
     public var arithmetic: DeviceArithmetic = .fp32
     /// Seeds the int8 update's stochastic rounding (with the step count).
     private let roundingSeed: UInt64
-    /// The int8 model of the last int8 steps and the real-valued view they left in `network`:
-    /// training continues from it while `network` still equals the view.
-    var int8State: (model: QuantizedNetwork, view: Network)?
+    /// The int8 model of the last int8 steps (its units from block `fromBlock` on) and the
+    /// real-valued view they left in `network`: training continues from it while `network` still
+    /// equals the view.
+    var int8State: (model: QuantizedNetwork, view: Network, fromBlock: Int)?
+
+    /// The int8 model the device holds after its last int8 steps, while `network` is still their
+    /// view (its units from the training source's block on): what the device computes with, as
+    /// opposed to `network` quantised afresh (per-row scales of trained rows need not survive a
+    /// round trip through real values). Nil otherwise.
+    public var heldInt8Model: QuantizedNetwork? {
+        guard let state = int8State, state.view == network else { return nil }
+        return state.model
+    }
     private var order: [Int] = []
     private var cursor = 0
 
@@ -205,17 +215,19 @@ public final class DeviceSession {
                           samples: steps * config.batch, peakBytes: peak)
     }
 
-    /// The int8 model for `network`: the one the last int8 steps left while `network` is still
-    /// their view, else `network` quantised (with fp32 masters of the updatable weights when the
-    /// memory model holds them).
-    private func int8Model(_ arithmetic: DeviceArithmetic, masters: Bool) -> QuantizedNetwork {
-        if let state = int8State, state.model.scales == arithmetic.scales, state.view == network { return state.model }
-        var q = arithmetic.quantise(network)
+    /// The int8 model for `network` from block `fromBlock` on: the one the last int8 steps left
+    /// while `network` is still their view, else `network` quantised (with fp32 masters of the
+    /// updatable weights when the memory model holds them).
+    private func int8Model(_ arithmetic: DeviceArithmetic, masters: Bool, fromBlock: Int) -> (QuantizedNetwork, fromBlock: Int) {
+        if let state = int8State, state.fromBlock <= fromBlock, state.model.scales == arithmetic.scales, state.view == network {
+            return (state.model, state.fromBlock)
+        }
+        var q = arithmetic.quantise(network, fromBlock: fromBlock)
         if masters {
             for u in candidateChannels.keys { q.masters[u] = network.units[u].weight }
             q.masters[q.classifierIndex] = network.classifierWeight
         }
-        return q
+        return (q, fromBlock)
     }
 
     /// The policy's next plan, checked against the budget: a plan that would not fit throws the
@@ -236,7 +248,12 @@ public final class DeviceSession {
     /// `train` on the int8 device: integer forward, fp32 backward, QAS updates.
     private func trainInt8(steps: Int, config: LocalTrainingConfig, source: TrainingSource, arithmetic: DeviceArithmetic,
                            trainer int8Trainer: QuantizedTrainer) throws -> LocalStats {
-        var q = int8Model(arithmetic, masters: config.memory.masterWeights)
+        // From a cache the steps never run the units before its block: they are not quantised.
+        let sourceBlock: Int
+        switch source { case let .cache(c, _, _): sourceBlock = c.block; case .images: sourceBlock = 0 }
+        let start = int8Model(arithmetic, masters: config.memory.masterWeights, fromBlock: sourceBlock)
+        var q = start.0
+        let fromBlock = start.fromBlock
         var touched = Set<Int>(), classifier = false
         defer {
             // The view: the units the steps could change, as the int8 model holds them; every
@@ -245,7 +262,7 @@ public final class DeviceSession {
             settingView = true
             network = view
             settingView = false
-            int8State = (q, view)
+            int8State = (q, view, fromBlock)
         }
         var tally = StepTally()
         let labels = source.labels

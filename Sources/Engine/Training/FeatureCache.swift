@@ -115,6 +115,14 @@ public final class FeatureCache: @unchecked Sendable {
         return { idx in runner.logits(net, input: self.batch(idx), batch: idx.count, height: size, width: size, fromBlock: self.block) }
     }
 
+    /// The logits [classes][N] of the int8 model `q` (its units from this cache's block on) on
+    /// cached samples (int8 caches).
+    public func logits(_ q: QuantizedNetwork, size: Int) -> ([Int]) -> [Float] {
+        precondition(arithmetic.precision == .int8, "FeatureCache: an fp32 cache cannot run an int8 model")
+        let qf = QuantizedForward()
+        return { idx in qf.logits(q, input: self.int8Batch(idx), batch: idx.count, height: size, width: size, fromBlock: self.block) }
+    }
+
     /// The batch of `indices` in the engine's layout [C][N][H][W] (fp32 caches).
     public func batch(_ indices: [Int]) -> [Float] {
         precondition(arithmetic.precision == .fp32, "FeatureCache: an int8 cache holds int8 features (int8Batch)")

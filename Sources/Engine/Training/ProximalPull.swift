@@ -47,7 +47,7 @@ extension DeviceSession {
         settingView = true
         network = view
         settingView = false
-        int8State = (q, view)
+        int8State = (q, view, state.fromBlock)
     }
 
     /// Pulls int8 weights `w` (real value scales[i / per]·w[i]) towards `ref`. With fp32 `master`

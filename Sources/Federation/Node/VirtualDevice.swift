@@ -317,7 +317,10 @@ public final class VirtualDevice: @unchecked Sendable {
                                     schedule: settings.localSchedule, config: cfg, source: source, round: task.round)
             stats.peakBytes = max(stats.peakBytes, p.peakBytes)
         }
-        let after = evaluate(ditto?.model(over: global) ?? trained, testCache: testC)
+        // An int8 device is evaluated with the int8 model it holds after its steps.
+        let held = ditto == nil ? s.heldInt8Model : nil
+        let after = held.map { Evaluator.evaluate($0, cache: testC, labels: testData.labels, indices: Array(0..<testData.count), size: resolution).accuracy }
+            ?? evaluate(ditto?.model(over: global) ?? trained, testCache: testC)
 
         let encoding = ValueEncoding(task.deltaEncoding) ?? .f32
         var tensors: [TensorDelta] = []
