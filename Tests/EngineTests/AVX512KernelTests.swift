@@ -210,14 +210,21 @@ final class AVX512KernelTests: XCTestCase {
             let real = (0..<g.weightCount).map { scales[$0 / g.taps] * Float(q[$0]) }
             let dy = randomFloats(g.outputCount, &rng)
             var want = [Float](repeating: .nan, count: g.inputCount), got = [Float](repeating: .nan, count: g.inputCount)
+            let narrow = g.outWidth < Depthwise.narrowWidth
             real.withUnsafeBufferPointer { w in dy.withUnsafeBufferPointer { d in
-                want.withUnsafeMutableBufferPointer { Depthwise.backwardInput(dx: $0.baseAddress!, dy: d.baseAddress!, weight: w.baseAddress!, g: g, ws: ws) }
+                want.withUnsafeMutableBufferPointer {
+                    if narrow {
+                        Depthwise.backwardInputNarrow(dx: $0.baseAddress!, dy: d.baseAddress!, weight: w.baseAddress!, g: g, ws: ws)
+                    } else {
+                        Depthwise.backwardInput(dx: $0.baseAddress!, dy: d.baseAddress!, weight: w.baseAddress!, g: g, ws: ws)
+                    }
+                }
             } }
             var lanes = [Float](repeating: 0, count: (c + 15) / 16 * 16 * g.taps)
             sf_f32_depthwise_lanes(q, scales, nil, c, g.taps, &lanes)
             var scratch = [Float](repeating: 0, count: sf_f32_depthwise_scratch_bytes(h, h, k, k, s, s, g.padding.top, g.padding.left, g.outHeight, g.outWidth) / 4 + 1)
             sf_f32_depthwise_backward_input(&got, dy, lanes, c, n, h, h, k, k, s, s, g.padding.top, g.padding.left, g.outHeight, g.outWidth, &scratch)
-            if g.outWidth < Depthwise.narrowWidth {
+            if narrow {
                 XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(g)")
             } else {
                 let magnitude = [Float](repeating: 1, count: want.count)
@@ -239,6 +246,30 @@ final class AVX512KernelTests: XCTestCase {
                 sf_int8_offsets(w, bias, rows, per, zero, &slow, 0)
                 XCTAssertEqual(fast, want, "\(rows)×\(per) zero \(zero)")
                 XCTAssertEqual(slow, want, "\(rows)×\(per) zero \(zero)")
+            }
+        }
+    }
+
+    /// The fp32 depthwise forward in lane order equals `Depthwise`'s narrow-plane path bitwise
+    /// (bias first, then one FMA per tap in kernel order), with and without a bias.
+    func testDepthwiseForwardEqualsTheNarrowPathBitwise() {
+        var rng = SplitMix64(seed: 29)
+        for (c, n, h, k, s) in [(1, 1, 2, 3, 1), (17, 1, 2, 5, 1), (40, 8, 4, 5, 2), (33, 3, 4, 3, 1), (1152, 1, 2, 5, 1), (20, 8, 7, 5, 1), (16, 2, 1, 3, 1)] {
+            let g = ConvGeometry(batch: n, inChannels: c, outChannels: c, height: h, width: h, kernelH: k, kernelW: k, strideH: s, strideW: s,
+                                 padding: PaddingRule.same.padding(height: h, width: h, kernel: k, stride: s), groups: c)
+            XCTAssertLessThan(g.outWidth, Depthwise.narrowWidth)
+            let w = randomFloats(g.weightCount, &rng), x = randomFloats(g.inputCount, &rng), bias = randomFloats(c, &rng)
+            for withBias in [false, true] {
+                var want = [Float](repeating: .nan, count: g.outputCount), got = want
+                w.withUnsafeBufferPointer { wb in x.withUnsafeBufferPointer { xb in bias.withUnsafeBufferPointer { bb in
+                    want.withUnsafeMutableBufferPointer {
+                        Depthwise.forwardNarrow(y: $0.baseAddress!, x: xb.baseAddress!, weight: wb.baseAddress!, bias: withBias ? bb.baseAddress! : nil, g: g, ws: Workspace())
+                    }
+                    got.withUnsafeMutableBufferPointer {
+                        Depthwise.forward(y: $0.baseAddress!, x: xb.baseAddress!, weight: wb.baseAddress!, bias: withBias ? bb.baseAddress! : nil, g: g, ws: Workspace())
+                    }
+                } } }
+                XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(g) bias \(withBias)")
             }
         }
     }

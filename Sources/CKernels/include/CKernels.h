@@ -49,8 +49,13 @@ void sf_int8_depthwise(int32_t *acc, const int8_t *x, const int32_t *lanes, long
 /// given (the int8 device's real weights, rounded as QuantizedNetwork.dequantise), else w[c][t].
 void sf_f32_depthwise_lanes(const int8_t *q, const float *scales, const float *w, long channels, long taps, float *lanes);
 
-/// Bytes of scratch `sf_f32_depthwise_backward_input` needs.
+/// Bytes of scratch `sf_f32_depthwise_forward` and `sf_f32_depthwise_backward_input` need.
 long sf_f32_depthwise_scratch_bytes(long h, long w, long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow);
+
+/// y [C][N][OH][OW] = bias + depthwise(x) with lane-order weights (bias may be NULL), bitwise as
+/// Depthwise's narrow-plane path computes it.
+void sf_f32_depthwise_forward(float *y, const float *x, const float *lanes, const float *bias, long channels, long batch, long h,
+                              long w, long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow, float *scratch);
 
 /// dx [C][N][H][W] of a depthwise conv from dy [C][N][OH][OW] and lane-order weights (overwrites
 /// dx), bitwise as Depthwise's narrow-plane path accumulates it.

@@ -21,6 +21,7 @@ public enum Kernels {
     public static var name: String { avx512 ? "avx512" : "portable" }
 
     /// The largest column count (pixels × batch) for which the fp32 GEMMs of the 1×1 convs run
-    /// the unpacked AVX-512 kernels instead of OpenBLAS (measured: engine-bench --gemm-shapes).
-    public static let smallColumns = 64
+    /// the unpacked AVX-512 kernels instead of OpenBLAS: they won on every 1×1 shape of
+    /// EfficientNet-Lite0 at 64×64 from 4 to 1,024 columns and drew level at 4,096 (BENCHMARKS.md).
+    public static let smallColumns = 1024
 }

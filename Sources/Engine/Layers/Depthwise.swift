@@ -7,7 +7,9 @@
 //     even/odd columns so every load stays contiguous;
 //   - narrow planes (the late layers: 2×2, 4×4): the batch becomes the vector lane — the channel's
 //     N planes are transposed into a zero-padded [Hp][Wp][N] buffer and each tap is an N-wide
-//     multiply-add. At batch 8 that is one AVX register per tap.
+//     multiply-add. At batch 8 that is one AVX register per tap. Where `Kernels.avx512`, the
+//     channels are the lanes instead (`CKernels`, 16 per vector, the same FMAs in the same order).
+import CKernels
 
 /// Direct depthwise convolution.
 public enum Depthwise {
@@ -18,7 +20,11 @@ public enum Depthwise {
     public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                g: ConvGeometry, ws: Workspace) {
-        if g.outWidth < narrowWidth {
+        if g.outWidth < narrowWidth && Kernels.avx512 {
+            let (lanes, scratch) = laneBuffers(weight: weight, g: g, ws: ws)
+            sf_f32_depthwise_forward(y, x, lanes, bias, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+                                     g.padding.top, g.padding.left, g.outHeight, g.outWidth, scratch)
+        } else if g.outWidth < narrowWidth {
             forwardNarrow(y: y, x: x, weight: weight, bias: bias, g: g, ws: ws)
         } else {
             forwardWide(y: y, x: x, weight: weight, bias: bias, g: g, ws: ws)
@@ -167,52 +173,14 @@ public enum Depthwise {
         let n = g.batch, oh = g.outHeight, ow = g.outWidth, kh = g.kernelH, kw = g.kernelW
         let wp = g.width + g.padding.left + g.padding.right
         let hp = g.height + g.padding.top + g.padding.bottom
+        if g.outWidth < narrowWidth && Kernels.avx512 {
+            let (lanes, scratch) = laneBuffers(weight: weight, g: g, ws: ws)
+            sf_f32_depthwise_backward_input(dx, dy, lanes, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+                                            g.padding.top, g.padding.left, g.outHeight, g.outWidth, scratch)
+            return
+        }
         if g.outWidth < narrowWidth {
-            // Batch lanes: accumulate into a padded [Hp][Wp][N] gradient, then scatter its interior.
-            let t = ws.aux.floats(hp * wp * n + n)
-            let grad = t + hp * wp * n
-            for c in 0..<g.outChannels {
-                t.update(repeating: 0, count: hp * wp * n)
-                let w = weight + c * kh * kw
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        let corner = t + ((oy * g.strideH) * wp + ox * g.strideW) * n
-                        if n == 8 {
-                            var gv = SIMD8<Float>()
-                            for l in 0..<8 { gv[l] = dy[((c * 8 + l) * oh + oy) * ow + ox] }
-                            for ki in 0..<kh {
-                                for kj in 0..<kw {
-                                    let dst = corner + (ki * wp + kj) * 8
-                                    var v = load8(dst)
-                                    v.addProduct(SIMD8(repeating: w[ki * kw + kj]), gv)
-                                    store8(v, dst)
-                                }
-                            }
-                        } else if n == 1 {
-                            let gv = dy[(c * oh + oy) * ow + ox]
-                            for ki in 0..<kh {
-                                for kj in 0..<kw { corner[ki * wp + kj] = corner[ki * wp + kj].addingProduct(w[ki * kw + kj], gv) }
-                            }
-                        } else {
-                            for l in 0..<n { grad[l] = dy[((c * n + l) * oh + oy) * ow + ox] }
-                            for ki in 0..<kh {
-                                for kj in 0..<kw {
-                                    let wv = w[ki * kw + kj]
-                                    let dst = corner + (ki * wp + kj) * n
-                                    for l in 0..<n { dst[l] = dst[l].addingProduct(wv, grad[l]) }
-                                }
-                            }
-                        }
-                    }
-                }
-                for b in 0..<n {
-                    let plane = dx + (c * n + b) * g.inPlane
-                    for r in 0..<g.height {
-                        let src = t + ((r + g.padding.top) * wp + g.padding.left) * n + b
-                        for col in 0..<g.width { plane[r * g.width + col] = src[col * n] }
-                    }
-                }
-            }
+            backwardInputNarrow(dx: dx, dy: dy, weight: weight, g: g, ws: ws)
             return
         }
         // Wide planes: scatter each tap into a zero-padded plane (contiguous at stride 1).
@@ -244,6 +212,69 @@ public enum Depthwise {
                 }
             }
         }
+    }
+
+    /// Narrow planes, batch lanes: accumulate into a padded [Hp][Wp][N] gradient, then scatter its
+    /// interior (the reference of the AVX-512 kernel).
+    static func backwardInputNarrow(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                    weight: UnsafePointer<Float>, g: ConvGeometry, ws: Workspace) {
+        let n = g.batch, oh = g.outHeight, ow = g.outWidth, kh = g.kernelH, kw = g.kernelW
+        let wp = g.width + g.padding.left + g.padding.right
+        let hp = g.height + g.padding.top + g.padding.bottom
+        let t = ws.aux.floats(hp * wp * n + n)
+        let grad = t + hp * wp * n
+        for c in 0..<g.outChannels {
+            t.update(repeating: 0, count: hp * wp * n)
+            let w = weight + c * kh * kw
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let corner = t + ((oy * g.strideH) * wp + ox * g.strideW) * n
+                    if n == 8 {
+                        var gv = SIMD8<Float>()
+                        for l in 0..<8 { gv[l] = dy[((c * 8 + l) * oh + oy) * ow + ox] }
+                        for ki in 0..<kh {
+                            for kj in 0..<kw {
+                                let dst = corner + (ki * wp + kj) * 8
+                                var v = load8(dst)
+                                v.addProduct(SIMD8(repeating: w[ki * kw + kj]), gv)
+                                store8(v, dst)
+                            }
+                        }
+                    } else if n == 1 {
+                        let gv = dy[(c * oh + oy) * ow + ox]
+                        for ki in 0..<kh {
+                            for kj in 0..<kw { corner[ki * wp + kj] = corner[ki * wp + kj].addingProduct(w[ki * kw + kj], gv) }
+                        }
+                    } else {
+                        for l in 0..<n { grad[l] = dy[((c * n + l) * oh + oy) * ow + ox] }
+                        for ki in 0..<kh {
+                            for kj in 0..<kw {
+                                let wv = w[ki * kw + kj]
+                                let dst = corner + (ki * wp + kj) * n
+                                for l in 0..<n { dst[l] = dst[l].addingProduct(wv, grad[l]) }
+                            }
+                        }
+                    }
+                }
+            }
+            for b in 0..<n {
+                let plane = dx + (c * n + b) * g.inPlane
+                for r in 0..<g.height {
+                    let src = t + ((r + g.padding.top) * wp + g.padding.left) * n + b
+                    for col in 0..<g.width { plane[r * g.width + col] = src[col * n] }
+                }
+            }
+        }
+    }
+
+    /// The weights in the lane order of the AVX-512 kernels (16 channels per vector, laid out per
+    /// call in `ws.aux2`) and their scratch block (in `ws.aux`).
+    static func laneBuffers(weight: UnsafePointer<Float>, g: ConvGeometry, ws: Workspace) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+        let lanes = ws.aux2.floats((g.outChannels + 15) / 16 * 16 * g.taps)
+        sf_f32_depthwise_lanes(nil, nil, weight, g.outChannels, g.taps, lanes)
+        let bytes = sf_f32_depthwise_scratch_bytes(g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padding.top, g.padding.left,
+                                                   g.outHeight, g.outWidth)
+        return (lanes, ws.aux.floats(bytes / 4 + 1))
     }
 
     /// Copies plane `src` [H][W] into `dst` [H+top+bottom][W+left+right] with zero borders.
