@@ -273,4 +273,31 @@ final class AVX512KernelTests: XCTestCase {
             }
         }
     }
+
+    /// The ReLU6 masks and their backward against the Swift loops, bit for bit, at lengths on and
+    /// off the byte and the vector, with the edges 0 and 6 (and NaN) in the values.
+    func testReLU6MasksAndBackwardEqualTheSwiftLoops() {
+        var rng = SplitMix64(seed: 30)
+        for count in [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 1000] {
+            var y = randomFloats(count, &rng, scale: 8)
+            for i in stride(from: 0, to: count, by: 5) { y[i] = [0, 6, -0.0, .nan, 5.9999995][i / 5 % 5] }
+            let bytes = (count + 7) / 8
+            var fast = [UInt8](repeating: 0xAA, count: bytes), slow = [UInt8](repeating: 0x55, count: bytes)
+            ReLU6.mask(y, count: count, into: &fast)
+            ReLU6.maskPortable(y, count: count, into: &slow)
+            XCTAssertEqual(fast, slow, "fp32 mask, \(count) values")
+            let q = randomInt8(count, &rng)
+            for (low, high) in [(Int32(-128), Int32(127)), (-5, 40), (0, 127), (-200, 300)] {
+                var a = [UInt8](repeating: 0xAA, count: bytes), b = [UInt8](repeating: 0x55, count: bytes)
+                QuantizedTrainer.mask(q, count: count, low: low, high: high, into: &a)
+                QuantizedTrainer.maskPortable(q, count: count, low: low, high: high, into: &b)
+                XCTAssertEqual(a, b, "int8 mask, \(count) values, (\(low), \(high))")
+            }
+            let dy = randomFloats(count, &rng)
+            var dxFast = [Float](repeating: .nan, count: count), dxSlow = dxFast
+            ReLU6.backward(dx: &dxFast, dy: dy, maskBytes: slow, count: count)
+            ReLU6.backwardPortable(dx: &dxSlow, dy: dy, maskBytes: slow, count: count)
+            XCTAssertEqual(dxFast.map(\.bitPattern), dxSlow.map(\.bitPattern), "backward, \(count) values")
+        }
+    }
 }

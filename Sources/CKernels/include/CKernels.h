@@ -67,6 +67,14 @@ void sf_f32_depthwise_backward_input(float *dx, const float *dy, const float *la
 void sf_qas_update_weights(int8_t *w, const float *scales, long perRow, const long *rows, long rowCount, const long *offsets, long offsetCount,
                            const float *g, float lr, int stochastic, uint64_t seed, long tensor, int vectorised);
 
+/// ReLU6 masks, value i as bit (i % 8) of byte i / 8, bits past `count` 0: low < y[i] < high for an
+/// int8 output at its zero point `low` (sf_int8_relu6_mask); 0 < y[i] < 6 (sf_f32_relu6_mask).
+void sf_int8_relu6_mask(const int8_t *y, long count, int32_t low, int32_t high, uint8_t *bits);
+void sf_f32_relu6_mask(const float *y, long count, uint8_t *bits);
+
+/// dx[i] = dy[i] where bit i of `bits` is set, else 0 (in place allowed).
+void sf_relu6_backward_bits(float *dx, const float *dy, const uint8_t *bits, long count);
+
 /// dx[i·n + j] = Σ_o w[o·k + i] · dy[o·n + j] (o < m, i < k, j < n).
 void sf_sgemm_tn(long m, long k, long n, const float *w, const float *dy, float *dx);
 

@@ -1,5 +1,7 @@
 // ReLU6: y = min(max(x, 0), 6). The gradient passes where 0 < y < 6 (PyTorch's hardtanh rule).
-// Backward needs only that 1-bit mask, which is what a device keeps.
+// Backward needs only that 1-bit mask, which is what a device keeps. The byte-packed masks run on
+// AVX-512 where `Kernels.avx512` (`CKernels`: compares writing the bits directly).
+import CKernels
 
 /// ReLU6 and its 1-bit backward mask.
 public enum ReLU6 {
@@ -44,6 +46,12 @@ public enum ReLU6 {
     /// Packs `0 < y < 6` into bytes: value i is bit (i % 8) of byte i / 8 (the bits of `mask`,
     /// for a buffer of (count + 7) / 8 bytes in device memory).
     public static func mask(_ y: UnsafePointer<Float>, count: Int, into bits: UnsafeMutablePointer<UInt8>) {
+        if Kernels.avx512 { sf_f32_relu6_mask(y, count, bits); return }
+        maskPortable(y, count: count, into: bits)
+    }
+
+    /// `mask(_:count:into:)` as a Swift loop (the portable path and the reference).
+    static func maskPortable(_ y: UnsafePointer<Float>, count: Int, into bits: UnsafeMutablePointer<UInt8>) {
         var i = 0
         while i < count {
             var byte: UInt8 = 0
@@ -58,6 +66,12 @@ public enum ReLU6 {
 
     /// Backward from a byte-packed mask (in place allowed).
     public static func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, maskBytes bits: UnsafePointer<UInt8>, count: Int) {
+        if Kernels.avx512 { sf_relu6_backward_bits(dx, dy, bits, count); return }
+        backwardPortable(dx: dx, dy: dy, maskBytes: bits, count: count)
+    }
+
+    /// `backward(dx:dy:maskBytes:count:)` as a Swift loop (the portable path and the reference).
+    static func backwardPortable(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, maskBytes bits: UnsafePointer<UInt8>, count: Int) {
         for i in 0..<count { dx[i] = (bits[i >> 3] >> UInt8(i & 7)) & 1 == 1 ? dy[i] : 0 }
     }
 }

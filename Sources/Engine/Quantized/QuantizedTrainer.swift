@@ -211,6 +211,12 @@ public final class QuantizedTrainer {
     /// Packs `low < y < high` (the real value strictly inside (0, 6)) into the bits of
     /// `ReLU6.mask(_:count:into:)`.
     static func mask(_ y: UnsafePointer<Int8>, count: Int, low: Int32, high: Int32, into bits: UnsafeMutablePointer<UInt8>) {
+        if Kernels.avx512 { sf_int8_relu6_mask(y, count, low, high, bits); return }
+        maskPortable(y, count: count, low: low, high: high, into: bits)
+    }
+
+    /// `mask` as a Swift loop (the portable path and the reference).
+    static func maskPortable(_ y: UnsafePointer<Int8>, count: Int, low: Int32, high: Int32, into bits: UnsafeMutablePointer<UInt8>) {
         bits.update(repeating: 0, count: (count + 7) / 8)
         for i in 0..<count where Int32(y[i]) > low && Int32(y[i]) < high { bits[i >> 3] |= 1 << UInt8(i & 7) }
     }
