@@ -11,8 +11,13 @@
 #define SF_X86 1
 #endif
 
-/// Columns from which the packed kernel (16 columns per vector) beats the dot-product kernel.
-#define SF_WIDE 64
+/// Columns from which the packed kernel (16 columns per vector) beats the dot-product kernel: at 16
+/// and 32 columns (batch 8 on 2×2 planes: 4 and 8 per sample) the dot products' horizontal sums
+/// cost more than the packing (AMD EPYC Zen 5, 2026-12-07: 1152×32×192 at 420 against 215 GOP/s,
+/// 1152×16×192 at 313 against 207); below 16 the dot products win (1152×4×192: 136 against 78).
+#ifndef SF_WIDE
+#define SF_WIDE 16
+#endif
 
 long sf_int8_gemm_scratch_bytes(long m, long n, long k) {
     long kp = (k + 63) & ~63L;
@@ -36,7 +41,7 @@ SF_TARGET static inline __m512i load_tail(const int8_t *p, long left) {
     return _mm512_maskz_loadu_epi8(mask, p);
 }
 
-// Wide products (n ≥ 64, the early layers' many pixels): B packed as [k/4][n16][4] bytes
+// Wide products (n ≥ SF_WIDE: the early layers' many pixels, and batch 8 in the late layers): B packed as [k/4][n16][4] bytes
 // (u = b + 128), A's rows padded to whole 4-byte groups; each vpdpbusd multiplies 16 columns by one
 // broadcast group of 4 of A's bytes. Four rows × 32 columns of accumulators per block.
 SF_TARGET static void gemm_wide(long m, long n, long k, const int8_t *a, const int8_t *b, int32_t *c, uint8_t *scratch) {
