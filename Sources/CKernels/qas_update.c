@@ -61,15 +61,31 @@ SF_AVX512 static void update_row(int8_t *w, long base, const long *offsets, long
     int contiguous = 1;
     for (long e = 1; e < count && contiguous; e++) contiguous = offsets[e] == offsets[0] + e;
     if (contiguous) {
+        // 64 bytes per load and per store: a load overlapping the previous iteration's masked store
+        // would wait for it to retire.
         int8_t *row = w + base + offsets[0];
         const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-        for (long i = 0; i < count; i += 8) {
-            const long n = count - i < 8 ? count - i : 8;
-            const __mmask8 mask = (__mmask8)((1u << n) - 1u);
-            __m512i cur = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8((__mmask16)mask, row + i));
-            __m512i j = _mm512_add_epi64(_mm512_set1_epi64(base + offsets[0] + i), lane);
-            __m512d gv = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, g + i));
-            _mm_mask_storeu_epi8(row + i, (__mmask16)mask, update8(cur, j, gv, stepv, seedv, tv));
+        for (long i = 0; i < count; i += 64) {
+            const long n = count - i < 64 ? count - i : 64;
+            const __mmask64 mask = n == 64 ? ~0ULL : (1ULL << n) - 1ULL;
+            int8_t buf[64] __attribute__((aligned(64)));
+            _mm512_store_si512((void *)buf, _mm512_maskz_loadu_epi8(mask, row + i));
+            __m128i out[8];
+            for (long s8 = 0; s8 < 8; s8++) {
+                const long at = i + 8 * s8;
+                if (8 * s8 >= n) { out[s8] = _mm_setzero_si128(); continue; }
+                const long m = n - 8 * s8 < 8 ? n - 8 * s8 : 8;
+                const __mmask8 gm = (__mmask8)((1u << m) - 1u);
+                const __m128i eight = _mm_loadl_epi64((const __m128i *)(const void *)(buf + 8 * s8));
+                __m512i j = _mm512_add_epi64(_mm512_set1_epi64(base + offsets[0] + at), lane);
+                __m512d gv = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(gm, g + at));
+                out[s8] = update8(_mm512_cvtepi8_epi64(eight), j, gv, stepv, seedv, tv);
+            }
+            __m512i packed = _mm512_castsi128_si512(_mm_unpacklo_epi64(out[0], out[1]));
+            packed = _mm512_inserti32x4(packed, _mm_unpacklo_epi64(out[2], out[3]), 1);
+            packed = _mm512_inserti32x4(packed, _mm_unpacklo_epi64(out[4], out[5]), 2);
+            packed = _mm512_inserti32x4(packed, _mm_unpacklo_epi64(out[6], out[7]), 3);
+            _mm512_mask_storeu_epi8(row + i, mask, packed);
         }
         return;
     }
@@ -77,13 +93,17 @@ SF_AVX512 static void update_row(int8_t *w, long base, const long *offsets, long
     for (long i = 0; i < count; i += 8) {
         const long n = count - i < 8 ? count - i : 8;
         const __mmask8 mask = (__mmask8)((1u << n) - 1u);
-        __m512i j = _mm512_add_epi64(basev, _mm512_maskz_loadu_epi64(mask, offsets + i));
-        int8_t bytes[16] = {0};
-        for (long e = 0; e < n; e++) bytes[e] = w[base + offsets[i + e]];
-        __m512i cur = _mm512_cvtepi8_epi64(_mm_loadu_si128((const __m128i *)(const void *)bytes));
+        const long *o = offsets + i;
+        __m512i j = _mm512_add_epi64(basev, _mm512_maskz_loadu_epi64(mask, o));
+        // The bytes straight into a register (byte stores then a vector load would stall).
+        const int8_t *r = w + base;
+        __m512i cur = n == 8 ? _mm512_set_epi64(r[o[7]], r[o[6]], r[o[5]], r[o[4]], r[o[3]], r[o[2]], r[o[1]], r[o[0]])
+                             : _mm512_set_epi64(n > 7 ? r[o[7]] : 0, n > 6 ? r[o[6]] : 0, n > 5 ? r[o[5]] : 0, n > 4 ? r[o[4]] : 0,
+                                                n > 3 ? r[o[3]] : 0, n > 2 ? r[o[2]] : 0, n > 1 ? r[o[1]] : 0, r[o[0]]);
         __m512d gv = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(mask, g + i));
-        _mm_storeu_si128((__m128i *)(void *)bytes, update8(cur, j, gv, stepv, seedv, tv));
-        for (long e = 0; e < n; e++) w[base + offsets[i + e]] = bytes[e];
+        const __m128i res = update8(cur, j, gv, stepv, seedv, tv);
+        const uint64_t bytes = (uint64_t)_mm_cvtsi128_si64(res);
+        for (long e = 0; e < n; e++) w[base + o[e]] = (int8_t)(bytes >> (8 * e));
     }
 }
 #endif
