@@ -85,6 +85,15 @@ public final class DeviceSession {
     /// equals the view.
     var int8State: (model: QuantizedNetwork, view: Network, fromBlock: Int)?
 
+    /// Takes `q`, the int8 model of `network` from block `fromBlock` on (`DeviceArithmetic.quantise`
+    /// of it, which the caller already made), as the model the next int8 steps start from, so that
+    /// they do not quantise `network` again. Ignored when the memory model keeps fp32 masters (the
+    /// steps then add them to a fresh quantisation).
+    public func adopt(int8Model q: QuantizedNetwork, fromBlock: Int, masterWeights: Bool) {
+        guard !masterWeights else { return }
+        int8State = (q, network, fromBlock)
+    }
+
     /// The int8 model the device holds after its last int8 steps, while `network` is still their
     /// view (its units from the training source's block on): what the device computes with, as
     /// opposed to `network` quantised afresh (per-row scales of trained rows need not survive a
@@ -219,7 +228,8 @@ public final class DeviceSession {
     /// while `network` is still their view, else `network` quantised (with fp32 masters of the
     /// updatable weights when the memory model holds them).
     private func int8Model(_ arithmetic: DeviceArithmetic, masters: Bool, fromBlock: Int) -> (QuantizedNetwork, fromBlock: Int) {
-        if let state = int8State, state.fromBlock <= fromBlock, state.model.scales == arithmetic.scales, state.view == network {
+        if let state = int8State, state.fromBlock <= fromBlock, state.model.scales == arithmetic.scales, state.view == network,
+           !masters || !state.model.masters.isEmpty {
             return (state.model, state.fromBlock)
         }
         var q = arithmetic.quantise(network, fromBlock: fromBlock)

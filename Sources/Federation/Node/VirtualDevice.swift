@@ -249,9 +249,18 @@ public final class VirtualDevice: @unchecked Sendable {
         let startNet = personalised(global)
         // What the device holds of it: an int8 device's deltas are differences of its int8 weights.
         let trainable = Set(layout.weightChannels.keys).union(layout.biasUnits)
-        let startView = trainC.arithmetic.deviceView(startNet, units: trainable, classifier: true)
+        // An int8 device quantises the model it starts from once: its view (what its deltas are
+        // differences from), its accuracy before the steps, and the steps' starting point.
+        let startInt8 = trainC.arithmetic.precision == .int8 ? trainC.arithmetic.quantise(startNet, fromBlock: cacheBlock) : nil
+        let startView = startInt8.map { $0.dequantized(over: startNet, units: trainable, classifier: true) }
+            ?? trainC.arithmetic.deviceView(startNet, units: trainable, classifier: true)
         for i in personalTensors where personal[i] == nil { personal[i] = ModelTensors.tensor(global, i) }
-        let before = evaluate(ditto?.model(over: global) ?? startNet, testCache: testC)
+        let before: Double
+        if let q = startInt8, ditto == nil {
+            before = Evaluator.evaluate(q, cache: testC, labels: testData.labels, indices: Array(0..<testData.count), size: resolution).accuracy
+        } else {
+            before = evaluate(ditto?.model(over: global) ?? startNet, testCache: testC)
+        }
         if session == nil {
             let policy = restored?.policy?.policy ?? PolicyFactory.make(settings.policy, layout: layout, network: startNet, seed: seed)
             let s = DeviceSession(id: 0, shard: Array(0..<trainData.count), network: startNet, policy: policy, layout: layout,
@@ -263,6 +272,7 @@ public final class VirtualDevice: @unchecked Sendable {
         }
         let s = session!
         s.network = startNet
+        if let q = startInt8 { s.adopt(int8Model: q, fromBlock: cacheBlock, masterWeights: settings.memory.masterWeights) }
         // The round's global model replaced the weights DGSU last measured.
         if var d = s.policy as? DGSUPolicy { d.refreshWeightNorms(startNet); s.policy = d }
         // A coordinated task trains the assigned channels; the device's own policy sits it out
