@@ -28,6 +28,12 @@ int sf_avx512_available(void);
 void sf_int8_requantise(int8_t *y, const int32_t *acc, const int32_t *offset, const void *multipliers, long stride, long mantissaOffset,
                         long shiftOffset, int32_t zero, int32_t low, int32_t high, long channels, long plane, int vectorised);
 
+/// The int8 residual add of Int8Kernels.add: y = clamp(round((a − za)·Ma + (b − zb)·Mb) + zy) with
+/// the fixed-point multipliers (ma, sa) and (mb, sb) at 16 fractional bits. `vectorised` 0 runs the
+/// scalar formula only.
+void sf_int8_add(int8_t *y, const int8_t *a, const int8_t *b, int32_t ma, long sa, int32_t mb, long sb, int32_t za, int32_t zb, int32_t zy,
+                 long count, int vectorised);
+
 /// offset[o] = bias[o] − zero·Σ_i weight[o·per + i] in wrapping int32 (the accumulator offset of
 /// an int8 conv whose input has zero point `zero`). `vectorised` 0 runs the scalar loop.
 void sf_int8_offsets(const int8_t *weight, const int32_t *bias, long rows, long per, int32_t zero, int32_t *offset, int vectorised);

@@ -289,6 +289,16 @@ public enum Int8Kernels {
     /// rounding shift.
     public static func add(y: UnsafeMutablePointer<Int8>, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
                            ma: FixedPointMultiplier, mb: FixedPointMultiplier, za: Int32 = 0, zb: Int32 = 0, zy: Int32 = 0, count: Int) {
+        if Kernels.avx512 {  // CKernels: eight at a time, the same integer formula
+            sf_int8_add(y, a, b, ma.multiplier, ma.shift, mb.multiplier, mb.shift, za, zb, zy, count, 1)
+            return
+        }
+        addPortable(y: y, a: a, b: b, ma: ma, mb: mb, za: za, zb: zb, zy: zy, count: count)
+    }
+
+    /// `add` as a Swift loop (the portable path and the reference).
+    static func addPortable(y: UnsafeMutablePointer<Int8>, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
+                            ma: FixedPointMultiplier, mb: FixedPointMultiplier, za: Int32 = 0, zb: Int32 = 0, zy: Int32 = 0, count: Int) {
         for i in 0..<count {
             let s = ma.apply((Int32(a[i]) - za) << Int32(addShift)) &+ mb.apply((Int32(b[i]) - zb) << Int32(addShift))
             let v = FixedPointMultiplier.roundingDivideByPOT(s, addShift) &+ zy

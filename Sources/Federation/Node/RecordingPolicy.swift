@@ -6,21 +6,36 @@ import Engine
 struct RecordingPolicy: UpdatePolicy {
     /// The device's real policy (its state advances as usual).
     var inner: any UpdatePolicy
-    /// Unit → input channels trained by at least one step.
-    var weightChannels: [Int: Set<Int32>] = [:]
+    /// Unit → one flag per input channel, set once a step trained it (a bitmap: every step adds
+    /// its channels, and hashing them into sets cost as much as DGSU's choice).
+    private var touched: [Int: [Bool]] = [:]
     /// Units whose bias trained.
     var biasUnits: Set<Int> = []
     /// Whether the classifier trained.
     var trainedClassifier = false
 
+    /// Wraps `inner`.
+    init(inner: any UpdatePolicy) { self.inner = inner }
+
     /// The wrapped policy's name.
     var name: String { inner.name }
+
+    /// Unit → input channels trained by at least one step, in increasing order.
+    var weightChannels: [Int: [Int]] {
+        touched.mapValues { flags in flags.indices.filter { flags[$0] } }
+    }
 
     /// The next plan of `inner`, recorded.
     mutating func nextPlan() -> UpdatePlan {
         let plan = inner.nextPlan()
-        for (u, c) in plan.weightChannels { weightChannels[u, default: []].formUnion(c) }
-        biasUnits.formUnion(plan.biasUnits)
+        for (u, chans) in plan.weightChannels {
+            guard let top = chans.max() else { continue }
+            var flags = touched.removeValue(forKey: u) ?? []
+            if flags.count <= Int(top) { flags += [Bool](repeating: false, count: Int(top) + 1 - flags.count) }
+            for c in chans { flags[Int(c)] = true }
+            touched[u] = flags
+        }
+        if !plan.biasUnits.isSubset(of: biasUnits) { biasUnits.formUnion(plan.biasUnits) }
         if plan.trainClassifier { trainedClassifier = true }
         return plan
     }

@@ -341,9 +341,9 @@ public final class VirtualDevice: @unchecked Sendable {
             let b = TensorSlicing.gather(ModelTensors.tensor(startView, i), spec: spec, channels: channels)
             tensors.append(TensorDelta(name: spec.name, channels: channels, values: zip(a, b).map { $0 - $1 }, encoding: encoding))
         }
+        let touchedChannels = record.weightChannels
         for u in 0..<arch.units.count {
-            if let chans = record.weightChannels[u], !chans.isEmpty {
-                let list = chans.map(Int.init).sorted()
+            if let list = touchedChannels[u], !list.isEmpty {
                 add(2 * u, list.count == schema.tensors[2 * u].channelCount ? .all : .subset(list))
             }
             if record.biasUnits.contains(u) { add(2 * u + 1, .all) }
