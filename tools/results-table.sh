@@ -16,10 +16,11 @@ bin=.build/release/engine-bench
 tiny="_conv_head=0.125,_blocks.15._project_conv=0.125,_blocks.15._expand_conv=0.25,_blocks.14._project_conv=0.125,_blocks.14._expand_conv=0.125,_blocks.13._project_conv=0.0625,_blocks.13._expand_conv=0.0625"
 grid=(--per-group --ci --no-mobilenet --head-grid 0.001,0.01 --bias-grid 0.003 --weights-grid 0.0001,0.0003 --schedule-grid constant,cosine)
 
-row() {  # row NAME ARGS...: one engine-bench invocation
+row() {  # row NAME ARGS...: one engine-bench invocation (the log's first line names the commit and CPU)
     local name=$1; shift
     echo "== $name ($(date -u +%H:%M))"
-    "$bin" results "${grid[@]}" "$@" --json "$out/$name.json" > "$out/$name.md" 2> "$out/$name.log"
+    echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)'), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernels ${SPARSEFLEET_KERNELS:-default}" > "$out/$name.log"
+    "$bin" results "${grid[@]}" "$@" --json "$out/$name.json" > "$out/$name.md" 2>> "$out/$name.log"
     tail -n +3 "$out/$name.md"
 }
 
