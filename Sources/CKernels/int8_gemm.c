@@ -29,8 +29,12 @@ long sf_int8_gemm_scratch_bytes(long m, long n, long k) {
 
 #ifdef SF_X86
 int sf_int8_gemm_vnni_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    static int known = -1;  // a benign race: every thread computes the same answer
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    }
+    return known;
 }
 
 #define SF_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))

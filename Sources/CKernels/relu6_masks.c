@@ -64,3 +64,32 @@ void sf_int8_relu6_mask(const int8_t *y, long count, int32_t low, int32_t high, 
 void sf_f32_relu6_mask(const float *y, long count, uint8_t *bits) { (void)y; (void)count; (void)bits; }
 void sf_relu6_backward_bits(float *dx, const float *dy, const uint8_t *bits, long count) { (void)dx; (void)dy; (void)bits; (void)count; }
 #endif
+
+#ifdef SF_X86
+/// dbias[c] += Σ_i dy[c·plane + i] for 16 channels at a time, each lane summing its own plane in
+/// increasing order (the Swift loop's order, so the same bits), read by strided gathers.
+SF_AVX512 static long bias_vector(float *dbias, const float *dy, long channels, long plane) {
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i stride = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int32_t)plane));
+    long c = 0;
+    for (; c + 16 <= channels; c += 16) {
+        __m512 s = _mm512_setzero_ps();
+        const float *base = dy + c * plane;
+        for (long i = 0; i < plane; i++) s = _mm512_add_ps(s, _mm512_i32gather_ps(stride, base + i, 4));
+        _mm512_storeu_ps(dbias + c, _mm512_add_ps(_mm512_loadu_ps(dbias + c), s));
+    }
+    return c;
+}
+#endif
+
+void sf_bias_gradient(float *dbias, const float *dy, long channels, long plane) {
+    long c = 0;
+#ifdef SF_X86
+    if (sf_avx512_available() && plane <= 8 && channels * plane < (1L << 29)) c = bias_vector(dbias, dy, channels, plane);
+#endif
+    for (; c < channels; c++) {
+        float s = 0;
+        for (long i = 0; i < plane; i++) s += dy[c * plane + i];
+        dbias[c] += s;
+    }
+}

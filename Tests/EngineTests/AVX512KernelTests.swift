@@ -86,6 +86,16 @@ final class AVX512KernelTests: XCTestCase {
                 slow.withUnsafeMutableBufferPointer { Int8Kernels.depthwisePortable(acc: $0.baseAddress!, x: xb.baseAddress!, weight: wb.baseAddress!, g: g, pad: pad, ws: ws) }
             } }
             XCTAssertEqual(fast, slow, "shape \(i): \(g)")
+            // Both instruction sets: vpmaddwd with an add, and VNNI's vpdpwssd where the CPU has it.
+            var lanes = [Int32](repeating: 0, count: (g.outChannels + 15) / 16 * 16 * g.taps)
+            sf_int8_depthwise_lanes(w, g.outChannels, g.taps, &lanes)
+            var scratch = [Int32](repeating: 0, count: sf_int8_depthwise_scratch_bytes(g.kernelH, g.kernelW, g.strideH, g.strideW, g.outHeight, g.outWidth) / 4 + 1)
+            for vnni: Int32 in Int8Kernels.cpuHasVNNI ? [0, 1] : [0] {
+                var variant = [Int32](repeating: 9, count: g.outputCount)
+                sf_int8_depthwise_variant(&variant, x, lanes, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+                                          g.padding.top, g.padding.left, g.outHeight, g.outWidth, pad, &scratch, vnni)
+                XCTAssertEqual(variant, slow, "shape \(i), vnni \(vnni)")
+            }
         }
     }
 
@@ -317,6 +327,18 @@ final class AVX512KernelTests: XCTestCase {
             Int8Kernels.add(y: &fast, a: a, b: b, ma: ma, mb: mb, za: za, zb: zb, zy: zy, count: count)
             Int8Kernels.addPortable(y: &slow, a: a, b: b, ma: ma, mb: mb, za: za, zb: zb, zy: zy, count: count)
             XCTAssertEqual(fast, slow, "trial \(trial)")
+        }
+    }
+
+    /// The bias gradient, 16 channels per vector, against the Swift loop bit for bit.
+    func testBiasGradientEqualsTheSwiftLoop() {
+        var rng = SplitMix64(seed: 32)
+        for (channels, plane) in [(1, 1), (16, 4), (17, 4), (1152, 4), (320, 32), (40, 63), (33, 100), (7, 16)] {
+            let dy = randomFloats(channels * plane, &rng), start = randomFloats(channels, &rng)
+            var fast = start, slow = start
+            Conv2D.backwardBias(dbias: &fast, dy: dy, channels: channels, plane: plane)
+            Conv2D.backwardBiasPortable(dbias: &slow, dy: dy, channels: channels, plane: plane)
+            XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), "\(channels) × \(plane)")
         }
     }
 }

@@ -51,6 +51,11 @@ void sf_int8_depthwise_lanes(const int8_t *weight, long channels, long taps, int
 void sf_int8_depthwise(int32_t *acc, const int8_t *x, const int32_t *lanes, long channels, long batch, long h, long w,
                        long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow, int8_t pad, int32_t *scratch);
 
+/// sf_int8_depthwise with the instruction set chosen: `vnni` 1 (AVX-512 VNNI's vpdpwssd; only where
+/// sf_int8_gemm_vnni_available()) or 0 (vpmaddwd and an add). Both exact.
+void sf_int8_depthwise_variant(int32_t *acc, const int8_t *x, const int32_t *lanes, long channels, long batch, long h, long w,
+                               long kh, long kw, long sh, long sw, long pt, long pl, long oh, long ow, int8_t pad, int32_t *scratch, int vnni);
+
 /// fp32 depthwise weights in lane order [ceil(C/16)][taps][16]: scales[c]·q[c][t] when `q` is
 /// given (the int8 device's real weights, rounded as QuantizedNetwork.dequantise), else w[c][t].
 void sf_f32_depthwise_lanes(const int8_t *q, const float *scales, const float *w, long channels, long taps, float *lanes);
@@ -77,6 +82,11 @@ void sf_qas_update_weights(int8_t *w, const float *scales, long perRow, const lo
 /// int8 output at its zero point `low` (sf_int8_relu6_mask); 0 < y[i] < 6 (sf_f32_relu6_mask).
 void sf_int8_relu6_mask(const int8_t *y, long count, int32_t low, int32_t high, uint8_t *bits);
 void sf_f32_relu6_mask(const float *y, long count, uint8_t *bits);
+
+/// dbias[c] += Σ_i dy[c·plane + i], each channel's sum in increasing i from 0 (Conv2D.backwardBias's
+/// order; planes of up to 8 values run 16 channels per vector on AVX-512, where gathers beat the
+/// scalar sums).
+void sf_bias_gradient(float *dbias, const float *dy, long channels, long plane);
 
 /// dx[i] = dy[i] where bit i of `bits` is set, else 0 (in place allowed).
 void sf_relu6_backward_bits(float *dx, const float *dy, const uint8_t *bits, long count);

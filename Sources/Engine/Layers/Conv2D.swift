@@ -139,9 +139,14 @@ public enum Conv2D {
                    b: source, ldb: p, beta: 1, c: dweight, ldc: rows)
     }
 
-    /// Accumulates `∂L/∂bias[c] = Σ dy[c, …]`.
-    @inlinable
+    /// Accumulates `∂L/∂bias[c] = Σ dy[c, …]` (each channel's sum from 0 in increasing order; in
+    /// `CKernels`, 16 channels at a time on small planes, the same bits).
     public static func backwardBias(dbias: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, channels: Int, plane: Int) {
+        sf_bias_gradient(dbias, dy, channels, plane)
+    }
+
+    /// `backwardBias` as a Swift loop (the reference).
+    static func backwardBiasPortable(dbias: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, channels: Int, plane: Int) {
         for c in 0..<channels {
             let row = dy + c * plane
             var s: Float = 0
