@@ -88,12 +88,18 @@ public final class QuantizedTrainer {
         let needFeatureGrad = first < arch.units.count
         if needFeatureGrad {  // dpooled[i][n] = Σ_o s_W[o]·W̄[o][i]·dlogits[o][n]
             let dpooled = slab.floats(.dpooled, f * batch)
-            dpooled.update(repeating: 0, count: f * batch)
-            for o in 0..<classes {
-                let s = net.classifierScales[o]
-                for i in 0..<f {
-                    let w = s * Float(net.classifierWeight[o * f + i])
-                    for n in 0..<batch { dpooled[i * batch + n] += w * dlogits[o * batch + n] }
+            if Kernels.avx512 {
+                net.classifierWeight.withUnsafeBufferPointer { w in
+                    net.classifierScales.withUnsafeBufferPointer { sf_sgemm_tn_i8(classes, f, batch, w.baseAddress!, $0.baseAddress!, dlogits, dpooled) }
+                }
+            } else {
+                dpooled.update(repeating: 0, count: f * batch)
+                for o in 0..<classes {
+                    let s = net.classifierScales[o]
+                    for i in 0..<f {
+                        let w = s * Float(net.classifierWeight[o * f + i])
+                        for n in 0..<batch { dpooled[i * batch + n] += w * dlogits[o * batch + n] }
+                    }
                 }
             }
         }
@@ -101,12 +107,19 @@ public final class QuantizedTrainer {
             let dw = slab.floats(.classifierGradient, classes * f + classes), db = dw + classes * f
             db.update(repeating: 0, count: classes)
             let p = net.pooled
-            for o in 0..<classes {
-                for n in 0..<batch { db[o] += dlogits[o * batch + n] }
-                for i in 0..<f {
-                    var s: Float = 0
-                    for n in 0..<batch { s += dlogits[o * batch + n] * p.real(pooled[i * batch + n]) }
-                    dw[o * f + i] = s
+            for o in 0..<classes { for n in 0..<batch { db[o] += dlogits[o * batch + n] } }
+            if Kernels.avx512 {  // dw = dlogits · pooledᵀ over the batch, on the real pooled features
+                let real = savedReal.floats(f * batch)
+                for i in 0..<f * batch { real[i] = p.real(pooled[i]) }
+                dw.update(repeating: 0, count: classes * f)
+                sf_sgemm_nt_acc(classes, f, batch, dlogits, real, dw, ws.aux.floats(sf_sgemm_nt_scratch_bytes(f, batch) / 4 + 1))
+            } else {
+                for o in 0..<classes {
+                    for i in 0..<f {
+                        var s: Float = 0
+                        for n in 0..<batch { s += dlogits[o * batch + n] * p.real(pooled[i * batch + n]) }
+                        dw[o * f + i] = s
+                    }
                 }
             }
             var master = net.masters[net.classifierIndex]
