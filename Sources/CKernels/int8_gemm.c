@@ -39,6 +39,13 @@ int sf_int8_gemm_vnni_available(void) {
 
 #define SF_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
+/// Four bytes as one int32, from any address.
+static inline int32_t load_u32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 SF_TARGET static inline __m512i load_tail(const int8_t *p, long left) {
     if (left >= 64) return _mm512_loadu_si512((const void *)p);
     __mmask64 mask = left <= 0 ? 0 : (~0ULL >> (64 - left));
@@ -51,7 +58,10 @@ SF_TARGET static inline __m512i load_tail(const int8_t *p, long left) {
 SF_TARGET static void gemm_wide(long m, long n, long k, const int8_t *a, const int8_t *b, int32_t *c, uint8_t *scratch) {
     const long k4 = (k + 3) / 4, n16 = (n + 15) & ~15L;
     uint8_t *pb = scratch;
-    int32_t *pa = (int32_t *)(void *)(scratch + ((k4 * 4 * n16 + 63) & ~63L));
+    // A's rows as whole 4-byte groups: A itself when k is a multiple of 4 (read with unaligned
+    // 32-bit loads), else a zero-padded copy.
+    uint8_t *padded = scratch + ((k4 * 4 * n16 + 63) & ~63L);
+    const uint8_t *pa = k % 4 == 0 ? (const uint8_t *)a : padded;
     for (long g = 0; g < k4; g++) {
         uint8_t *dst = pb + g * n16 * 4;
         for (long t = 0; t < 4; t++) {
@@ -65,14 +75,10 @@ SF_TARGET static void gemm_wide(long m, long n, long k, const int8_t *a, const i
             for (long j = n; j < n16; j++) dst[j * 4 + t] = 0;
         }
     }
-    if (k % 4 == 0) {
-        memcpy(pa, a, (size_t)(m * k));  // already whole groups
-    } else {
+    if (k % 4 != 0) {
         for (long i = 0; i < m; i++) {
-            int8_t row[4];
             for (long g = 0; g < k4; g++) {
-                for (long t = 0; t < 4; t++) row[t] = 4 * g + t < k ? a[i * k + 4 * g + t] : 0;
-                memcpy(pa + i * k4 + g, row, 4);
+                for (long t = 0; t < 4; t++) padded[(i * k4 + g) * 4 + t] = 4 * g + t < k ? (uint8_t)a[i * k + 4 * g + t] : 0;
             }
         }
     }
@@ -91,18 +97,18 @@ SF_TARGET static void gemm_wide(long m, long n, long k, const int8_t *a, const i
             __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
             const uint8_t *col = pb + j * 4;
             if (rows == 4) {
-                const int32_t *a0 = pa + i0 * k4, *a1 = a0 + k4, *a2 = a1 + k4, *a3 = a2 + k4;
+                const uint8_t *a0 = pa + i0 * k4 * 4, *a1 = a0 + k4 * 4, *a2 = a1 + k4 * 4, *a3 = a2 + k4 * 4;
                 for (long g = 0; g < k4; g++) {
                     __m512i v = _mm512_loadu_si512((const void *)(col + g * n16 * 4));
-                    acc[0] = _mm512_dpbusd_epi32(acc[0], v, _mm512_set1_epi32(a0[g]));
-                    acc[1] = _mm512_dpbusd_epi32(acc[1], v, _mm512_set1_epi32(a1[g]));
-                    acc[2] = _mm512_dpbusd_epi32(acc[2], v, _mm512_set1_epi32(a2[g]));
-                    acc[3] = _mm512_dpbusd_epi32(acc[3], v, _mm512_set1_epi32(a3[g]));
+                    acc[0] = _mm512_dpbusd_epi32(acc[0], v, _mm512_set1_epi32(load_u32(a0 + 4 * g)));
+                    acc[1] = _mm512_dpbusd_epi32(acc[1], v, _mm512_set1_epi32(load_u32(a1 + 4 * g)));
+                    acc[2] = _mm512_dpbusd_epi32(acc[2], v, _mm512_set1_epi32(load_u32(a2 + 4 * g)));
+                    acc[3] = _mm512_dpbusd_epi32(acc[3], v, _mm512_set1_epi32(load_u32(a3 + 4 * g)));
                 }
             } else {
                 for (long g = 0; g < k4; g++) {
                     __m512i v = _mm512_loadu_si512((const void *)(col + g * n16 * 4));
-                    for (long r = 0; r < rows; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], v, _mm512_set1_epi32(pa[(i0 + r) * k4 + g]));
+                    for (long r = 0; r < rows; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], v, _mm512_set1_epi32(load_u32(pa + ((i0 + r) * k4 + g) * 4)));
                 }
             }
             const __mmask16 mask = j + 16 <= n ? (__mmask16)0xFFFF : tail;
