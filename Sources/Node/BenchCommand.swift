@@ -69,7 +69,7 @@ struct BenchCommand: ParsableCommand {
         let arch = DevicePlans.architecture(c, classes: train.classes)
         let net = try DevicePlans.initialModel(c, classes: train.classes)
         let shards = try FederatedData.shards(c, labels: train.labels, classes: train.classes)
-        let base = Self.rss()
+        let base = Self.rss(), baseHeap = ProcessMemory.heapInUseBytes()
         var hosted: [VirtualDevice] = []
         for (i, d) in c.resolvedDevices.enumerated() {
             hosted.append(try VirtualDevice(settings: d, index: i, shard: shards[d.id]!, train: train, config: c, arch: arch, deployment: net))
@@ -89,8 +89,9 @@ struct BenchCommand: ParsableCommand {
             roundSeconds.append(s)
             if r > 1 { total += s; totalCPU += cpu }
             let perDevice = Double(Self.rss() - base) / Double(devices)
-            print(String(format: "round %d: %.2f s (CPU %.2f s), %.1f device-steps/s, RSS %d MiB, %.2f MB per virtual device beyond the shared model and data",
-                         r, s, cpu, Double(devices * steps) / s, Self.rss() / 1_048_576, perDevice / 1_000_000))
+            let heapPerDevice = Double(ProcessMemory.heapInUseBytes() - baseHeap) / Double(devices)
+            print(String(format: "round %d: %.2f s (CPU %.2f s), %.1f device-steps/s, RSS %d MiB, %.2f MB per virtual device beyond the shared model and data (heap in use %.3f MB)",
+                         r, s, cpu, Double(devices * steps) / s, Self.rss() / 1_048_576, perDevice / 1_000_000, heapPerDevice / 1_000_000))
         }
         let tail = hosted.first.map { TailFlops(arch: arch, layout: $0.layout, batch: batch, height: c.model.resolution, width: c.model.resolution) }
         var peak: Double? = nil, tailPercent: Double? = nil

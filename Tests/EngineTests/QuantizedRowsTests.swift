@@ -50,7 +50,8 @@ final class QuantizedRowsTests: XCTestCase {
     /// The cache returns an array's quantisation again, and a changed copy's own: a write to a
     /// cached array copies its storage, so it cannot be mistaken for the cached one.
     func testTheCacheAnswersOnlyForTheSameStorage() {
-        let cache = StorageKeyedCache<Float, ([Int8], [Float])>(capacity: 4)
+        // Room for four of these arrays (64 floats and their 64 bytes and 4 scales each).
+        let cache = StorageKeyedCache<Float, ([Int8], [Float])>(maxBytes: 4 * (256 + 64 + 16)) { $0.0.count + 4 * $0.1.count }
         var rng = SplitMix64(seed: 9)
         var w = (0..<64).map { _ in rng.nextFloat(in: -1...1) }
         var computed = 0
@@ -64,7 +65,26 @@ final class QuantizedRowsTests: XCTestCase {
         XCTAssertEqual(changed.0, scalarRows(w, rows: 4).0)
         XCTAssertNotEqual(changed.0, first.0)
         for _ in 0..<10 { _ = rows((0..<64).map { _ in rng.nextFloat(in: -1...1) }) }
-        XCTAssertLessThanOrEqual(cache.count, 4, "the cache keeps at most its capacity")
+        XCTAssertLessThanOrEqual(cache.count, 4, "the cache keeps at most its byte budget")
+        XCTAssertLessThanOrEqual(cache.bytes, 4 * (256 + 64 + 16))
         XCTAssertEqual(rows(w).0, changed.0)
+    }
+
+    /// A generation drops what was not used since the one before: the arrays of a model the
+    /// process has moved on from, and only those.
+    func testAGenerationDropsWhatTheLastOneDidNotUse() {
+        let cache = StorageKeyedCache<Float, ([Int8], [Float])>(maxBytes: 1 << 20) { $0.0.count + 4 * $0.1.count }
+        let old = [Float](repeating: 0.5, count: 64), kept = [Float](repeating: -0.25, count: 64)
+        var computed = 0
+        func rows(_ a: [Float]) { _ = cache.value(for: a, tag: 4) { computed += 1; return QuantizedNetwork.computeRows($0, rows: 4) } }
+        rows(old); rows(kept)
+        cache.startGeneration()
+        rows(kept)  // used in the new generation
+        cache.startGeneration()
+        XCTAssertEqual(cache.count, 1, "the array unused for a whole generation is gone")
+        rows(kept)
+        XCTAssertEqual(computed, 2, "the array in use is still cached")
+        rows(old)
+        XCTAssertEqual(computed, 3, "the dropped one is computed again")
     }
 }

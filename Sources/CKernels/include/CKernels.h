@@ -107,4 +107,17 @@ long sf_sgemm_nt_scratch_bytes(long n, long p);
 /// starting from c's value.
 void sf_sgemm_nt_acc(long m, long n, long p, const float *a, const float *b, float *c, float *scratch);
 
+// ---- process --------------------------------------------------------------------------------
+
+/// Bytes the allocator has handed out and not had back (glibc's mallinfo2: heap chunks in use plus
+/// mmapped blocks); 0 where mallinfo2 does not exist.
+long sf_heap_in_use_bytes(void);
+
+/// Hands the allocator's free memory back to the system (glibc's malloc_trim; nothing elsewhere).
+void sf_heap_trim(void);
+
+/// Serves every allocation of at least `bytes` with its own mapping, returned to the system when
+/// freed (glibc's M_MMAP_THRESHOLD, which also stops glibc raising the threshold as it goes).
+void sf_heap_fix_mmap_threshold(long bytes);
+
 #endif

@@ -17,6 +17,18 @@ public enum Kernels {
     /// Whether this CPU and OS run the AVX-512 kernels (whatever the environment says).
     public static let cpuHasAVX512 = sf_avx512_available() != 0
 
+    /// Bytes the allocator has handed out and not had back (glibc's mallinfo2); 0 elsewhere.
+    public static func heapInUseBytes() -> Int { sf_heap_in_use_bytes() }
+
+    /// Large allocations (from `bytes`) get their own mappings, given back when freed: glibc
+    /// otherwise raises its threshold after the first large free and serves later model-sized
+    /// arrays from the heap, where freed ones fragment it and stay resident.
+    public static func fixMmapThreshold(bytes: Int) { sf_heap_fix_mmap_threshold(bytes) }
+
+    /// Returns the allocator's free memory to the system (glibc's malloc_trim): a long-running
+    /// process that frees a model's worth of arrays every round otherwise keeps them resident.
+    public static func trimHeap() { sf_heap_trim() }
+
     /// `avx512` or `portable`, for logs and benchmarks.
     public static var name: String { avx512 ? "avx512" : "portable" }
 

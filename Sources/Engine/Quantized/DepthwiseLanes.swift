@@ -6,8 +6,8 @@ import CKernels
 
 /// Depthwise weights in the lane order of `CKernels`.
 enum DepthwiseLanes {
-    private static let int8Cache = StorageKeyedCache<Int8, [Int32]>(capacity: 128)
-    private static let realCache = StorageKeyedCache<Int8, (scales: [Float], lanes: [Float])>(capacity: 128)
+    private static let int8Cache = StorageKeyedCache<Int8, [Int32]>(maxBytes: 8 << 20) { 4 * $0.count }
+    private static let realCache = StorageKeyedCache<Int8, (scales: [Float], lanes: [Float])>(maxBytes: 8 << 20) { 4 * ($0.scales.count + $0.lanes.count) }
 
     /// `weight` ([C][taps]) for `sf_int8_depthwise`.
     static func int8(_ weight: [Int8], channels: Int, taps: Int) -> [Int32] {

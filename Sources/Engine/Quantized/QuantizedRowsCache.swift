@@ -5,6 +5,7 @@
 
 /// Recently quantised weight arrays.
 enum QuantizedRowsCache {
-    /// The process's cache: about two models' trainable tails.
-    static let shared = StorageKeyedCache<Float, ([Int8], [Float])>(capacity: 192)
+    /// The process's cache: 48 MB, a whole EfficientNet-Lite0 (the front every device's feature
+    /// cache is built with: 24 MB of fp32 and int8) and about two rounds' global tails.
+    static let shared = StorageKeyedCache<Float, ([Int8], [Float])>(maxBytes: 48 << 20) { $0.0.count + 4 * $0.1.count }
 }

@@ -59,11 +59,16 @@ public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
     /// EMA decay of the running gradient norm.
     public let decay: Float
     /// Unit → per-channel importance (nil entries: never trained).
-    public private(set) var importance: [Int: [Float?]]
+    public var importance: [Int: [Float?]] { rank.mapValues { $0.map { $0.isNaN ? nil : $0 } } }
+    /// Unit → per-channel importance, NaN for a channel never trained (4 bytes a channel: a node
+    /// holds this for every device that has trained).
+    private var rank: [Int: [Float]]
     /// Unit → per-channel weight norms (the tie-breaker, and the `weight` measure).
     public private(set) var weightNorms: [Int: [Float]]
     /// Unit → steps since each channel was last trained.
-    public private(set) var ages: [Int: [Int]]
+    public var ages: [Int: [Int]] { waited.mapValues { $0.map(Int.init) } }
+    /// Unit → steps since each channel was last trained (saturating at Int32.max).
+    private var waited: [Int: [Int32]]
     /// Unit → the only channels it may pick (a dealt block under secure aggregation's
     /// `dealt+dgsu`); nil: every channel. The others still age.
     public var allowed: [Int: Set<Int32>]? = nil
@@ -76,20 +81,48 @@ public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
         self.measure = measure
         self.ageHorizon = ageHorizon
         self.decay = decay
-        importance = [:]; weightNorms = [:]; ages = [:]
+        rank = [:]; weightNorms = [:]; waited = [:]
         for u in layout.weightChannels.keys {
             let norms = ChannelNorms.inputChannelWeightNorms(network, unit: u)
             weightNorms[u] = norms
-            importance[u] = [Float?](repeating: nil, count: norms.count)
-            ages[u] = [Int](repeating: 0, count: norms.count)
+            rank[u] = [Float](repeating: .nan, count: norms.count)
+            waited[u] = [Int32](repeating: 0, count: norms.count)
         }
+    }
+
+    private enum CodingKeys: String, CodingKey { case layout, measure, ageHorizon, decay, importance, weightNorms, ages, allowed }
+
+    /// Decodes the saved form (importance with nil for untrained channels, ages as integers).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        layout = try c.decode(SparseLayout.self, forKey: .layout)
+        measure = try c.decode(ImportanceMeasure.self, forKey: .measure)
+        ageHorizon = try c.decode(Int.self, forKey: .ageHorizon)
+        decay = try c.decode(Float.self, forKey: .decay)
+        rank = try c.decode([Int: [Float?]].self, forKey: .importance).mapValues { $0.map { $0 ?? .nan } }
+        weightNorms = try c.decode([Int: [Float]].self, forKey: .weightNorms)
+        waited = try c.decode([Int: [Int]].self, forKey: .ages).mapValues { $0.map { Int32(clamping: $0) } }
+        allowed = try c.decodeIfPresent([Int: Set<Int32>].self, forKey: .allowed)
+    }
+
+    /// Encodes the saved form (importance with nil for untrained channels, ages as integers).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(layout, forKey: .layout)
+        try c.encode(measure, forKey: .measure)
+        try c.encode(ageHorizon, forKey: .ageHorizon)
+        try c.encode(decay, forKey: .decay)
+        try c.encode(importance, forKey: .importance)
+        try c.encode(weightNorms, forKey: .weightNorms)
+        try c.encode(ages, forKey: .ages)
+        try c.encodeIfPresent(allowed, forKey: .allowed)
     }
 
     /// Scores each channel and trains the top k per unit (a partial selection, not a sort).
     public mutating func nextPlan() -> UpdatePlan {
         var chans: [Int: [Int32]] = [:]
         for (u, k) in layout.weightChannels {
-            let norms = weightNorms[u]!, imp = importance[u]!
+            let norms = weightNorms[u]!, imp = rank[u]!
             let horizon = Float(ageHorizon)
             let allowedHere = allowed?[u]
             // Each channel's rank, as one key ordered like the tuple (unvisited, score, age,
@@ -98,23 +131,23 @@ public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
             // age horizon) to the channel waiting longest, then to the lower index.
             var keys: [RankKey] = []
             keys.reserveCapacity(norms.count)
-            ages[u]!.withUnsafeBufferPointer { age in
+            waited[u]!.withUnsafeBufferPointer { age in
                 for c in norms.indices where allowedHere?.contains(Int32(c)) ?? true {
-                    let unvisited = measure == .gradient && imp[c] == nil
+                    let unvisited = measure == .gradient && imp[c].isNaN
                     let score: Float
                     if unvisited {
                         score = norms[c]
                     } else {
-                        let bonus = 1 + Float(min(age[c], ageHorizon)) / horizon
-                        score = (measure == .weight ? norms[c] : imp[c]!) * bonus
+                        let bonus = 1 + Float(min(Int(age[c]), ageHorizon)) / horizon
+                        score = (measure == .weight ? norms[c] : imp[c]) * bonus
                     }
-                    keys.append(RankKey(unvisited: unvisited, score: score, age: age[c], channel: c))
+                    keys.append(RankKey(unvisited: unvisited, score: score, age: Int(age[c]), channel: c))
                 }
             }
             let picked = TopK.largest(&keys, k: k).map { Int32($0.channel) }.sorted()
             chans[u] = picked
-            ages[u]!.withUnsafeMutableBufferPointer { age in
-                for c in age.indices { age[c] += 1 }
+            waited[u]!.withUnsafeMutableBufferPointer { age in
+                for c in age.indices where age[c] < Int32.max { age[c] += 1 }
                 for c in picked { age[Int(c)] = 0 }
             }
         }
@@ -137,12 +170,12 @@ public struct DGSUPolicy: UpdatePolicy, Codable, Equatable {
             weightNorms[u] = w
         }
         for (u, norms) in feedback.channelGradientNorms {
-            guard var imp = importance[u], let chans = plan.weightChannels[u], chans.count == norms.count else { continue }
+            guard rank[u] != nil, let chans = plan.weightChannels[u], chans.count == norms.count, var imp = rank.removeValue(forKey: u) else { continue }
             for (c, norm) in zip(chans, norms) {
                 let i = Int(c)
-                imp[i] = imp[i].map { decay * $0 + (1 - decay) * norm } ?? norm
+                imp[i] = imp[i].isNaN ? norm : decay * imp[i] + (1 - decay) * norm
             }
-            importance[u] = imp
+            rank[u] = imp
         }
     }
 

@@ -59,8 +59,19 @@ public enum ChannelNorms {
         }
     }
 
+    /// Norms already computed, by weight array: every device of a node asks for those of the same
+    /// global weights (at its first task and whenever a round's model arrives).
+    private static let cache = StorageKeyedCache<Float, [Float]>(maxBytes: 16 << 20) { 4 * $0.count }
+
     /// ‖W[:, c]‖₂ for each input channel c (depthwise: ‖W[c]‖₂ per channel).
     public static func inputChannelWeightNorms(_ net: Network, unit u: Int) -> [Float] {
+        let spec = net.arch.units[u]
+        // The tag keeps apart the same array read as different units' shapes (never in practice).
+        return cache.value(for: net.units[u].weight, tag: spec.inChannels &* 65_537 &+ spec.kernel &* 257 &+ spec.groups) { _ in computeNorms(net, unit: u) }
+    }
+
+    /// `inputChannelWeightNorms(_:unit:)` computed.
+    static func computeNorms(_ net: Network, unit u: Int) -> [Float] {
         let spec = net.arch.units[u]
         let w = net.units[u].weight
         let taps = spec.kernel * spec.kernel

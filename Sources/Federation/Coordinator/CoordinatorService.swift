@@ -85,6 +85,7 @@ public final class CoordinatorService {
     /// device's aggregation weight (its training-shard size) and caches the test features at the
     /// earliest block any device trains.
     public init(config: FederationConfig, options: CoordinatorOptions, logger: Logger, stop: ShutdownFlag) throws {
+        ProcessMemory.configureForLongRuns()
         self.config = config
         self.options = options
         self.logger = logger
@@ -358,6 +359,7 @@ public final class CoordinatorService {
         let m = ledger.closeRound(RunLedger.RoundEnd(open: r, aggregation: agg.0, notApplied: notApplied, evaluation: (eval.accuracy, eval.loss),
                                                      modelVersion: model.version, rule: rule.name, started: started,
                                                      epsilon: privacy.map(\.epsilon), secure: secureReport), schema: model.schema)
+        ProcessMemory.trim()  // the round's decoded updates are gone: hand their memory back
         log.info("round closed", metadata: [
             "reporting": "\(m.reporting.count)/\(m.sampled.count)", "failed": "\(r.failures.count)", "refused": "\(m.refusedMessages)",
             "test.accuracy": "\(fmt(eval.accuracy))", "bytes.up": "\(m.bytesUp)", "bytes.down": "\(m.bytesDown)",
@@ -365,7 +367,7 @@ public final class CoordinatorService {
             "personal.after.mean": "\(m.personalAfter.map { fmt($0.mean) } ?? "-")", "skipped": "\(agg.0.skipped)",
             "held.back": "\(agg.0.outcome.heldBackCoordinates)",
             "update.norm.max": "\(m.updateNorm?.largest.map { String(format: "%.4g", $0) } ?? "-")",
-            "rss.bytes": "\(ProcessMemory.residentBytes())"])
+            "rss.bytes": "\(ProcessMemory.residentBytes())", "heap.bytes": "\(ProcessMemory.heapInUseBytes())"])
         return m
     }
 

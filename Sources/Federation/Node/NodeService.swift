@@ -113,9 +113,12 @@ public final class NodeService {
     private var lastTaskRound: UInt64 = 0
     /// Devices in a secure round, by id (message loop only).
     private var secureRounds: [String: DeviceSecureRound] = [:]
+    /// Which devices keep their feature caches (training thread only).
+    private var cacheBudget = FeatureCacheBudget(limit: 64)
 
     /// Loads the data and builds the hosted devices (their shards are computed from the configuration).
     public init(config: FederationConfig, options: NodeOptions, logger: Logger, stop: ShutdownFlag) throws {
+        ProcessMemory.configureForLongRuns()
         self.config = config
         self.options = options
         self.logger = logger
@@ -138,7 +141,9 @@ public final class NodeService {
             logger.info("device ready", metadata: ["device.id": "\(id)", "train": "\(shard.train.count)", "test": "\(shard.test.count)",
                                                    "policy": "\(settings.policy.rawValue)", "budget": "\(settings.budget)"])
         }
-        logger.info("devices ready", metadata: ["devices": "\(devices.count)", "rss.bytes": "\(ProcessMemory.residentBytes())"])
+        cacheBudget = FeatureCacheBudget(devices: devices.count, sampleFraction: config.rounds.sampleFraction)
+        logger.info("devices ready", metadata: ["devices": "\(devices.count)", "rss.bytes": "\(ProcessMemory.residentBytes())",
+                                                "heap.bytes": "\(ProcessMemory.heapInUseBytes())"])
         store = try options.stateDirectory.map { try DeviceStateStore(folder: $0) }
         if let store {
             for id in options.deviceIDs.sorted() {
@@ -345,7 +350,9 @@ public final class NodeService {
         heldVersion = m.version
         if let net = global {
             let all = Array(devices.values)
-            worker.async { for d in all { d.share(net) } }
+            // On the training thread, after every task of the previous model: the caches keep
+            // what this model's tasks use and let the previous model's arrays go.
+            worker.async { for d in all { d.share(net) }; EngineCaches.startGeneration() }
         }
         logger.debug("model", metadata: ["model.version": "\(m.version)", "tensors": "\(m.tensors.count)"])
     }
@@ -364,9 +371,11 @@ public final class NodeService {
             // this round's outcomes can be asked for again: the older ones (each a whole UPDATE)
             // would otherwise stay for every device that ever trained.
             lock.withLock { replay = replay.filter { $0.value.update.round >= t.round } }
+            ProcessMemory.trim()
             let rss = ProcessMemory.residentBytes()
             logger.info("round's first task", metadata: ["round": "\(t.round)", "rss.bytes": "\(rss)", "devices": "\(devices.count)",
-                                                        "rss.per.device.bytes": "\(rss / max(1, devices.count))"])
+                                                        "rss.per.device.bytes": "\(rss / max(1, devices.count))",
+                                                        "heap.bytes": "\(ProcessMemory.heapInUseBytes())"])
         }
         if let r = options.crashAtRound, r == t.round {
             FileHandle.standardError.write(Data("fault injection: node SIGKILL at round \(r)\n".utf8))
@@ -415,6 +424,7 @@ public final class NodeService {
                 }
                 return
             }
+            defer { keepCaches(of: device) }
             do {
                 let outcome = try device.run(task: t, global: net, version: version)
                 log.info("trained", metadata: ["loss": "\(String(format: "%.4f", outcome.trainLoss))",
@@ -441,6 +451,13 @@ public final class NodeService {
         }
     }
 
+    /// Counts `device`'s caches as just used and drops those of the devices past the budget
+    /// (training thread only).
+    private func keepCaches(of device: VirtualDevice) {
+        guard device.holdsCaches else { return }
+        for id in cacheBudget.used(device.id) { devices[id]?.dropCaches() }
+    }
+
     /// Queues the after-the-final-round personalised evaluation of every hosted device.
     /// With `membership`, each device also runs the membership attacks: the loss threshold
     /// (VirtualDevice.membershipAttack), sent with the evaluation, then LiRA with its group's
@@ -452,6 +469,7 @@ public final class NodeService {
         worker.async { [self] in
             let results = all.map { d -> (String, [String: Double]) in
                 var v: [String: Double] = [:]
+                defer { self.keepCaches(of: d) }
                 do { v[MetricKey.personalFinal] = try d.evaluateFinal(global: net) } catch {
                     self.logger.error("final evaluation failed", metadata: ["device.id": "\(d.id)", "error": "\(error)"])
                 }

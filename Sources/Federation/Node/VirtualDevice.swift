@@ -103,7 +103,30 @@ public final class VirtualDevice: @unchecked Sendable {
         ditto = config.personalisation.method == .ditto
             ? DittoPersonalModel(lambda: config.personalisation.lambda, layout: layout, arch: arch, seed: FederatedData.deviceSeed(config, index: index, purpose: 13))
             : nil
+        // A policy whose state does not depend on the model it starts from (DGSU refreshes its
+        // weight norms at every task; random draws from its seed) is built with the device, so
+        // that a node's memory is known once its devices are ready rather than growing as they
+        // are first sampled. Static picks its channels from the model of its first task: built then.
+        if settings.policy == .dgsu || settings.policy == .random { session = makeSession(self.deployment) }
     }
+
+    /// The device's session over `network`, with the restored policy, batch order and coverage
+    /// if a saved state is waiting.
+    private func makeSession(_ network: Network) -> DeviceSession {
+        let policy = restored?.policy?.policy ?? PolicyFactory.make(settings.policy, layout: layout, network: network, seed: seed)
+        let s = DeviceSession(id: 0, shard: Array(0..<trainData.count), network: network, policy: policy, layout: layout,
+                              dynamic: settings.search.dynamic, seed: seed)
+        if let batch = restored?.batch { s.batchPosition = batch }
+        if let coverage = restored?.coverage { s.coverage = coverage }
+        return s
+    }
+
+    /// Whether the device holds feature caches now.
+    public var holdsCaches: Bool { trainCache != nil || testCache != nil }
+
+    /// Drops the feature caches (rebuilt from the global model's front when next needed): a node
+    /// keeps them only for its recently sampled devices (`FeatureCacheBudget`).
+    public func dropCaches() { trainCache = nil; testCache = nil }
 
     /// Samples the device trains on (n_k).
     public var sampleCount: Int { trainData.count }
@@ -261,15 +284,8 @@ public final class VirtualDevice: @unchecked Sendable {
         } else {
             before = evaluate(ditto?.model(over: global) ?? startNet, testCache: testC)
         }
-        if session == nil {
-            let policy = restored?.policy?.policy ?? PolicyFactory.make(settings.policy, layout: layout, network: startNet, seed: seed)
-            let s = DeviceSession(id: 0, shard: Array(0..<trainData.count), network: startNet, policy: policy, layout: layout,
-                                  dynamic: settings.search.dynamic, seed: seed)
-            if let batch = restored?.batch { s.batchPosition = batch }
-            if let coverage = restored?.coverage { s.coverage = coverage }
-            session = s
-            restored = nil
-        }
+        if session == nil { session = makeSession(startNet) }
+        restored = nil
         let s = session!
         s.network = startNet
         if let q = startInt8 { s.adopt(int8Model: q, fromBlock: cacheBlock, masterWeights: settings.memory.masterWeights) }
@@ -414,5 +430,6 @@ public final class VirtualDevice: @unchecked Sendable {
         }
         personal = state.personal
         restored = state
+        if let s = session { session = makeSession(s.network) }  // a session built with the device takes the saved state now
     }
 }
