@@ -216,3 +216,30 @@ void sf_sgemm_tn_i8(long m, long k, long n, const int8_t *q, const float *scales
 }
 void sf_sgemm_nn(long m, long k, long n, const float *w, const float *x, float *y) { (void)m; (void)k; (void)n; (void)w; (void)x; (void)y; }
 #endif
+
+#ifdef SF_X86
+/// One row's chosen elements, 16 at a time: gather, w − η·g (multiply then subtract, as Swift
+/// computes it), scatter.
+SF_AVX512 static long sgd_row(float *row, const int32_t *offsets, long k, const float *g, float lr) {
+    const __m512 lrv = _mm512_set1_ps(lr);
+    long e = 0;
+    for (; e + 16 <= k; e += 16) {
+        const __m512i idx = _mm512_loadu_si512((const void *)(offsets + e));
+        const __m512 w = _mm512_i32gather_ps(idx, row, 4);
+        _mm512_i32scatter_ps(row, idx, _mm512_sub_ps(w, _mm512_mul_ps(lrv, _mm512_loadu_ps(g + e))), 4);
+    }
+    return e;
+}
+#endif
+
+void sf_sgd_columns(float *w, long rows, long perRow, const int32_t *offsets, long k, const float *g, float lr) {
+    for (long o = 0; o < rows; o++) {
+        float *row = w + o * perRow;
+        const float *gr = g + o * k;
+        long e = 0;
+#ifdef SF_X86
+        if (sf_avx512_available()) e = sgd_row(row, offsets, k, gr, lr);
+#endif
+        for (; e < k; e++) row[offsets[e]] -= lr * gr[e];
+    }
+}

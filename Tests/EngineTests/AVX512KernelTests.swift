@@ -341,4 +341,22 @@ final class AVX512KernelTests: XCTestCase {
             XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), "\(channels) × \(plane)")
         }
     }
+
+    /// SGD on a 1×1 conv's chosen input channels, gathered and scattered 16 at a time, against the
+    /// element formula w − η·g, bit for bit.
+    func testSGDOnChosenColumnsEqualsTheElementFormula() {
+        var rng = SplitMix64(seed: 33)
+        for (out, cin, k) in [(1, 1, 1), (24, 40, 5), (192, 1152, 144), (1280, 320, 40), (7, 33, 17)] {
+            let spec = ConvUnitSpec(name: "c", bnName: "bn", inChannels: cin, outChannels: out, kernel: 1, stride: 1, groups: 1, padding: .symmetric(0), relu6: false, bnEps: 1e-5)
+            var chans = Array(0..<cin).map(Int32.init)
+            chans.shuffle(using: &rng)
+            chans = Array(chans.prefix(k))
+            let w0 = randomFloats(out * cin, &rng), g = randomFloats(out * k, &rng)
+            var want = w0
+            for o in 0..<out { for (i, c) in chans.enumerated() { want[o * cin + Int(c)] -= 0.0125 * g[o * k + i] } }
+            var got = w0
+            g.withUnsafeBufferPointer { SGD.applySubset(&got, gradient: $0.baseAddress!, channels: chans, spec: spec, learningRate: 0.0125) }
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(out)×\(cin), \(k) channels")
+        }
+    }
 }

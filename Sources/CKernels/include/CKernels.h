@@ -100,6 +100,10 @@ void sf_sgemm_tn_i8(long m, long k, long n, const int8_t *q, const float *scales
 /// y[o·n + j] = Σ_i w[o·k + i] · x[i·n + j] (o < m, i < k, j < n).
 void sf_sgemm_nn(long m, long k, long n, const float *w, const float *x, float *y);
 
+/// SGD on chosen columns: w[o·perRow + offsets[e]] −= lr·g[o·k + e] for every row o (multiply, then
+/// subtract; offsets distinct), 16 columns per gather and scatter on AVX-512.
+void sf_sgd_columns(float *w, long rows, long perRow, const int32_t *offsets, long k, const float *g, float lr);
+
 /// Bytes of scratch `sf_sgemm_nt_acc` needs.
 long sf_sgemm_nt_scratch_bytes(long n, long p);
 

@@ -267,6 +267,30 @@ public enum Depthwise {
         }
     }
 
+    /// Whether the lane-order AVX-512 kernels run for this geometry (narrow planes).
+    static func usesLanes(_ g: ConvGeometry) -> Bool { Kernels.avx512 && g.outWidth < narrowWidth }
+
+    /// `forward` on narrow planes with the weights already in lane order (`DepthwiseLanes.fp32`).
+    static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, lanes: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                        g: ConvGeometry, ws: Workspace) {
+        precondition(usesLanes(g), "Depthwise: the lane kernels run on AVX-512 for narrow planes")
+        sf_f32_depthwise_forward(y, x, lanes, bias, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+                                 g.padding.top, g.padding.left, g.outHeight, g.outWidth, scratch(g, ws))
+    }
+
+    /// `backwardInput` on narrow planes with the weights already in lane order.
+    static func backwardInput(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, lanes: UnsafePointer<Float>, g: ConvGeometry, ws: Workspace) {
+        precondition(usesLanes(g), "Depthwise: the lane kernels run on AVX-512 for narrow planes")
+        sf_f32_depthwise_backward_input(dx, dy, lanes, g.outChannels, g.batch, g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW,
+                                        g.padding.top, g.padding.left, g.outHeight, g.outWidth, scratch(g, ws))
+    }
+
+    /// The lane kernels' scratch block (in `ws.aux`).
+    static func scratch(_ g: ConvGeometry, _ ws: Workspace) -> UnsafeMutablePointer<Float> {
+        ws.aux.floats(sf_f32_depthwise_scratch_bytes(g.height, g.width, g.kernelH, g.kernelW, g.strideH, g.strideW, g.padding.top, g.padding.left,
+                                                     g.outHeight, g.outWidth) / 4 + 1)
+    }
+
     /// The weights in the lane order of the AVX-512 kernels (16 channels per vector, laid out per
     /// call in `ws.aux2`) and their scratch block (in `ws.aux`).
     static func laneBuffers(weight: UnsafePointer<Float>, g: ConvGeometry, ws: Workspace) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {

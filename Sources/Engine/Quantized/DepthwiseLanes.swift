@@ -9,6 +9,18 @@ enum DepthwiseLanes {
     private static let int8Cache = StorageKeyedCache<Int8, [Int32]>(maxBytes: 8 << 20) { 4 * $0.count }
     private static let realCache = StorageKeyedCache<Int8, (scales: [Float], lanes: [Float])>(maxBytes: 8 << 20) { 4 * ($0.scales.count + $0.lanes.count) }
 
+    private static let fp32Cache = StorageKeyedCache<Float, [Float]>(maxBytes: 8 << 20) { 4 * $0.count }
+
+    /// fp32 weights [C][taps] in lane order, for the fp32 depthwise kernels.
+    static func fp32(_ weight: [Float], channels: Int, taps: Int) -> [Float] {
+        fp32Cache.value(for: weight, tag: channels) { w in
+            [Float](unsafeUninitializedCapacity: (channels + 15) / 16 * 16 * taps) { out, done in
+                w.withUnsafeBufferPointer { sf_f32_depthwise_lanes(nil, nil, $0.baseAddress!, channels, taps, out.baseAddress!) }
+                done = out.count
+            }
+        }
+    }
+
     /// `weight` ([C][taps]) for `sf_int8_depthwise`.
     static func int8(_ weight: [Int8], channels: Int, taps: Int) -> [Int32] {
         int8Cache.value(for: weight, tag: channels) { w in

@@ -119,9 +119,15 @@ public final class Trainer {
                 }
                 let y = slab.floats(.output(unit: u), g.outputCount)
                 let p = net.units[u]
-                p.weight.withUnsafeBufferPointer { w in
-                    p.bias.withUnsafeBufferPointer { bias in
-                        Conv2D.forward(y: y, x: x, weight: w.baseAddress!, bias: plan.dense ? nil : bias.baseAddress!, g: g, ws: ws)
+                if g.isDepthwise && Depthwise.usesLanes(g) && !plan.dense {  // the weights' lane layout, cached per weight array
+                    DepthwiseLanes.fp32(p.weight, channels: g.outChannels, taps: g.taps).withUnsafeBufferPointer { lanes in
+                        p.bias.withUnsafeBufferPointer { Depthwise.forward(y: y, x: x, lanes: lanes.baseAddress!, bias: $0.baseAddress!, g: g, ws: ws) }
+                    }
+                } else {
+                    p.weight.withUnsafeBufferPointer { w in
+                        p.bias.withUnsafeBufferPointer { bias in
+                            Conv2D.forward(y: y, x: x, weight: w.baseAddress!, bias: plan.dense ? nil : bias.baseAddress!, g: g, ws: ws)
+                        }
                     }
                 }
                 if plan.dense { bnSaved[u] = BatchNorm.forwardTrain(y: y, x: y, bn: &net.units[u].bn!, plane: g.batch * g.outPlane) }
@@ -190,7 +196,13 @@ public final class Trainer {
                 var dx: UnsafeMutablePointer<Float>?
                 if u > first {
                     dx = slab.floats(.inputGradient(unit: u), g.inputCount)
-                    net.units[u].weight.withUnsafeBufferPointer { w in Conv2D.backwardInput(dx: dx!, dy: dy, weight: w.baseAddress!, g: g, ws: ws) }
+                    if g.isDepthwise && Depthwise.usesLanes(g) {
+                        DepthwiseLanes.fp32(net.units[u].weight, channels: g.outChannels, taps: g.taps).withUnsafeBufferPointer {
+                            Depthwise.backwardInput(dx: dx!, dy: dy, lanes: $0.baseAddress!, g: g, ws: ws)
+                        }
+                    } else {
+                        net.units[u].weight.withUnsafeBufferPointer { w in Conv2D.backwardInput(dx: dx!, dy: dy, weight: w.baseAddress!, g: g, ws: ws) }
+                    }
                 }
                 if plan.biasUnits.contains(u) {
                     let db = slab.floats(.biasGradient(unit: u), g.outChannels)
