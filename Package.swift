@@ -101,7 +101,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: commonSettings),
 
-        .executableTarget(name: "EngineBench", dependencies: ["Engine"], swiftSettings: commonSettings + fastMath),
+        .executableTarget(name: "EngineBench", dependencies: ["Engine", "CKernels"], swiftSettings: commonSettings + fastMath),
         .executableTarget(name: "SecAggBench", dependencies: ["Federation", "Engine", "Wire"], swiftSettings: commonSettings),
 
         // Privacy only for the membership-inference leak tests (attack metrics on a trained tiny net).

@@ -1,6 +1,7 @@
 // `engine-bench`: speed of the training engine on this machine (see BENCHMARKS.md).
 // Prints ms per forward pass and per sparse training step, GFLOP/s of the pointwise convs,
 // and the machine's single-thread sgemm peak. Run it in release: `swift run -c release engine-bench`.
+import CKernels
 import Engine
 import Foundation
 
@@ -135,11 +136,27 @@ for (m, n, k) in [(1152, 4, 192), (192, 4, 1152), (1280, 4, 320), (1152, 32, 192
 }
 
 if CommandLine.arguments.contains("--gemm-shapes") {
+    // The 1×1 convs of the trainable tail (EfficientNet-Lite0 at 64×64: 2×2 and 4×4 planes at batch 1
+    // and 8, so 4 to 128 columns): OpenBLAS against the unpacked AVX-512 kernels (`Kernels`).
     print("")
-    for (m, n, k, tA) in [(1152, 4, 192, false), (192, 4, 1152, false), (1152, 4, 192, true), (192, 4, 1152, true), (1152, 32, 192, false), (1152, 16, 192, false), (1280, 4, 320, false)] {
-        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
-        var c = [Float](repeating: 0, count: m * n)
-        let ms = medianMs(runs: 200) { BLAS.sgemm(transA: tA, m: m, n: n, k: k, a: a, lda: tA ? m : k, b: b, ldb: n, c: &c, ldc: n) }
-        print(String(format: "sgemm m=%d n=%d k=%d transA=%d: %.1f µs, %.1f GFLOP/s", m, n, k, tA ? 1 : 0, ms * 1000, 2.0 * Double(m * n * k) / ms / 1e6))
+    print("fp32 GEMMs of the tail's 1×1 convs, GFLOP/s (AVX-512 kernels: \(Kernels.cpuHasAVX512 ? "available" : "not on this CPU"))")
+    print("| out ch × in ch × columns | OpenBLAS y = W·x | AVX-512 y = W·x | OpenBLAS dx = Wᵀ·dy | AVX-512 dx = Wᵀ·dy | AVX-512 dx from int8 W |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (m, k, n) in [(1152, 192, 4), (192, 1152, 4), (1280, 320, 4), (1152, 192, 32), (192, 1152, 32), (320, 1152, 32), (1280, 320, 32), (1152, 192, 128), (672, 112, 256)] {
+        var rng = SplitMix64(seed: 1)
+        let w = (0..<(m * k)).map { _ in rng.nextFloat(in: -1...1) }, x = (0..<(k * n)).map { _ in rng.nextFloat(in: -1...1) }
+        let dy = (0..<(m * n)).map { _ in rng.nextFloat(in: -1...1) }
+        let q = (0..<(m * k)).map { _ in Int8(Int(rng.next() % 255) - 127) }, scales = [Float](repeating: 0.01, count: m)
+        var y = [Float](repeating: 0, count: m * n), dx = [Float](repeating: 0, count: k * n)
+        let flop = 2.0 * Double(m * n * k)
+        func rate(_ body: () -> Void) -> Double { flop / medianMs(runs: 100, body) / 1e6 }
+        let blasF = rate { BLAS.sgemm(m: m, n: n, k: k, a: w, lda: k, b: x, ldb: n, c: &y, ldc: n) }
+        let blasB = rate { BLAS.sgemm(transA: true, m: k, n: n, k: m, a: w, lda: k, b: dy, ldb: n, c: &dx, ldc: n) }
+        guard Kernels.cpuHasAVX512 else {
+            print(String(format: "| %d × %d × %d | %.1f | – | %.1f | – | – |", m, k, n, blasF, blasB))
+            continue
+        }
+        let f = rate { sf_sgemm_nn(m, k, n, w, x, &y) }, b = rate { sf_sgemm_tn(m, k, n, w, dy, &dx) }, b8 = rate { sf_sgemm_tn_i8(m, k, n, q, scales, dy, &dx) }
+        print(String(format: "| %d × %d × %d | %.1f | %.1f | %.1f | %.1f | %.1f |", m, k, n, blasF, f, blasB, b, b8))
     }
 }
