@@ -52,9 +52,47 @@ SF_TARGET static inline __m512i load_tail(const int8_t *p, long left) {
     return _mm512_maskz_loadu_epi8(mask, p);
 }
 
+/// One block of the wide product: RB rows from i0 (RB ≤ 8) × CB·16 columns from j (CB ≤ 2), with
+/// RB·CB independent accumulators (enough to cover vpdpbusd's latency), minus 128·Σ row.
+SF_TARGET static inline __attribute__((always_inline)) void wide_block(long RB, long CB, long n, long n16, long k4, const uint8_t *pa,
+                                                                      const uint8_t *pb, int32_t *c, const int32_t *correction, long i0, long j) {
+    __m512i acc[8][2];
+    for (long r = 0; r < RB; r++)
+        for (long v = 0; v < CB; v++) acc[r][v] = _mm512_setzero_si512();
+    const uint8_t *col = pb + j * 4;
+    for (long g = 0; g < k4; g++) {
+        __m512i bv[2];
+        for (long v = 0; v < CB; v++) bv[v] = _mm512_loadu_si512((const void *)(col + g * n16 * 4 + v * 64));
+        for (long r = 0; r < RB; r++) {
+            const __m512i av = _mm512_set1_epi32(load_u32(pa + ((i0 + r) * k4 + g) * 4));
+            for (long v = 0; v < CB; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
+        }
+    }
+    for (long v = 0; v < CB; v++) {
+        const long left = n - (j + 16 * v);
+        const __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+        for (long r = 0; r < RB; r++)
+            _mm512_mask_storeu_epi32((void *)(c + (i0 + r) * n + j + 16 * v), mask, _mm512_sub_epi32(acc[r][v], _mm512_set1_epi32(correction[r])));
+    }
+}
+
+/// `wide_block` for the last rows (fewer than 8, at run time).
+SF_TARGET static void wide_block_rows(long rows, long CB, long n, long n16, long k4, const uint8_t *pa, const uint8_t *pb, int32_t *c,
+                                      const int32_t *correction, long i0, long j) {
+    switch (rows) {
+    case 1: wide_block(1, CB, n, n16, k4, pa, pb, c, correction, i0, j); break;
+    case 2: wide_block(2, CB, n, n16, k4, pa, pb, c, correction, i0, j); break;
+    case 3: wide_block(3, CB, n, n16, k4, pa, pb, c, correction, i0, j); break;
+    case 4: wide_block(4, CB, n, n16, k4, pa, pb, c, correction, i0, j); break;
+    case 5: wide_block(5, CB, n, n16, k4, pa, pb, c, correction, i0, j); break;
+    case 6: wide_block(6, CB, n, n16, k4, pa, pb, c, correction, i0, j); break;
+    default: wide_block(7, CB, n, n16, k4, pa, pb, c, correction, i0, j); break;
+    }
+}
+
 // Wide products (n ≥ SF_WIDE: the early layers' many pixels, and batch 8 in the late layers): B packed as [k/4][n16][4] bytes
 // (u = b + 128), A's rows padded to whole 4-byte groups; each vpdpbusd multiplies 16 columns by one
-// broadcast group of 4 of A's bytes. Four rows × 32 columns of accumulators per block.
+// broadcast group of 4 of A's bytes. Eight rows × 32 columns of accumulators per block.
 SF_TARGET static void gemm_wide(long m, long n, long k, const int8_t *a, const int8_t *b, int32_t *c, uint8_t *scratch) {
     const long k4 = (k + 3) / 4, n16 = (n + 15) & ~15L;
     uint8_t *pb = scratch;
@@ -83,39 +121,21 @@ SF_TARGET static void gemm_wide(long m, long n, long k, const int8_t *a, const i
         }
     }
     const __m512i ones = _mm512_set1_epi8(1);
-    const __mmask16 tail = (__mmask16)((1u << (n - (n16 - 16))) - 1u);
-    for (long i0 = 0; i0 < m; i0 += 4) {
-        const long rows = m - i0 < 4 ? m - i0 : 4;
-        int32_t correction[4] = {0, 0, 0, 0};
+    int32_t correction[8];
+    for (long i0 = 0; i0 < m; i0 += 8) {
+        const long rows = m - i0 < 8 ? m - i0 : 8;
         for (long r = 0; r < rows; r++) {
             const int8_t *row = a + (i0 + r) * k;
             __m512i rs = _mm512_setzero_si512();
             for (long l = 0; l < k; l += 64) rs = _mm512_dpbusd_epi32(rs, ones, load_tail(row + l, k - l));
             correction[r] = 128 * _mm512_reduce_add_epi32(rs);
         }
-        for (long j = 0; j < n16; j += 16) {
-            __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
-            const uint8_t *col = pb + j * 4;
-            if (rows == 4) {
-                const uint8_t *a0 = pa + i0 * k4 * 4, *a1 = a0 + k4 * 4, *a2 = a1 + k4 * 4, *a3 = a2 + k4 * 4;
-                for (long g = 0; g < k4; g++) {
-                    __m512i v = _mm512_loadu_si512((const void *)(col + g * n16 * 4));
-                    acc[0] = _mm512_dpbusd_epi32(acc[0], v, _mm512_set1_epi32(load_u32(a0 + 4 * g)));
-                    acc[1] = _mm512_dpbusd_epi32(acc[1], v, _mm512_set1_epi32(load_u32(a1 + 4 * g)));
-                    acc[2] = _mm512_dpbusd_epi32(acc[2], v, _mm512_set1_epi32(load_u32(a2 + 4 * g)));
-                    acc[3] = _mm512_dpbusd_epi32(acc[3], v, _mm512_set1_epi32(load_u32(a3 + 4 * g)));
-                }
-            } else {
-                for (long g = 0; g < k4; g++) {
-                    __m512i v = _mm512_loadu_si512((const void *)(col + g * n16 * 4));
-                    for (long r = 0; r < rows; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], v, _mm512_set1_epi32(load_u32(pa + ((i0 + r) * k4 + g) * 4)));
-                }
-            }
-            const __mmask16 mask = j + 16 <= n ? (__mmask16)0xFFFF : tail;
-            for (long r = 0; r < rows; r++) {
-                __m512i out = _mm512_sub_epi32(acc[r], _mm512_set1_epi32(correction[r]));
-                _mm512_mask_storeu_epi32((void *)(c + (i0 + r) * n + j), mask, out);
-            }
+        for (long j = 0; j < n16; j += 32) {
+            const long vectors = n16 - j >= 32 ? 2 : 1;
+            if (rows == 8 && vectors == 2) wide_block(8, 2, n, n16, k4, pa, pb, c, correction, i0, j);
+            else if (rows == 8) wide_block(8, 1, n, n16, k4, pa, pb, c, correction, i0, j);
+            else if (vectors == 2) wide_block_rows(rows, 2, n, n16, k4, pa, pb, c, correction, i0, j);
+            else wide_block_rows(rows, 1, n, n16, k4, pa, pb, c, correction, i0, j);
         }
     }
 }
