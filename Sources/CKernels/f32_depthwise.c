@@ -51,15 +51,35 @@ SF_AVX512 void sf_f32_depthwise_forward(float *y, const float *x, const float *l
                 for (long ix = 0; ix < w; ix++)
                     _mm512_store_ps(padded + ((iy + pt) * wp + ix + pl) * 16,
                                     _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, inStride, src + iy * w + ix, 4));
-            for (long oy = 0; oy < oh; oy++) {
-                for (long ox = 0; ox < ow; ox++) {
-                    __m512 v = b0;
-                    const float *corner = padded + ((oy * sh) * wp + ox * sw) * 16;
-                    for (long ki = 0; ki < kh; ki++)
-                        for (long kj = 0; kj < kw; kj++)
-                            v = _mm512_fmadd_ps(_mm512_loadu_ps(weights + (ki * kw + kj) * 16), _mm512_load_ps(corner + (ki * wp + kj) * 16), v);
-                    _mm512_mask_i32scatter_ps(y + (c0 * batch + b) * outPlane + oy * ow + ox, live, outStride, v, 4);
+            // Four output positions at a time (four independent FMA chains, each in kernel order).
+            long p0 = 0;
+            for (; p0 + 4 <= outPlane; p0 += 4) {
+                const float *corner[4];
+                for (long q = 0; q < 4; q++) corner[q] = padded + (((p0 + q) / ow * sh) * wp + (p0 + q) % ow * sw) * 16;
+                __m512 v0 = b0, v1 = b0, v2 = b0, v3 = b0;
+                for (long ki = 0; ki < kh; ki++) {
+                    for (long kj = 0; kj < kw; kj++) {
+                        const __m512 wv = _mm512_loadu_ps(weights + (ki * kw + kj) * 16);
+                        const long off = (ki * wp + kj) * 16;
+                        v0 = _mm512_fmadd_ps(wv, _mm512_load_ps(corner[0] + off), v0);
+                        v1 = _mm512_fmadd_ps(wv, _mm512_load_ps(corner[1] + off), v1);
+                        v2 = _mm512_fmadd_ps(wv, _mm512_load_ps(corner[2] + off), v2);
+                        v3 = _mm512_fmadd_ps(wv, _mm512_load_ps(corner[3] + off), v3);
+                    }
                 }
+                float *out = y + (c0 * batch + b) * outPlane + p0;
+                _mm512_mask_i32scatter_ps(out, live, outStride, v0, 4);
+                _mm512_mask_i32scatter_ps(out + 1, live, outStride, v1, 4);
+                _mm512_mask_i32scatter_ps(out + 2, live, outStride, v2, 4);
+                _mm512_mask_i32scatter_ps(out + 3, live, outStride, v3, 4);
+            }
+            for (; p0 < outPlane; p0++) {
+                __m512 v = b0;
+                const float *corner = padded + ((p0 / ow * sh) * wp + p0 % ow * sw) * 16;
+                for (long ki = 0; ki < kh; ki++)
+                    for (long kj = 0; kj < kw; kj++)
+                        v = _mm512_fmadd_ps(_mm512_loadu_ps(weights + (ki * kw + kj) * 16), _mm512_load_ps(corner + (ki * wp + kj) * 16), v);
+                _mm512_mask_i32scatter_ps(y + (c0 * batch + b) * outPlane + p0, live, outStride, v, 4);
             }
         }
     }

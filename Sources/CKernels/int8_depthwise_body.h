@@ -36,18 +36,40 @@ DEPTHWISE_TARGET static void DEPTHWISE_NAME(int32_t *acc, const int8_t *x, const
                         for (long ix = 0; ix < cols; ix++) padded[((iy + pt) * wp + ix + pl) * 16 + l] = (int32_t)plane_l[iy * w + ix];
                 }
             }
-            for (long y = 0; y < oh; y++) {
-                for (long xo = 0; xo < ow; xo++) {
-                    __m512i s = _mm512_setzero_si512();
-                    for (long ki = 0; ki < kh; ki++) {
-                        const int32_t *row = padded + ((y * sh + ki) * wp + xo * sw) * 16;
-                        const int32_t *wt = weights + ki * kw * 16;
-                        for (long kj = 0; kj < kw; kj++) {
-                            s = DEPTHWISE_MAC(s, _mm512_load_si512((const void *)(row + kj * 16)), _mm512_loadu_si512((const void *)(wt + kj * 16)));
-                        }
+            // Four output positions at a time: four independent chains of multiply-adds (one chain
+            // left the instruction's latency exposed).
+            long p0 = 0;
+            for (; p0 + 4 <= outPlane; p0 += 4) {
+                const int32_t *corner[4];
+                for (long q = 0; q < 4; q++) corner[q] = padded + (((p0 + q) / ow * sh) * wp + (p0 + q) % ow * sw) * 16;
+                __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+                for (long ki = 0; ki < kh; ki++) {
+                    const int32_t *wt = weights + ki * kw * 16;
+                    const long off = ki * wp * 16;
+                    for (long kj = 0; kj < kw; kj++) {
+                        const __m512i wv = _mm512_loadu_si512((const void *)(wt + kj * 16));
+                        s0 = DEPTHWISE_MAC(s0, _mm512_load_si512((const void *)(corner[0] + off + kj * 16)), wv);
+                        s1 = DEPTHWISE_MAC(s1, _mm512_load_si512((const void *)(corner[1] + off + kj * 16)), wv);
+                        s2 = DEPTHWISE_MAC(s2, _mm512_load_si512((const void *)(corner[2] + off + kj * 16)), wv);
+                        s3 = DEPTHWISE_MAC(s3, _mm512_load_si512((const void *)(corner[3] + off + kj * 16)), wv);
                     }
-                    _mm512_mask_i32scatter_epi32(acc + (c0 * batch + b) * outPlane + y * ow + xo, live, outStride, s, 4);
                 }
+                int32_t *out = acc + (c0 * batch + b) * outPlane + p0;
+                _mm512_mask_i32scatter_epi32(out, live, outStride, s0, 4);
+                _mm512_mask_i32scatter_epi32(out + 1, live, outStride, s1, 4);
+                _mm512_mask_i32scatter_epi32(out + 2, live, outStride, s2, 4);
+                _mm512_mask_i32scatter_epi32(out + 3, live, outStride, s3, 4);
+            }
+            for (; p0 < outPlane; p0++) {
+                const int32_t *corner = padded + ((p0 / ow * sh) * wp + p0 % ow * sw) * 16;
+                __m512i s = _mm512_setzero_si512();
+                for (long ki = 0; ki < kh; ki++) {
+                    const int32_t *wt = weights + ki * kw * 16;
+                    for (long kj = 0; kj < kw; kj++) {
+                        s = DEPTHWISE_MAC(s, _mm512_load_si512((const void *)(corner + (ki * wp + kj) * 16)), _mm512_loadu_si512((const void *)(wt + kj * 16)));
+                    }
+                }
+                _mm512_mask_i32scatter_epi32(acc + (c0 * batch + b) * outPlane + p0, live, outStride, s, 4);
             }
         }
     }
