@@ -9,7 +9,8 @@ and measured peak, conv weights updated per step and over the run. Then, within 
 paired differences dgsu − static and dgsu − random over the same seeds (same data order, init and
 held-out choice per seed), with their 95 % interval: the comparison the paper's claim is about.
 A row without its .json yet (still running, or stopped) is read from its .log: accuracies and
-rates only (peaks and coverage show as 0). Standard library only.
+rates only (peaks and coverage show as 0). A row split over processes (`engine-bench results
+--first-seed`) writes ROW.PART.json files: they join ROW, sorted by seed. Standard library only.
 """
 import json
 import math
@@ -54,13 +55,19 @@ def main(folder):
     logs = sorted(f[:-4] + ".json" for f in os.listdir(folder) if f.endswith(".log") and f[:-4] + ".json" not in files)
     if not files and not logs:
         sys.exit(f"no <row>.json or <row>.log in {folder}; run tools/results-table.sh {folder} first")
-    files = sorted(files + logs)
+    rows = {}
+    for f in sorted(files + logs):
+        rows.setdefault(f.split(".")[0], []).append(f)
     print("| row | policy | test accuracy % (mean ± 95 % CI) | per seed | rates (head, bias, weights), schedule | peak planned / measured | conv weights per step / over the run % |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     paired = []
-    for f in files:
-        path = os.path.join(folder, f)
-        runs = json.load(open(path)) if os.path.exists(path) else from_log(path[:-5] + ".log")
+    for row, parts in rows.items():
+        f = row + ".json"
+        runs = []
+        for part in parts:
+            path = os.path.join(folder, part)
+            runs += json.load(open(path)) if os.path.exists(path) else from_log(path[:-5] + ".log")
+        runs.sort(key=lambda r: r["seed"])
         if not runs:
             continue
         by = {}

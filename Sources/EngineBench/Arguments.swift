@@ -12,7 +12,8 @@ enum Arguments {
             """,
         "results": """
             engine-bench results: EfficientNet-Lite0 → Fashion-MNIST at 64×64 per policy, rates chosen on a held-out slice.
-              --seeds N (3)  --policies head,bias,static,dgsu,random,dense  --precisions int8 (int8, fp32)
+              --seeds N (3)  --first-seed F (0: seeds F…F+N−1; with --rates, to split a row over processes)
+              --policies head,bias,static,dgsu,random,dense  --precisions int8 (int8, fp32)
               --per-group  --ci  --epochs E (1)  --train-samples N (24000)  --test-samples N (10000)  --no-mobilenet
               --rates HEAD,BIAS,WEIGHTS  --head-grid …  --bias-grid …  --weights-grid …  --schedule-grid constant,cosine
               --layout-weights NAME=RATIO,… --layout-biases N  --age-horizon A  --importance gradient|weight
@@ -29,7 +30,7 @@ enum Arguments {
     /// Options that take a value, and flags, per command.
     static let valued: [String: Set<String>] = [
         "": [],
-        "results": ["--seeds", "--policies", "--precisions", "--epochs", "--train-samples", "--test-samples", "--rates", "--head-grid",
+        "results": ["--seeds", "--first-seed", "--policies", "--precisions", "--epochs", "--train-samples", "--test-samples", "--rates", "--head-grid",
                     "--bias-grid", "--weights-grid", "--schedule-grid", "--layout-weights", "--layout-biases", "--age-horizon",
                     "--importance", "--label", "--json"],
         "int8": ["--train-samples", "--test-samples", "--size", "--calibration", "--percentiles", "--schedule"],

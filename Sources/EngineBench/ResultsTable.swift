@@ -44,6 +44,9 @@ enum ResultsTable {
     static func run(arguments args: [String]) throws {
         let perGroup = args.contains("--per-group"), ci = args.contains("--ci")
         let seeds = Int(value(args, "--seeds") ?? "3") ?? 3
+        guard let firstSeed = Int(value(args, "--first-seed") ?? "0"), firstSeed >= 0 else {
+            Arguments.fail("--first-seed needs a whole number ≥ 0, for example --first-seed 2")
+        }
         let trainSamples = Int(value(args, "--train-samples") ?? "24000") ?? 24000
         let testSamples = Int(value(args, "--test-samples") ?? "10000") ?? 10000
         let epochs = Double(value(args, "--epochs") ?? "1") ?? 1
@@ -67,7 +70,7 @@ enum ResultsTable {
         if withMobileNet { runs.append(("dgsu (MobileNetV2-w0.35, random init)", .mobileNetV2w035, .dgsu, precisions[0])) }
         for (label, model, policy, precision) in runs {
             var row = Row(label: label)
-            for seed in 0..<seeds {
+            for seed in firstSeed..<(firstSeed + seeds) {
                 var c = FineTuneConfig()
                 c.model = model
                 c.pretrained = model == .efficientNetLite0
@@ -125,7 +128,7 @@ enum ResultsTable {
                 scheduleChosen[label] = r.schedule
                 row.results.append(r)
                 if let json { try write(rows.flatMap(\.results) + row.results, to: json) }  // after every run: a stopped table keeps what it finished
-                if seed == 0 {
+                if seed == firstSeed {
                     let arch = ModelZoo.architecture(model, classes: 10)
                     let plan: UpdatePlan = policy == .dense ? .denseAll(arch) : policy == .head ? UpdatePlan(trainClassifier: true)
                         : policy == .bias ? UpdatePlan(biasUnits: Set(r.layout.biasUnits)) : LayoutSearch.representativePlan(r.layout)
