@@ -10,9 +10,12 @@ long sf_heap_in_use_bytes(void) {
 
 void sf_heap_trim(void) { malloc_trim(0); }
 
-void sf_heap_fix_mmap_threshold(long bytes) { mallopt(M_MMAP_THRESHOLD, (int)bytes); }
+void sf_heap_configure(long mmap_threshold, int arena_max) {
+    mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold);
+    mallopt(M_ARENA_MAX, arena_max);
+}
 #else
-void sf_heap_fix_mmap_threshold(long bytes) { (void)bytes; }
+void sf_heap_configure(long mmap_threshold, int arena_max) { (void)mmap_threshold; (void)arena_max; }
 long sf_heap_in_use_bytes(void) { return 0; }
 void sf_heap_trim(void) {}
 #endif

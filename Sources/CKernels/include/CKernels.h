@@ -120,8 +120,9 @@ long sf_heap_in_use_bytes(void);
 /// Hands the allocator's free memory back to the system (glibc's malloc_trim; nothing elsewhere).
 void sf_heap_trim(void);
 
-/// Serves every allocation of at least `bytes` with its own mapping, returned to the system when
-/// freed (glibc's M_MMAP_THRESHOLD, which also stops glibc raising the threshold as it goes).
-void sf_heap_fix_mmap_threshold(long bytes);
+/// Serves every allocation of at least `mmap_threshold` bytes with its own mapping, returned to the
+/// system when freed (glibc's M_MMAP_THRESHOLD, which also stops glibc raising the threshold as it
+/// goes), and lets threads share at most `arena_max` heaps (M_ARENA_MAX; threads created later).
+void sf_heap_configure(long mmap_threshold, int arena_max);
 
 #endif

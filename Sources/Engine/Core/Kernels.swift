@@ -20,10 +20,12 @@ public enum Kernels {
     /// Bytes the allocator has handed out and not had back (glibc's mallinfo2); 0 elsewhere.
     public static func heapInUseBytes() -> Int { sf_heap_in_use_bytes() }
 
-    /// Large allocations (from `bytes`) get their own mappings, given back when freed: glibc
-    /// otherwise raises its threshold after the first large free and serves later model-sized
-    /// arrays from the heap, where freed ones fragment it and stay resident.
-    public static func fixMmapThreshold(bytes: Int) { sf_heap_fix_mmap_threshold(bytes) }
+    /// Large allocations (from `mmapThreshold` bytes) get their own mappings, given back when
+    /// freed: glibc otherwise raises its threshold after the first large free and serves later
+    /// model-sized arrays from the heap, where freed ones fragment it and stay resident. Threads
+    /// share at most `arenaMax` heaps (glibc gives each thread its own, up to 8 per core, and each
+    /// keeps its own free memory).
+    public static func configureHeap(mmapThreshold: Int, arenaMax: Int) { sf_heap_configure(mmapThreshold, Int32(arenaMax)) }
 
     /// Returns the allocator's free memory to the system (glibc's malloc_trim): a long-running
     /// process that frees a model's worth of arrays every round otherwise keeps them resident.

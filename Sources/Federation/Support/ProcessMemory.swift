@@ -22,8 +22,9 @@ public enum ProcessMemory {
     public static func trim() { Kernels.trimHeap() }
 
     /// Sets the allocator up for a process that frees a model's worth of arrays every round:
-    /// allocations of 4 MiB and more get their own mappings (`Kernels.fixMmapThreshold`). With
-    /// glibc's moving threshold a 10,000-device node's RSS grew by 12 % from round 2 to 20 while
-    /// its live heap stayed flat; with 4 MiB, by 4.6 % (BENCHMARKS.md, "Huge fleet").
-    public static func configureForLongRuns() { Kernels.fixMmapThreshold(bytes: 4 << 20) }
+    /// allocations of 4 MiB and more get their own mappings, and threads share 2 heaps
+    /// (`Kernels.configureHeap`). With glibc's defaults a 10,000-device node's RSS grew by 12 %
+    /// from round 2 to 20 while its live heap stayed flat; with a fixed 4 MiB threshold by 7-9 %,
+    /// and with 2 heaps as well by 3-4 % (BENCHMARKS.md, "Huge fleet").
+    public static func configureForLongRuns() { Kernels.configureHeap(mmapThreshold: 4 << 20, arenaMax: 2) }
 }
