@@ -13,18 +13,18 @@ public enum FashionMNIST {
     public static func load(split: DataSplit, directory: String = defaultDirectory) throws -> ImageDataset {
         try MNISTFormat.load(split: split, directory: directory, hint: hint)
     }
+
+    /// The images of `rows` of one split only (ascending), streamed (`MNISTFormat.load(rows:)`).
+    public static func load(split: DataSplit, directory: String = defaultDirectory, rows: [Int]) throws -> ImageDataset {
+        try MNISTFormat.load(split: split, directory: directory, rows: rows, hint: hint)
+    }
 }
 
 /// MNIST-format data sets: `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`.
 public enum MNISTFormat {
     /// Loads one split from `directory`; plain or gzip files are accepted.
     public static func load(split: DataSplit, directory: String, hint: String = "Pass the folder holding the MNIST IDX files (train-images-idx3-ubyte.gz, ...).") throws -> ImageDataset {
-        let prefix = split == .train ? "train" : "t10k"
-        func path(_ stem: String) -> String {
-            let base = (directory as NSString).appendingPathComponent("\(prefix)-\(stem)-ubyte")
-            return FileManager.default.fileExists(atPath: base) ? base : base + ".gz"
-        }
-        let imagesPath = path("images-idx3"), labelsPath = path("labels-idx1")
+        let (imagesPath, labelsPath) = paths(split: split, directory: directory)
         let images = try IDX.read(path: imagesPath, hint: hint)
         let labels = try IDX.read(path: labelsPath, hint: hint)
         guard images.dims.count == 3 else {
@@ -36,6 +36,41 @@ public enum MNISTFormat {
         let classes = Int(labels.values.max() ?? 0) + 1
         return ImageDataset(pixels: images.values, labels: labels.values, channels: 1,
                             height: images.dims[1], width: images.dims[2], classes: max(classes, 10))
+    }
+
+    /// The images of `rows` only (ascending indices into the split), read as the file streams past:
+    /// the whole decompressed image file is never held. `classes` counts the labels of the whole split.
+    public static func load(split: DataSplit, directory: String, rows: [Int], hint: String = "Pass the folder holding the MNIST IDX files (train-images-idx3-ubyte.gz, ...).") throws -> ImageDataset {
+        let (imagesPath, labelsPath) = paths(split: split, directory: directory)
+        let labels = try IDX.read(path: labelsPath, hint: hint)
+        let (header, pixels) = try IDX.readRows(path: imagesPath, rows: rows, hint: hint)
+        guard header.dims.count == 3 else {
+            throw DataFileError.corrupt(path: imagesPath, reason: "expected [N,H,W] images, got dims \(header.dims)", hint: hint)
+        }
+        guard labels.dims.count == 1, labels.dims[0] == header.rows else {
+            throw DataFileError.corrupt(path: labelsPath, reason: "label count \(labels.dims) does not match \(header.rows) images", hint: hint)
+        }
+        let classes = Int(labels.values.max() ?? 0) + 1
+        return ImageDataset(pixels: pixels, labels: rows.map { labels.values[$0] }, channels: 1,
+                            height: header.dims[1], width: header.dims[2], classes: max(classes, 10))
+    }
+
+    /// The labels of one split and its class count (at least 10), checked against the image file's
+    /// header; the images are not read.
+    public static func labels(split: DataSplit, directory: String, hint: String = "Pass the folder holding the MNIST IDX files (train-images-idx3-ubyte.gz, ...).") throws -> (labels: [UInt8], classes: Int) {
+        let data = try load(split: split, directory: directory, rows: [], hint: hint)
+        let labels = try IDX.read(path: paths(split: split, directory: directory).labels, hint: hint)
+        return (labels.values, data.classes)
+    }
+
+    /// The image and label files of `split` in `directory` (plain when present, else `.gz`).
+    static func paths(split: DataSplit, directory: String) -> (images: String, labels: String) {
+        let prefix = split == .train ? "train" : "t10k"
+        func path(_ stem: String) -> String {
+            let base = (directory as NSString).appendingPathComponent("\(prefix)-\(stem)-ubyte")
+            return FileManager.default.fileExists(atPath: base) ? base : base + ".gz"
+        }
+        return (path("images-idx3"), path("labels-idx1"))
     }
 }
 

@@ -85,6 +85,43 @@ public enum DatasetZoo {
                                         channels: 1, size: 28, seed: split == .train ? seed : seed &+ 1)
         }
     }
+
+    /// The images of `rows` of one split (ascending, without repeats), in that order. The IDX data
+    /// sets (Fashion-MNIST, MNIST) read only those rows as the file streams past; the others load
+    /// the split and keep the rows. `classes` is the whole split's.
+    public static func load(_ name: DatasetName, split: DataSplit, directory: String?, rows: [Int], syntheticCount: Int = 2000,
+                            seed: UInt64 = 0) throws -> ImageDataset {
+        switch name {
+        case .fashionMNIST:
+            return try FashionMNIST.load(split: split, directory: directory ?? FashionMNIST.defaultDirectory, rows: rows)
+        case .mnist:
+            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: "MNIST needs --data FOLDER holding train-images-idx3-ubyte(.gz) and friends.") }
+            return try MNISTFormat.load(split: split, directory: directory, rows: rows)
+        case .cifar10, .synthetic:
+            let all = try load(name, split: split, directory: directory, syntheticCount: syntheticCount, seed: seed)
+            if let bad = rows.first(where: { $0 < 0 || $0 >= all.count }) {
+                throw DataFileError.corrupt(path: directory ?? name.rawValue, reason: "row \(bad) asked for, but the split holds \(all.count) images",
+                                            hint: "use at most \(all.count) samples")
+            }
+            return all.subset(rows)
+        }
+    }
+
+    /// The labels of one split and its class count, without its images where the format allows
+    /// (the IDX data sets read their label file only).
+    public static func labels(_ name: DatasetName, split: DataSplit, directory: String?, syntheticCount: Int = 2000,
+                              seed: UInt64 = 0) throws -> (labels: [UInt8], classes: Int) {
+        switch name {
+        case .fashionMNIST:
+            return try MNISTFormat.labels(split: split, directory: directory ?? FashionMNIST.defaultDirectory, hint: FashionMNIST.hint)
+        case .mnist:
+            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: "MNIST needs --data FOLDER holding train-images-idx3-ubyte(.gz) and friends.") }
+            return try MNISTFormat.labels(split: split, directory: directory)
+        case .cifar10, .synthetic:
+            let all = try load(name, split: split, directory: directory, syntheticCount: syntheticCount, seed: seed)
+            return (all.labels, all.classes)
+        }
+    }
 }
 
 /// Parses sizes such as `256KB`, `1MB`, `4096` (bytes; KB = 1024 B).

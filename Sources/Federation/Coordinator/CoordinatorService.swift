@@ -95,7 +95,7 @@ public final class CoordinatorService {
         let net = try DevicePlans.initialModel(config, classes: test.classes)
         model = GlobalModel(net, keep: config.rounds.keepVersions)
         registry = PeerRegistry(defaultInterval: Int64(config.heartbeatMs))
-        let train = try FederatedData.trainingSet(config)
+        let train = try FederatedData.trainingIndex(config)  // labels only: the coordinator holds no training image
         let shards = try FederatedData.shards(config, labels: train.labels, classes: train.classes)
         var memo: [String: SparseLayout] = [:]
         var layouts: [String: SparseLayout] = [:], trainable: [String: Set<Int>] = [:]

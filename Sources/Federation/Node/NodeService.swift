@@ -123,18 +123,25 @@ public final class NodeService {
         self.options = options
         self.logger = logger
         self.stop = stop
-        let train = try FederatedData.trainingSet(config)
-        arch = DevicePlans.architecture(config, classes: train.classes)
+        // The partition needs every label; the node reads the images of its own devices' samples only.
+        let trainingIndex = try FederatedData.trainingIndex(config)
+        arch = DevicePlans.architecture(config, classes: trainingIndex.classes)
         schema = ModelTensors.schema(arch)
-        let shards = try FederatedData.shards(config, labels: train.labels, classes: train.classes)
+        let shards = try FederatedData.shards(config, labels: trainingIndex.labels, classes: trainingIndex.classes)
         let order = config.resolvedDevices.map(\.id)
+        for id in options.deviceIDs where config.device(id) == nil || shards[id] == nil {
+            throw ConfigError.invalid(path: "devices", reason: "device '\(id)' is not in the configuration; add it to devices or fix --devices")
+        }
+        let held = Set(options.deviceIDs.flatMap { shards[$0]!.train + shards[$0]!.test })
+        let (train, position) = try FederatedData.trainingImages(config, index: trainingIndex, samples: held)
+        logger.info("training images read", metadata: ["held": "\(train.count)", "of": "\(trainingIndex.labels.count)",
+                                                       "bytes": "\(train.pixels.count)", "imageBytes": "\(train.imageSize)"])
         // int8 devices are deployed (calibrated) from the run's initial model, the same on every
         // process and after every restart (loaded once; copy-on-write shares it).
-        let deployment = try DevicePlans.initialModel(config, classes: train.classes)
+        let deployment = try DevicePlans.initialModel(config, classes: trainingIndex.classes)
         for id in options.deviceIDs {
-            guard let settings = config.device(id), let shard = shards[id], let index = order.firstIndex(of: id) else {
-                throw ConfigError.invalid(path: "devices", reason: "device '\(id)' is not in the configuration; add it to devices or fix --devices")
-            }
+            guard let settings = config.device(id), let global = shards[id], let index = order.firstIndex(of: id) else { continue }
+            let shard = DeviceShard(train: global.train.map { position[$0]! }, test: global.test.map { position[$0]! })
             devices[id] = try VirtualDevice(settings: settings, index: index, shard: shard, train: train, config: config, arch: arch,
                                             deployment: deployment)
             deviceIndex[id] = index
@@ -143,6 +150,7 @@ public final class NodeService {
         }
         cacheBudget = FeatureCacheBudget(devices: devices.count, sampleFraction: config.rounds.sampleFraction)
         logger.info("devices ready", metadata: ["devices": "\(devices.count)", "rss.bytes": "\(ProcessMemory.residentBytes())",
+                                                "rss.peak.bytes": "\(ProcessMemory.peakResidentBytes())",
                                                 "heap.bytes": "\(ProcessMemory.heapInUseBytes())"])
         store = try options.stateDirectory.map { try DeviceStateStore(folder: $0) }
         if let store {

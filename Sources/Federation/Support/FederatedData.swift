@@ -12,17 +12,54 @@ public struct DeviceShard: Equatable, Sendable {
     public var test: [Int]
 }
 
+/// The training set the partition runs over, without its images: every sample's label, and where
+/// the sample lies in the data set's training split.
+public struct TrainingIndex: Sendable {
+    /// Label of each training sample (the partition's input).
+    public var labels: [UInt8]
+    /// Row of each training sample in the data set's training split.
+    public var splitRows: [Int]
+    /// Classes of the data set.
+    public var classes: Int
+}
+
 /// Loading and partitioning data from a configuration.
 public enum FederatedData {
     /// The training set the partition runs over: the first `trainSamples` of a seeded shuffle (all when 0).
     public static func trainingSet(_ config: FederationConfig) throws -> ImageDataset {
         let full = try DatasetZoo.load(config.dataset.name, split: .train, directory: config.dataset.directory,
                                        syntheticCount: config.dataset.syntheticCount, seed: config.seed)
-        guard config.dataset.trainSamples > 0, config.dataset.trainSamples < full.count else { return full }
-        var order = Array(0..<full.count)
+        let rows = sampleRows(config, splitCount: full.count)
+        return rows.count == full.count ? full : full.subset(rows)  // all rows are in split order
+    }
+
+    /// `trainingSet`'s labels and split rows, reading no image (the coordinator, and a node before it
+    /// knows which samples its devices hold).
+    public static func trainingIndex(_ config: FederationConfig) throws -> TrainingIndex {
+        let (labels, classes) = try DatasetZoo.labels(config.dataset.name, split: .train, directory: config.dataset.directory,
+                                                      syntheticCount: config.dataset.syntheticCount, seed: config.seed)
+        let rows = sampleRows(config, splitCount: labels.count)
+        return TrainingIndex(labels: rows.map { labels[$0] }, splitRows: rows, classes: classes)
+    }
+
+    /// The images of the training samples `samples` only (indices into the training set), read as
+    /// the data file streams past (Fashion-MNIST, MNIST): the data set holds them in split-row
+    /// order, and `position` maps each sample to its index there.
+    public static func trainingImages(_ config: FederationConfig, index: TrainingIndex, samples: Set<Int>) throws -> (data: ImageDataset, position: [Int: Int]) {
+        let bySplitRow = samples.sorted { index.splitRows[$0] < index.splitRows[$1] }
+        let data = try DatasetZoo.load(config.dataset.name, split: .train, directory: config.dataset.directory,
+                                       rows: bySplitRow.map { index.splitRows[$0] }, syntheticCount: config.dataset.syntheticCount, seed: config.seed)
+        return (data, Dictionary(uniqueKeysWithValues: bySplitRow.enumerated().map { ($1, $0) }))
+    }
+
+    /// Rows of the training split that form the training set, in its order: the first
+    /// `trainSamples` of a seeded shuffle, or every row when 0 or at least the split's size.
+    static func sampleRows(_ config: FederationConfig, splitCount: Int) -> [Int] {
+        var order = Array(0..<splitCount)
+        guard config.dataset.trainSamples > 0, config.dataset.trainSamples < splitCount else { return order }
         var rng = SplitMix64(seed: 0x7EA1_5EED &+ config.seed)
         order.shuffle(using: &rng)
-        return full.subset(Array(order.prefix(config.dataset.trainSamples)))
+        return Array(order.prefix(config.dataset.trainSamples))
     }
 
     /// The global test set the coordinator evaluates on: its first `testSamples` (all when 0).

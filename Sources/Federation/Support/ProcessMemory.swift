@@ -5,9 +5,15 @@ import Foundation
 /// Resident set size of this process.
 public enum ProcessMemory {
     /// Bytes resident now (`VmRSS` of /proc/self/status); 0 where that file does not exist.
-    public static func residentBytes() -> Int {
+    public static func residentBytes() -> Int { status("VmRSS:") }
+
+    /// The largest resident set this process has had (`VmHWM`); 0 where /proc does not exist.
+    public static func peakResidentBytes() -> Int { status("VmHWM:") }
+
+    /// A size line of /proc/self/status, in bytes.
+    private static func status(_ key: String) -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
               let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
         return kb * 1024
     }
