@@ -6,7 +6,7 @@
 # Every row searches its rates (and constant against cosine) on the held-out slice at seed 0 and
 # keeps them for seeds 1–4; the test set is only evaluated. Writes OUT/<row>.md (the table rows,
 # as engine-bench prints them), OUT/<row>.json and OUT/<row>.log.
-#   tools/results-table.sh [OUT] [int8|fp32|ablation|explicit|epochs|converged|converged-int8|converged-rest|converged-explicit|both]
+#   tools/results-table.sh [OUT] [int8|fp32|ablation|explicit|epochs|converged|converged-int8|converged-rest|converged-explicit|converged-final|both]
 #   python3 tools/results_summary.py OUT      # the combined table and the paired differences
 set -euo pipefail
 out=${1:-results}; lanes=${2:-both}
@@ -76,6 +76,26 @@ lane_converged_explicit() {
     row int8-explicit-converged --seeds 5 --policies static,dgsu,random --precisions int8 --rates 0.01,0.003,0.0003 --schedule-grid cosine --epochs 5 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout, 5 epochs"
     row fp32-explicit-converged --seeds 5 --policies static,dgsu,random --precisions fp32 --rates 0.001,0.003,0.0003 --schedule-grid cosine --epochs 5 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout, 5 epochs"
 }
+# What the 2026-12-08 session ran to finish the converged table, one lane per core, seeds split
+# over processes with --first-seed (the rates are fixed, so no part re-chooses them; dense's second
+# part fixes cosine, its seed-0 held-out choice): the explicit layout's dgsu, random and bias rows on
+# both devices, and dense. results_summary.py joins ROW.PART.json files into ROW.
+explicit_part() {  # explicit_part DEVICE PART POLICY FIRST COUNT
+    local device=$1 part=$2 policy=$3 first=$4 count=$5 rates=0.001,0.003,0.0003
+    [ "$device" = int8 ] && rates=0.01,0.003,0.0003
+    row "$device-explicit-converged.$part" --policies "$policy" --first-seed "$first" --seeds "$count" --precisions "$device" --rates "$rates" \
+        --schedule-grid cosine --epochs 5 --layout-weights "$tiny" --layout-biases 20 --label "explicit layout, 5 epochs"
+}
+dense_part() {  # dense_part PART FIRST COUNT SCHEDULES
+    row "fp32-converged-dense.$1" --seeds "$3" --first-seed "$2" --policies dense --precisions fp32 --rates 0.03,0.03,0.03 --schedule-grid "$4" --epochs 5 --label "5 epochs"
+}
+lane_converged_final() {
+    { explicit_part int8 dgsu-2-4 dgsu 2 3; explicit_part int8 random random 0 5; explicit_part fp32 random random 0 5
+      dense_part s0-2 0 3 constant,cosine; } > "$out/lane-final-a.txt" &
+    { explicit_part fp32 static static 0 5; explicit_part fp32 dgsu dgsu 0 5; dense_part s3-4 3 2 cosine
+      explicit_part int8 bias bias 0 5; explicit_part fp32 bias bias 0 5; } > "$out/lane-final-b.txt"
+    wait
+}
 case $lanes in
     int8) lane_int8 ;;
     fp32) lane_fp32 ;;
@@ -86,6 +106,7 @@ case $lanes in
     converged-int8) lane_converged_int8 ;;
     converged-rest) lane_converged_rest ;;
     converged-explicit) lane_converged_explicit ;;
+    converged-final) lane_converged_final ;;
     both) lane_int8 > "$out/lane-int8.txt" & lane_fp32 > "$out/lane-fp32.txt"; wait ;;
-    *) echo "lanes: int8, fp32, ablation, explicit, epochs, converged, converged-int8, converged-rest, converged-explicit or both" >&2; exit 2 ;;
+    *) echo "lanes: int8, fp32, ablation, explicit, epochs, converged, converged-int8, converged-rest, converged-explicit, converged-final or both" >&2; exit 2 ;;
 esac
