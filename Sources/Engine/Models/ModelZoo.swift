@@ -64,6 +64,9 @@ public enum DatasetName: String, CaseIterable, Sendable, Codable {
 
 /// Loads data sets by name.
 public enum DatasetZoo {
+    /// What a user passes for MNIST, which has no default folder.
+    static let mnistFolderHint = "MNIST needs --data FOLDER holding train-images-idx3-ubyte(.gz) and friends."
+
     /// The default folder of a data set, if it has one.
     public static func defaultDirectory(_ name: DatasetName) -> String? {
         name == .fashionMNIST ? FashionMNIST.defaultDirectory : nil
@@ -75,7 +78,7 @@ public enum DatasetZoo {
         case .fashionMNIST:
             return try FashionMNIST.load(split: split, directory: directory ?? FashionMNIST.defaultDirectory)
         case .mnist:
-            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: "MNIST needs --data FOLDER holding train-images-idx3-ubyte(.gz) and friends.") }
+            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: mnistFolderHint) }
             return try MNISTFormat.load(split: split, directory: directory)
         case .cifar10:
             guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: CIFAR10.hint) }
@@ -95,7 +98,7 @@ public enum DatasetZoo {
         case .fashionMNIST:
             return try FashionMNIST.load(split: split, directory: directory ?? FashionMNIST.defaultDirectory, rows: rows)
         case .mnist:
-            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: "MNIST needs --data FOLDER holding train-images-idx3-ubyte(.gz) and friends.") }
+            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: mnistFolderHint) }
             return try MNISTFormat.load(split: split, directory: directory, rows: rows)
         case .cifar10, .synthetic:
             let all = try load(name, split: split, directory: directory, syntheticCount: syntheticCount, seed: seed)
@@ -115,7 +118,7 @@ public enum DatasetZoo {
         case .fashionMNIST:
             return try MNISTFormat.labels(split: split, directory: directory ?? FashionMNIST.defaultDirectory, hint: FashionMNIST.hint)
         case .mnist:
-            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: "MNIST needs --data FOLDER holding train-images-idx3-ubyte(.gz) and friends.") }
+            guard let directory else { throw DataFileError.missing(path: "(no folder given)", hint: mnistFolderHint) }
             return try MNISTFormat.labels(split: split, directory: directory)
         case .cifar10, .synthetic:
             let all = try load(name, split: split, directory: directory, syntheticCount: syntheticCount, seed: seed)
