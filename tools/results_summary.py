@@ -73,7 +73,8 @@ def main(folder):
         by = {}
         for r in runs:
             by.setdefault(r["policy"], []).append(r)
-        for policy, rs in by.items():
+        order = ["head", "bias", "static", "dgsu", "random", "dense"]
+        for policy, rs in sorted(by.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
             acc = [100 * r["testAccuracy"] for r in rs]
             r0 = rs[0]
             lr = r0["learningRates"]
@@ -93,7 +94,8 @@ def main(folder):
         print("| --- | --- | --- | --- | --- |")
         for row, other, d in paired:
             m, h = statistics.mean(d), ci95(d)
-            verdict = "dgsu ahead" if m - h > 0 else "dgsu behind" if m + h < 0 else "no difference shown"
+            verdict = ("one seed: no interval" if len(d) < 2 else "dgsu ahead" if m - h > 0
+                       else "dgsu behind" if m + h < 0 else "no difference shown")
             print(f'| {row} | {other} | {m:+.2f} ± {h:.2f} | {" ".join(f"{x:+.2f}" for x in d)} | {verdict} |')
 
 
