@@ -20,8 +20,10 @@ enum ResultsTable {
         var peaks: [String: Int] = [:]
     }
 
+    /// The value of option `name`; when it is given more than once, the last one counts (a row's
+    /// own options override a shared grid, as in tools/results-table.sh).
     static func value(_ args: [String], _ name: String) -> String? {
-        guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+        guard let i = args.lastIndex(of: name), i + 1 < args.count else { return nil }
         return args[i + 1]
     }
 
