@@ -41,6 +41,21 @@ public enum MNISTFormat {
     /// The images of `rows` only (ascending indices into the split), read as the file streams past:
     /// the whole decompressed image file is never held. `classes` counts the labels of the whole split.
     public static func load(split: DataSplit, directory: String, rows: [Int], hint: String = "Pass the folder holding the MNIST IDX files (train-images-idx3-ubyte.gz, ...).") throws -> ImageDataset {
+        let split = try read(split: split, directory: directory, rows: rows, hint: hint)
+        return ImageDataset(pixels: split.pixels, labels: rows.map { split.labels[$0] }, channels: 1,
+                            height: split.header.dims[1], width: split.header.dims[2], classes: split.classes)
+    }
+
+    /// The labels of one split and its class count (at least 10), checked against the image file's
+    /// header; the images are not read.
+    public static func labels(split: DataSplit, directory: String, hint: String = "Pass the folder holding the MNIST IDX files (train-images-idx3-ubyte.gz, ...).") throws -> (labels: [UInt8], classes: Int) {
+        let split = try read(split: split, directory: directory, rows: [], hint: hint)
+        return (split.labels, split.classes)
+    }
+
+    /// The image header, the pixels of `rows`, and every label of one split, checked against each other.
+    private static func read(split: DataSplit, directory: String, rows: [Int], hint: String) throws
+        -> (header: IDXHeader, pixels: [UInt8], labels: [UInt8], classes: Int) {
         let (imagesPath, labelsPath) = paths(split: split, directory: directory)
         let labels = try IDX.read(path: labelsPath, hint: hint)
         let (header, pixels) = try IDX.readRows(path: imagesPath, rows: rows, hint: hint)
@@ -50,17 +65,7 @@ public enum MNISTFormat {
         guard labels.dims.count == 1, labels.dims[0] == header.rows else {
             throw DataFileError.corrupt(path: labelsPath, reason: "label count \(labels.dims) does not match \(header.rows) images", hint: hint)
         }
-        let classes = Int(labels.values.max() ?? 0) + 1
-        return ImageDataset(pixels: pixels, labels: rows.map { labels.values[$0] }, channels: 1,
-                            height: header.dims[1], width: header.dims[2], classes: max(classes, 10))
-    }
-
-    /// The labels of one split and its class count (at least 10), checked against the image file's
-    /// header; the images are not read.
-    public static func labels(split: DataSplit, directory: String, hint: String = "Pass the folder holding the MNIST IDX files (train-images-idx3-ubyte.gz, ...).") throws -> (labels: [UInt8], classes: Int) {
-        let data = try load(split: split, directory: directory, rows: [], hint: hint)
-        let labels = try IDX.read(path: paths(split: split, directory: directory).labels, hint: hint)
-        return (labels.values, data.classes)
+        return (header, pixels, labels.values, max(Int(labels.values.max() ?? 0) + 1, 10))
     }
 
     /// The image and label files of `split` in `directory` (plain when present, else `.gz`).
